@@ -1,0 +1,66 @@
+"""The API's composition root: settings in, a FastAPI app out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter, Histogram
+
+from hub import __version__
+from hub.api import cases, persons, problems, system
+from hub.config import Settings
+from hub.tokens import TokenBook
+from projections.store import create_pool
+
+log = structlog.get_logger("hub.api")
+
+REQUESTS = Counter("hub_api_requests_total", "API requests", ["route", "status"])
+LATENCY = Histogram("hub_api_request_seconds", "API request latency", ["route"])
+
+
+class OrjsonResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(settings.require_database(), max_size=16)
+        app.state.tokens = tokens
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="Civic Hub query API",
+        version=__version__,
+        description="One audited view of persons, places and case threads across agencies. "
+        "Every /v1 call needs `Authorization: Bearer <token>`; person reads need `X-Purpose`.",
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(persons.router)
+    app.include_router(cases.router)
+    app.include_router(system.router)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        t0 = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        REQUESTS.labels(name, str(response.status_code)).inc()
+        LATENCY.labels(name).observe(time.perf_counter() - t0)
+        return response
+
+    return app

@@ -1,0 +1,59 @@
+"""Case threads: one thread per matter across agencies, and its timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from hub.api.context import ReadContext, reader
+from hub.api.problems import Problem
+from projections import queries
+
+router = APIRouter(tags=["cases"])
+CaseReader = Annotated[ReadContext, Depends(reader("case"))]
+
+EXAMPLE_CASE = {
+    "case_id": "C-3f0c1d2e4b5a6978", "refs": [{"agency": "city", "kind": "case",
+                                               "id": "C-2026-000042"}],
+    "category": "neighbour-dispute", "status": "open", "stage": "dispatched",
+    "due_at": "2026-11-24T08:00:00+08:00", "overdue": False, "grid": "110105001001",
+    "persons": [{"person_id": "P-a92b61bb612f4cc6", "role": "reporter", "agency": "city"}],
+    "places": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号"}],
+}
+
+
+def _persons_of(case: dict[str, Any]) -> list[str]:
+    return sorted({p["person_id"] for p in case["persons"]})
+
+
+@router.get(
+    "/v1/cases/{case_id}",
+    summary="One case thread: refs from every agency, stage, due time, persons, places",
+    responses={200: {"content": {"application/json": {"example": EXAMPLE_CASE}}},
+               404: {"description": "no such case"}},
+)
+async def get_case(case_id: str, ctx: CaseReader) -> dict[str, Any]:
+    c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
+    await ctx.done(_persons_of(c) if c else [], "ok" if c else "not-found")
+    if c is None:
+        raise Problem(404, "Not found", f"no case {case_id!r}")
+    return c
+
+
+@router.get(
+    "/v1/cases/{case_id}/timeline",
+    summary="Every event of the thread from every agency, in event time",
+    responses={200: {"content": {"application/json": {"example": {"items": [
+        {"time": "2026-11-23T00:00:00Z", "agency": "city", "type": "city.case.reported",
+         "event_id": "e-1", "summary": "city case C-2026-000042 reported"}], "next": None}}}}},
+)
+async def get_timeline(case_id: str, ctx: CaseReader) -> dict[str, Any]:
+    c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
+    if c is None:
+        await ctx.done([], "not-found")
+        raise Problem(404, "Not found", f"no case {case_id!r}")
+    items = await queries.timeline(ctx.pool, "case", case_id)
+    await ctx.done(_persons_of(c))
+    return {"items": items, "next": None}

@@ -1,0 +1,67 @@
+"""Persons: one hub person per real person across agencies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from hub.api.context import ReadContext, reader
+from hub.api.problems import Problem
+from projections import queries
+from schemas import national_id as nid_rules
+
+router = APIRouter(tags=["persons"])
+PersonReader = Annotated[ReadContext, Depends(reader("person"))]
+
+EXAMPLE_PERSON = {
+    "person_id": "P-a92b61bb612f4cc6", "national_id": "11010519491231002X",
+    "names": ["张三"], "gender": "F", "birth_date": "1949-12-31", "status": "registered",
+    "records": [{"agency": "civil", "kind": "resident", "id": "R-000001"}],
+    "addresses": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号", "current": True}],
+    "cases": [{"case_id": "C-3f0c1d2e4b5a6978", "role": "reporter", "agency": "city"}],
+    "provenance": {"name": {"event_id": "e-1", "agency": "civil",
+                            "time": "2026-11-23T00:00:00Z"}},
+}
+
+
+@router.get(
+    "/v1/persons/{person_id}",
+    summary="One person, with the agency records it was resolved from and each field's source",
+    responses={200: {"content": {"application/json": {"example": EXAMPLE_PERSON}}},
+               404: {"description": "no such person"}},
+)
+async def get_person(person_id: str, ctx: PersonReader) -> dict[str, Any]:
+    p = await queries.person(ctx.pool, person_id)
+    await ctx.done([person_id] if p else [], "ok" if p else "not-found")
+    if p is None:
+        raise Problem(404, "Not found", f"no person {person_id!r}")
+    return p
+
+
+@router.get(
+    "/v1/persons",
+    summary="Find persons by identity number (exact) or name",
+    responses={200: {"content": {"application/json": {
+        "example": {"items": [EXAMPLE_PERSON], "next": None}}}}},
+)
+async def find_persons(
+    ctx: PersonReader,
+    national_id: Annotated[str | None, Query(max_length=32)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    if (national_id is None) == (name is None):
+        await ctx.done([], "bad-request")
+        raise Problem(400, "Bad request", "give exactly one of national_id or name")
+    nxt = None
+    if national_id is not None:
+        ids = await queries.persons_by_national_id(ctx.pool, nid_rules.normalize(national_id))
+    else:
+        ids = await queries.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
+        if len(ids) > limit:
+            ids, nxt = ids[:limit], ids[limit - 1]
+    items = [p for p in [await queries.person(ctx.pool, i) for i in ids] if p is not None]
+    await ctx.done([p["person_id"] for p in items])
+    return {"items": items, "next": nxt}

@@ -1,0 +1,226 @@
+"""``civic-hub``: the one console command (contract section 6)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from hub import logs
+from hub.config import ConfigError, Settings, agency_topic, load_settings
+from hub.devstack import StackError
+from hub.runtime import LogMismatch
+
+log = structlog.get_logger("hub.cli")
+
+
+def _banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str | None) -> str:
+    base = f"http://{settings.api_bind}"
+    lines = [
+        "",
+        "Civic Hub is up.",
+        f"  query API      {base}/v1/…   (OpenAPI: {base}/openapi.json, docs: {base}/docs)",
+        f"  health         {base}/healthz    metrics: {base}/metrics",
+        f"  Kafka          {settings.kafka_bootstrap}"
+        + ("  (embedded Tansu, memory only)" if settings.embedded_broker else ""),
+        f"  PostgreSQL     {settings.database_url}",
+        f"  data, logs     {settings.data_dir}",
+    ]
+    if tokens:
+        lines.append("  tokens         " + str(settings.tokens_path))
+        for token, p in tokens.items():
+            lines.append(f"    {p.role:15s} {p.user:22s} {token}")
+        cc = next((t for t, p in tokens.items() if p.role == "command-center"), None)
+        if cc:
+            example = (f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: demo' "
+                       f"'{base}/v1/persons?national_id={person_hint}'" if person_hint else
+                       f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: demo' "
+                       f"'{base}/v1/persons?name=…'")
+            lines += ["", "Try:", "  " + example]
+    lines += ["", "Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+async def _up(settings: Settings, demo: bool) -> int:
+    import uvicorn
+
+    from hub.api.app import create_app
+    from hub.runtime import Hub
+    from hub.tokens import TokenBook, write_demo_tokens
+
+    hub = Hub(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        settings = await hub.start_infra()
+        demo_tokens = None
+        if settings.tokens_path is None:
+            path = settings.data_dir / "tokens.toml"
+            demo_tokens = write_demo_tokens(path)
+            settings = settings.__class__(**{**settings.__dict__, "tokens_path": path})
+            hub.settings = settings
+        tokens = TokenBook.load(settings.tokens_path, settings.agencies)  # type: ignore[arg-type]
+        hub.worker_log = settings.data_dir / "workers.log"
+        for _ in range(settings.workers):
+            hub.spawn_worker()
+        supervisor = asyncio.create_task(hub.supervise())
+        app = create_app(settings, tokens)
+        server = uvicorn.Server(uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port, log_level="warning",
+            lifespan="on", access_log=False))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                await serving
+                log.error("api.failed_to_start", bind=settings.api_bind)
+                return 1
+            await asyncio.sleep(0.05)
+        hint = None
+        feeding = None
+        if demo:
+            from hub import feed
+
+            events = feed.story()
+            hint = events[0]["data"]["person"]["national_id"]
+            feeding = asyncio.create_task(_publish_events(settings, events))
+        print(_banner(settings, demo_tokens, hint), flush=True)
+        await stop.wait()
+        print("stopping…", file=sys.stderr, flush=True)
+        if feeding:
+            feeding.cancel()
+        supervisor.cancel()
+        server.should_exit = True
+        await serving
+        return 0
+    finally:
+        await asyncio.to_thread(hub.stop)
+
+
+async def _publish_events(settings: Settings, events: list[dict[str, Any]]) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.require_kafka(), acks="all",
+        enable_idempotence=settings.producer_idempotence, linger_ms=10,
+    )
+    await producer.start()
+    try:
+        futures = []
+        for e in events:
+            futures.append(await producer.send(
+                agency_topic(e["agency"]), orjson.dumps(e), key=str(e["subject"]).encode()))
+        for f in futures:
+            await f
+        log.info("published", events=len(events))
+        return len(events)
+    finally:
+        await producer.stop()
+
+
+def _read_jsonl(path: Path, agencies: tuple[str, ...]) -> Iterator[tuple[int, str, bytes, bytes]]:
+    """Lines of a JSON-lines file as (line number, topic, key, value). Routing needs the
+    ``agency`` attribute; everything else is the hub's intake's job to check."""
+    with path.open("rb") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
+            agency = doc.get("agency") if isinstance(doc, dict) else None
+            if agency not in agencies:
+                raise ValueError(f"{path}:{n}: 'agency' must be one of {', '.join(agencies)}")
+            yield n, agency_topic(agency), str(doc.get("subject", "")).encode(), line
+
+
+async def _publish_file(settings: Settings, path: Path) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    lines = list(_read_jsonl(path, settings.agencies))  # refuse the file before sending any
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.require_kafka(), acks="all",
+        enable_idempotence=settings.producer_idempotence, linger_ms=20,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        pending = []
+        for i, (_n, topic, key, value) in enumerate(lines, 1):
+            pending.append(await producer.send(topic, value, key=key))
+            if len(pending) >= 10_000:
+                for f in pending:
+                    await f
+                pending.clear()
+                print(f"published {i}/{len(lines)}", file=sys.stderr, flush=True)
+        for f in pending:
+            await f
+    finally:
+        await producer.stop()
+    print(f"published {len(lines)} events from {path}", flush=True)
+    return 0
+
+
+def _settings_for_client(settings: Settings) -> Settings:
+    """A client command (publish) talks to the configured cluster, or to the embedded one a
+    local `civic-hub up` is running."""
+    if settings.kafka_bootstrap:
+        return settings
+    from hub.runtime import read_stack_file
+
+    info = read_stack_file(settings.data_dir)
+    if not info:
+        raise ConfigError("no Kafka to publish to: set HUB_KAFKA_BOOTSTRAP, or start "
+                          "`civic-hub up` in this folder first")
+    return settings.__class__(**{
+        **settings.__dict__, "kafka_bootstrap": info["kafka_bootstrap"],
+        "embedded_broker": bool(info.get("embedded_broker")),
+        "producer_idempotence": settings.producer_idempotence and not info.get("embedded_broker"),
+    })
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="civic-hub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the whole hub on this machine")
+    sub.add_parser("demo", help="`up` plus a scripted city feeding the agencies")
+    p_pub = sub.add_parser("publish", help="send CloudEvents from a JSON-lines file")
+    p_pub.add_argument("file", type=Path)
+    sub.add_parser("migrate", help="apply the read model's SQL migrations and exit")
+    args = parser.parse_args(argv)
+    logs.configure(process=f"civic-hub {args.command}")
+    try:
+        settings = load_settings()
+        if args.command in ("up", "demo"):
+            return asyncio.run(_up(settings, demo=args.command == "demo"))
+        if args.command == "publish":
+            if not args.file.exists():
+                raise ConfigError(f"{args.file} does not exist")
+            return asyncio.run(_publish_file(_settings_for_client(settings), args.file))
+        if args.command == "migrate":
+            from projections.store import migrate
+
+            applied = asyncio.run(migrate(settings.require_database()))
+            print("applied: " + (", ".join(applied) or "nothing (up to date)"))
+            return 0
+    except (ConfigError, ValueError, LogMismatch, StackError) as exc:
+        print(f"civic-hub: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

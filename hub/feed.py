@@ -1,0 +1,126 @@
+"""A small scripted city for ``civic-hub demo`` and the tests, until the simulator lands:
+residents registered by civil affairs, and one neighbour dispute that a grid member
+reports, the police take up and a court hears. Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.national_id import checksum_char
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰",
+         "娟", "涛", "明", "超", "秀兰", "霞"]
+DISTRICT = ("110105", "朝阳区")
+STREETS = [("001", "望京街道"), ("002", "酒仙桥街道")]
+ROADS = ["阜通东大街", "广顺北大街", "将台路", "酒仙桥路"]
+EPOCH = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def make_national_id(rng: random.Random, region: str, birth: datetime, female: bool) -> str:
+    seq = rng.randrange(0, 100) * 10 + (rng.choice((0, 2, 4, 6, 8)) if female
+                                         else rng.choice((1, 3, 5, 7, 9)))
+    first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return first17 + checksum_char(first17)
+
+
+def event(agency: str, etype: str, eid: str, time: datetime, subject: str,
+          data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0", "id": eid, "source": f"/agency/{agency}/demo", "type": etype,
+        "time": time.isoformat(), "subject": subject, "agency": agency,
+        "datacontenttype": "application/json",
+        "dataschema": f"https://civic-hub.example/schemas/{agency}/{etype}/v1",
+        "data": data,
+    }
+
+
+def residents(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        female = rng.random() < 0.5
+        birth = datetime(1940, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(0, 365 * 65))
+        street_code, street = STREETS[i % len(STREETS)]
+        grid = f"{DISTRICT[0]}{street_code}{(i // 7) % 3 + 1:03d}"
+        road = ROADS[i % len(ROADS)]
+        text = f"北京市{DISTRICT[1]}{street}{road}{i % 40 + 1}号{i % 6 + 1}号楼{i % 3 + 1}单元{101 + i % 9}室"
+        out.append({
+            "resident_id": f"R-{i + 1:06d}",
+            "household_id": f"H-{i // 3 + 1:06d}",
+            "person": {
+                "national_id": make_national_id(rng, DISTRICT[0], birth, female),
+                "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+                "gender": "F" if female else "M",
+                "birth_date": f"{birth:%Y-%m-%d}",
+                "phone": f"13{rng.randrange(0, 10**9):09d}",
+            },
+            "address": {"text": text, "grid": grid},
+        })
+    return out
+
+
+def story(seed: int = 7, n_residents: int = 20) -> list[dict[str, Any]]:
+    """The events of the scripted city, in event-time order."""
+    rng = random.Random(seed)
+    people = residents(rng, n_residents)
+    events: list[dict[str, Any]] = []
+    t = EPOCH
+    for i, r in enumerate(people):
+        events.append(event("civil", "civil.resident.registered", f"civ-reg-{i + 1}",
+                            t + timedelta(minutes=i), r["resident_id"],
+                            {k: r[k] for k in ("resident_id", "person", "address",
+                                               "household_id")}))
+    a, b = people[0], people[1]
+    t = EPOCH + timedelta(days=1)
+    case_id, inc_id, pcase, ccase = "C-2026-000042", "I-2026-110-0007", "P-2026-0042", "F-2026-0009"
+    dispute = {"text": a["address"]["text"], "grid": a["address"]["grid"]}
+    script = [
+        ("city", "city.case.reported", case_id, 0, {
+            "case_id": case_id, "category": "neighbour-dispute",
+            "description": "楼上楼下噪音纠纷，双方争执", "channel": "grid-member",
+            "address": dispute, "persons": [{"role": "party", "person": a["person"]},
+                                            {"role": "party", "person": b["person"]}]}),
+        ("city", "city.case.registered", case_id, 10, {
+            "case_id": case_id, "level": "community",
+            "due_at": (t + timedelta(hours=24)).isoformat()}),
+        ("city", "city.case.dispatched", case_id, 30, {
+            "case_id": case_id, "department": "望京街道综治中心",
+            "due_at": (t + timedelta(hours=48)).isoformat()}),
+        ("police", "police.incident.reported", inc_id, 60 * 20, {
+            "incident_id": inc_id, "category": "dispute", "summary": "邻里纠纷升级，有推搡",
+            "address": dispute, "caller": b["person"]}),
+        ("city", "city.case.escalated", case_id, 60 * 21, {
+            "case_id": case_id, "to_agency": "police", "reason": "纠纷升级"}),
+        ("police", "police.case.opened", pcase, 60 * 22, {
+            "case_id": pcase, "offence": "寻衅滋事", "incident_id": inc_id, "address": dispute,
+            "refs": [{"agency": "city", "kind": "case", "id": case_id}]}),
+        ("police", "police.person.involved", pcase, 60 * 23, {
+            "case_id": pcase, "role": "suspect", "person": a["person"]}),
+        ("police", "police.case.closed", pcase, 60 * 24 * 5, {
+            "case_id": pcase, "disposition": "移送法院调解"}),
+        ("court", "court.case.filed", ccase, 60 * 24 * 6, {
+            "case_id": ccase, "case_type": "civil", "cause": "相邻关系纠纷",
+            "parties": [{"role": "plaintiff", "person": b["person"]},
+                        {"role": "defendant", "person": a["person"]}],
+            "refs": [{"agency": "police", "kind": "case", "id": pcase},
+                     {"agency": "city", "kind": "case", "id": case_id}]}),
+        ("court", "court.mediation.concluded", ccase, 60 * 24 * 9, {
+            "case_id": ccase, "settled": True}),
+    ]
+    for n, (agency, etype, subject, minutes, data) in enumerate(script):
+        events.append(event(agency, etype, f"{agency}-story-{n + 1}",
+                            t + timedelta(minutes=minutes), subject, data))
+    # Another open city case, due in the past: shows as overdue.
+    c = people[2]
+    events.append(event("city", "city.case.reported", "city-story-late-1", t, "C-2026-000043", {
+        "case_id": "C-2026-000043", "category": "garbage", "description": "楼道堆放杂物",
+        "channel": "hotline", "address": c["address"], "reporter": c["person"]}))
+    events.append(event("city", "city.case.registered", "city-story-late-2",
+                        t + timedelta(minutes=5), "C-2026-000043", {
+                            "case_id": "C-2026-000043",
+                            "due_at": (t + timedelta(hours=4)).isoformat()}))
+    events.sort(key=lambda e: e["time"])
+    return events

@@ -1,0 +1,37 @@
+"""Creates the topics the hub needs when they are missing (``civic-hub up`` does this at start)."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from hub.config import COORDINATION_TOPIC, DEADLETTER_TOPIC, Settings
+
+
+def required_topics(settings: Settings) -> list[str]:
+    return [*settings.inbound_topics, DEADLETTER_TOPIC, COORDINATION_TOPIC]
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics; returns the names that were created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in required_topics(settings) if t not in existing]
+        if missing:
+            configs = {}
+            if not settings.embedded_kafka:
+                configs = {"min.insync.replicas": str(min(2, settings.replication))}
+            try:
+                await admin.create_topics(
+                    [
+                        NewTopic(t, settings.partitions, settings.replication, topic_configs=configs)
+                        for t in missing
+                    ]
+                )
+            except TopicAlreadyExistsError:  # another process raced us: fine
+                pass
+        return missing
+    finally:
+        await admin.close()

@@ -1,0 +1,64 @@
+"""The projection as a pure function: accepted events (in log order) + known links → rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from projections.changes import ArchivedEvent, Changes
+from projections.registry import HANDLERS, SUMMARIES, load_all
+from projections.resolve import Resolver
+from schemas.envelope import Envelope
+
+load_all()
+
+LinkKey = tuple[str, str, str]
+Links = dict[LinkKey, tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    env: Envelope
+    topic: str
+    partition: int
+    offset: int
+
+
+def summarize(env: Envelope) -> str:
+    fn = SUMMARIES.get(env.type)
+    return fn(env) if fn else env.type
+
+
+def archive_rows(events: Iterable[Accepted]) -> list[ArchivedEvent]:
+    return [ArchivedEvent(a.env, a.topic, a.partition, a.offset, summarize(a.env)) for a in events]
+
+
+class _RecordingResolver(Resolver):
+    """A dry run that only notes which agency records the handlers look up."""
+
+    def __init__(self, changes: Changes) -> None:
+        super().__init__({}, changes)
+        self.asked: set[LinkKey] = set()
+
+    def linked(self, agency: str, kind: str, record_id: str) -> str | None:
+        self.asked.add((agency, kind, record_id))
+        return super().linked(agency, kind, record_id)
+
+
+def links_needed(events: Iterable[Accepted]) -> set[LinkKey]:
+    """The agency records whose current links the batch depends on."""
+    probe = _RecordingResolver(Changes())
+    for a in events:
+        for handler in HANDLERS.get(a.env.type, ()):
+            handler(a.env, probe, probe.changes)
+    return probe.asked
+
+
+def project(events: list[Accepted], known: Links) -> Changes:
+    """Apply every handler of each event, in order. No clock, no I/O: time comes from events."""
+    changes = Changes()
+    resolver = Resolver(known, changes)
+    for a in events:
+        for handler in HANDLERS.get(a.env.type, ()):
+            handler(a.env, resolver, changes)
+    return changes

@@ -1,0 +1,117 @@
+"""Resolves agency records to hub persons, places and case threads (first, exact version).
+
+A valid identity number (GB 11643 checksum) is the key of a person; an invalid one is
+kept and flagged, never used as a key. A mention without a usable number becomes a person
+of its own, keyed by the agency record it came from. Matching on name, birth date, phone
+and address, with candidates and merges as events, comes with the read-model issue.
+
+Links already known are loaded for the batch before handlers run (``known``), so the
+handlers stay pure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from projections.changes import Changes
+from projections.ids import hub_id, ref_key
+from schemas import national_id
+from schemas.envelope import Envelope
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_address(text: str) -> str:
+    """First normalization: drop whitespace and unify full-width digits and letters."""
+    t = _SPACES.sub("", text)
+    return t.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)})
+
+
+class Resolver:
+    def __init__(self, known: dict[tuple[str, str, str], tuple[str, str]], changes: Changes):
+        self.known = known
+        self.changes = changes
+
+    def linked(self, agency: str, kind: str, record_id: str) -> str | None:
+        key = (agency, kind, record_id)
+        hit = self.changes.links.get(key) or self.known.get(key)
+        return hit[1] if hit else None
+
+    # -- persons -----------------------------------------------------------------------
+    def person(self, env: Envelope, person: dict[str, Any], agency: str, kind: str,
+               record_id: str) -> str:
+        ch = self.changes
+        raw_nid = person.get("national_id")
+        nid = national_id.normalize(raw_nid) if isinstance(raw_nid, str) else None
+        valid = bool(nid) and national_id.is_valid(nid or "")
+        if valid:
+            pid = hub_id("P", f"nid:{nid}")
+        else:
+            pid = self.linked(agency, kind, record_id) or hub_id(
+                "P", f"rec:{ref_key(agency, kind, record_id)}"
+            )
+        ch.add_person(pid, nid if valid else None, valid)
+        ch.link(agency, kind, record_id, "person", pid)
+        ch.add_member(env, "person", pid, "record", ref_key(agency, kind, record_id),
+                      {"agency": agency, "kind": kind, "id": record_id})
+        ch.touch(env, "person", pid)
+        if nid:
+            ch.set_field(env, "person", pid, "national_id", nid)
+            if not valid:
+                ch.add_member(env, "person", pid, "invalid_national_id", nid)
+        name = person.get("name")
+        if isinstance(name, str) and name.strip():
+            ch.set_field(env, "person", pid, "name", name.strip())
+            ch.add_member(env, "person", pid, "name", name.strip())
+        birth = person.get("birth_date") or (national_id.birth_date(nid) if valid and nid else None)
+        if birth:
+            ch.set_field(env, "person", pid, "birth_date", birth)
+        gender = person.get("gender") or (national_id.gender(nid) if valid and nid else None)
+        if gender:
+            ch.set_field(env, "person", pid, "gender", gender)
+        phone = person.get("phone")
+        if isinstance(phone, str) and phone.strip():
+            ch.add_member(env, "person", pid, "phone", phone.strip())
+        return pid
+
+    def person_of_record(self, env: Envelope, agency: str, kind: str, record_id: str) -> str:
+        """The person a record was resolved to; a record never seen gets a person of its own,
+        so that nothing said about it is lost."""
+        pid = self.linked(agency, kind, record_id)
+        if pid is None:
+            pid = hub_id("P", f"rec:{ref_key(agency, kind, record_id)}")
+            self.changes.add_person(pid, None, False)
+            self.changes.link(agency, kind, record_id, "person", pid)
+            self.changes.add_member(env, "person", pid, "record",
+                                    ref_key(agency, kind, record_id),
+                                    {"agency": agency, "kind": kind, "id": record_id})
+        self.changes.touch(env, "person", pid)
+        return pid
+
+    # -- places ------------------------------------------------------------------------
+    def place(self, env: Envelope, address: dict[str, Any]) -> str:
+        text = str(address.get("text", ""))
+        norm = normalize_address(text)
+        plid = hub_id("PL", norm)
+        ch = self.changes
+        ch.touch(env, "place", plid)
+        ch.add_member(env, "place", plid, "spelling", text)
+        ch.set_field(env, "place", plid, "normalized", norm)
+        grid = address.get("grid")
+        if grid:
+            ch.set_field(env, "place", plid, "grid", grid)
+        return plid
+
+    # -- case threads ------------------------------------------------------------------
+    def case(self, env: Envelope, agency: str, kind: str, record_id: str) -> str:
+        cid = self.linked(agency, kind, record_id) or hub_id(
+            "C", ref_key(agency, kind, record_id)
+        )
+        ch = self.changes
+        ch.link(agency, kind, record_id, "case", cid)
+        ch.add_case(cid, env.time)
+        ch.add_member(env, "case", cid, "ref", ref_key(agency, kind, record_id),
+                      {"agency": agency, "kind": kind, "id": record_id})
+        ch.touch(env, "case", cid)
+        return cid

@@ -1,0 +1,312 @@
+"""The PostgreSQL side of the read model: pool, migrations, and the batch apply.
+
+:meth:`Store.apply_batch` is the one place effects happen. In one transaction it locks the
+consumer's positions for the batch's partitions, skips records at or below them (a replay
+after a crash), archives the new events (the archive's primary key is the contract's
+``(source, id)`` dedupe), runs the pure projection, writes its rows with multi-row
+upserts, records rejected records, and moves the positions. Commit or nothing: a crash at
+any point leaves the read model as if the batch had never been seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import structlog
+
+from projections.changes import Changes
+from projections.project import Accepted, Links, archive_rows, links_needed, project
+from streams.intake import InboundRecord, RejectedRecord, split
+
+log = structlog.get_logger("projections.store")
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+MIGRATION_LOCK = 0x43495649  # advisory lock id: one migrator at a time
+
+DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog",
+        encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, format="text",
+    )
+
+
+async def create_pool(dsn: str, schema: str = "public", min_size: int = 1,
+                      max_size: int = 10) -> asyncpg.Pool:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings={"search_path": schema, "application_name": "civic-hub"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def migrate(dsn: str, schema: str = "public") -> list[str]:
+    """Apply the numbered SQL migrations not yet applied; returns the names applied."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    conn = await asyncpg.connect(dsn)
+    applied: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await conn.execute(f'SET search_path TO "{schema}"')
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY,"
+                " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migration")}
+            for path in sorted(MIGRATIONS.glob("*.sql")):
+                m = _MIGRATION.match(path.name)
+                if not m:
+                    raise RuntimeError(f"migration file name not NNN_name.sql: {path.name}")
+                version = int(m.group(1))
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute(
+                        "INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
+                        version, path.name,
+                    )
+                applied.append(path.name)
+                log.info("migration.applied", schema=schema, migration=path.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    finally:
+        await conn.close()
+    return applied
+
+
+@dataclass
+class BatchResult:
+    records: int = 0
+    skipped: int = 0  # at or below the stored position: already applied before a restart
+    accepted: int = 0
+    duplicates: int = 0  # same (source, id) as an event already in the archive
+    rejected: int = 0
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+class Store:
+    def __init__(self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...]):
+        self.pool = pool
+        self.consumer = consumer
+        self.agencies = agencies
+
+    async def positions(self) -> dict[tuple[str, int], int]:
+        rows = await self.pool.fetch(
+            "SELECT topic, partition, next_offset FROM stream_position WHERE consumer = $1",
+            self.consumer,
+        )
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+    async def apply_batch(self, records: Sequence[InboundRecord],
+                          deadletter: DeadletterSink | None = None) -> BatchResult:
+        result = BatchResult(records=len(records))
+        if not records:
+            return result
+        tps = sorted({(r.topic, r.partition) for r in records})
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO stream_position (consumer, topic, partition, next_offset)"
+                " SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS x(t, p)"
+                " ON CONFLICT DO NOTHING",
+                self.consumer, [t for t, _ in tps], [p for _, p in tps],
+            )
+            rows = await conn.fetch(
+                "SELECT topic, partition, next_offset FROM stream_position"
+                " WHERE consumer = $1 AND (topic, partition) IN"
+                " (SELECT * FROM unnest($2::text[], $3::int[]))"
+                " ORDER BY topic, partition FOR UPDATE",
+                self.consumer, [t for t, _ in tps], [p for _, p in tps],
+            )
+            stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+            fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
+            result.skipped = len(records) - len(fresh)
+            accepted, rejected = split(fresh, self.agencies)
+            new = await self._archive(conn, accepted)
+            result.accepted = len(new)
+            result.duplicates = len(accepted) - len(new)
+            if new:
+                known = await self._links(conn, links_needed(new))
+                await self._write(conn, project(new, known))
+            if rejected:
+                if deadletter is not None:
+                    await deadletter(rejected)
+                await self._record_rejected(conn, rejected)
+            result.rejected = len(rejected)
+            nxt = dict(stored)
+            for r in fresh:
+                nxt[(r.topic, r.partition)] = max(nxt[(r.topic, r.partition)], r.offset + 1)
+            moved = [(k, v) for k, v in nxt.items() if v != stored[k]]
+            if moved:
+                await conn.execute(
+                    "UPDATE stream_position s SET next_offset = x.o"
+                    " FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o)"
+                    " WHERE s.consumer = $1 AND s.topic = x.t AND s.partition = x.p",
+                    self.consumer, [k[0] for k, _ in moved], [k[1] for k, _ in moved],
+                    [v for _, v in moved],
+                )
+            result.positions = nxt
+        return result
+
+    # -- steps -------------------------------------------------------------------------
+    async def _archive(self, conn: asyncpg.Connection, accepted: list[Accepted]) -> list[Accepted]:
+        """Insert into the archive; returns the events that were new (in log order)."""
+        if not accepted:
+            return []
+        rows = archive_rows(accepted)
+        inserted = await conn.fetch(
+            "INSERT INTO event_archive (source, event_id, type, agency, time, subject, topic,"
+            " partition, \"offset\", version, data, summary)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::int[],"
+            " $11::jsonb[], $12::text[])"
+            " ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
+            [a.env.source for a in rows], [a.env.id for a in rows], [a.env.type for a in rows],
+            [a.env.agency for a in rows], [a.env.time for a in rows],
+            [a.env.subject for a in rows], [a.topic for a in rows], [a.partition for a in rows],
+            [a.offset for a in rows], [a.env.schema_version for a in rows],
+            [a.env.data for a in rows], [a.summary for a in rows],
+        )
+        keys = {(r["source"], r["event_id"]) for r in inserted}
+        return [a for a in accepted if a.env.key in keys]
+
+    async def _links(self, conn: asyncpg.Connection, keys: set[tuple[str, str, str]]) -> Links:
+        if not keys:
+            return {}
+        ks = sorted(keys)
+        rows = await conn.fetch(
+            "SELECT l.agency, l.kind, l.record_id, l.entity_kind, l.entity_id FROM record_link l"
+            " JOIN unnest($1::text[], $2::text[], $3::text[]) AS x(a, k, r)"
+            " ON l.agency = x.a AND l.kind = x.k AND l.record_id = x.r",
+            [k[0] for k in ks], [k[1] for k in ks], [k[2] for k in ks],
+        )
+        return {(r["agency"], r["kind"], r["record_id"]): (r["entity_kind"], r["entity_id"])
+                for r in rows}
+
+    async def _write(self, conn: asyncpg.Connection, ch: Changes) -> None:
+        if ch.persons:
+            items = sorted(ch.persons.items())
+            await conn.execute(
+                "INSERT INTO person (person_id, national_id, national_id_valid)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::bool[])"
+                " ON CONFLICT (person_id) DO UPDATE SET"
+                " national_id = COALESCE(person.national_id, excluded.national_id),"
+                " national_id_valid = person.national_id_valid OR excluded.national_id_valid",
+                [k for k, _ in items], [v[0] for _, v in items], [v[1] for _, v in items],
+            )
+        if ch.cases:
+            items2 = sorted(ch.cases.items())
+            await conn.execute(
+                "INSERT INTO case_thread (case_id, opened_at)"
+                " SELECT * FROM unnest($1::text[], $2::timestamptz[])"
+                " ON CONFLICT (case_id) DO UPDATE SET"
+                " opened_at = LEAST(case_thread.opened_at, excluded.opened_at)",
+                [k for k, _ in items2], [v for _, v in items2],
+            )
+        if ch.links:
+            li = sorted(ch.links.items())
+            await conn.execute(
+                "INSERT INTO record_link (agency, kind, record_id, entity_kind, entity_id)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+                " ON CONFLICT (agency, kind, record_id) DO UPDATE SET"
+                " entity_kind = excluded.entity_kind, entity_id = excluded.entity_id",
+                [k[0] for k, _ in li], [k[1] for k, _ in li], [k[2] for k, _ in li],
+                [v[0] for _, v in li], [v[1] for _, v in li],
+            )
+        if ch.fields:
+            fi = sorted(ch.fields.items())
+            await conn.execute(
+                "INSERT INTO entity_field (entity_kind, entity_id, field, value, time, source,"
+                " event_id, agency)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[],"
+                " $5::timestamptz[], $6::text[], $7::text[], $8::text[])"
+                " ON CONFLICT (entity_kind, entity_id, field) DO UPDATE SET"
+                " value = excluded.value, time = excluded.time, source = excluded.source,"
+                " event_id = excluded.event_id, agency = excluded.agency"
+                " WHERE (excluded.time, excluded.source, excluded.event_id)"
+                " > (entity_field.time, entity_field.source, entity_field.event_id)",
+                [k[0] for k, _ in fi], [k[1] for k, _ in fi], [k[2] for k, _ in fi],
+                [f.value for _, f in fi], [f.stamp[0] for _, f in fi],
+                [f.stamp[1] for _, f in fi], [f.stamp[2] for _, f in fi],
+                [f.agency for _, f in fi],
+            )
+        if ch.members:
+            mi = sorted(ch.members.items())
+            await conn.execute(
+                "INSERT INTO entity_member (entity_kind, entity_id, relation, member, attrs, time,"
+                " source, event_id, agency)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[],"
+                " $6::timestamptz[], $7::text[], $8::text[], $9::text[])"
+                " ON CONFLICT (entity_kind, entity_id, relation, member) DO UPDATE SET"
+                " attrs = excluded.attrs, time = excluded.time, source = excluded.source,"
+                " event_id = excluded.event_id, agency = excluded.agency"
+                " WHERE (excluded.time, excluded.source, excluded.event_id)"
+                " < (entity_member.time, entity_member.source, entity_member.event_id)",
+                [k[0] for k, _ in mi], [k[1] for k, _ in mi], [k[2] for k, _ in mi],
+                [k[3] for k, _ in mi], [m.attrs for _, m in mi], [m.stamp[0] for _, m in mi],
+                [m.stamp[1] for _, m in mi], [m.stamp[2] for _, m in mi],
+                [m.agency for _, m in mi],
+            )
+        if ch.entities:
+            ei = sorted(ch.entities)
+            await conn.execute(
+                "INSERT INTO event_entity (entity_kind, entity_id, time, source, event_id)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
+                " $5::text[]) ON CONFLICT DO NOTHING",
+                [e[0] for e in ei], [e[1] for e in ei], [e[2] for e in ei], [e[3] for e in ei],
+                [e[4] for e in ei],
+            )
+
+    async def _record_rejected(self, conn: asyncpg.Connection,
+                               rejected: Sequence[RejectedRecord]) -> None:
+        await conn.executemany(
+            "INSERT INTO deadletter (topic, partition, \"offset\", key, value, reason, detail,"
+            " field, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT DO NOTHING",
+            [(r.record.topic, r.record.partition, r.record.offset, r.record.key,
+              r.record.value or b"", r.reason, r.detail, r.field, r.event_id) for r in rejected],
+        )
+
+
+def table_snapshot_sql() -> dict[str, str]:
+    """Queries giving every rebuildable table in a canonical order, for comparing two read
+    models (live vs. clean rebuild). Log positions (topic, partition, offset) are left out
+    of the archive comparison only where two runs may legitimately differ: they may not."""
+    return {
+        "event_archive": "SELECT source, event_id, type, agency, time, subject, topic, partition,"
+        " \"offset\", version, data::text, summary FROM event_archive ORDER BY source, event_id",
+        "event_entity": "SELECT * FROM event_entity ORDER BY 1, 2, 3, 4, 5",
+        "deadletter": "SELECT topic, partition, \"offset\", key, value, reason, detail, field,"
+        " event_id FROM deadletter ORDER BY 1, 2, 3",
+        "entity_field": "SELECT entity_kind, entity_id, field, value::text, time, source,"
+        " event_id, agency FROM entity_field ORDER BY 1, 2, 3",
+        "entity_member": "SELECT entity_kind, entity_id, relation, member, attrs::text, time,"
+        " source, event_id, agency FROM entity_member ORDER BY 1, 2, 3, 4",
+        "record_link": "SELECT * FROM record_link ORDER BY 1, 2, 3",
+        "person": "SELECT * FROM person ORDER BY 1",
+        "case_thread": "SELECT * FROM case_thread ORDER BY 1",
+    }
+
+
+async def snapshot(pool: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    async with pool.acquire() as conn:
+        for name, sql in table_snapshot_sql().items():
+            out[name] = [tuple(r) for r in await conn.fetch(sql)]
+    return out

@@ -1,0 +1,128 @@
+"""The event catalog: JSON Schemas under ``schemas/<agency>/<type>.v<N>.json``, compiled once.
+
+Schemas share shapes through ``common.json``; references to it are inlined at load time
+so each type compiles to one fast validator (fastjsonschema). Each field carries an
+``x-grade`` (public / internal / sensitive / secret) for the access policy.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from schemas.envelope import Envelope, Rejected
+
+SCHEMA_DIR = Path(__file__).parent
+_FILE = re.compile(r"^(?P<type>[a-z0-9_-]+\.[a-z0-9_-]+\.[a-z0-9_-]+)\.v(?P<version>\d+)\.json$")
+GRADES = ("public", "internal", "sensitive", "secret")
+
+
+@dataclass(frozen=True)
+class SchemaEntry:
+    type: str
+    version: int
+    agency: str
+    path: Path
+    schema: dict[str, Any]
+    validate: Callable[[Any], Any]
+
+
+def _inline(node: Any, common: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("common.json#/definitions/"):
+            name = ref.rsplit("/", 1)[1]
+            return _inline(copy.deepcopy(common["definitions"][name]), common)
+        return {k: _inline(v, common) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, common) for v in node]
+    return node
+
+
+def _compile(schema: dict[str, Any]) -> Callable[[Any], Any]:
+    # x-grade is our own annotation keyword; validators ignore unknown keywords.
+    return fastjsonschema.compile(schema, formats={"date": r"^\d{4}-\d{2}-\d{2}$"})
+
+
+@cache
+def load_catalog(root: Path = SCHEMA_DIR) -> dict[tuple[str, int], SchemaEntry]:
+    common = orjson.loads((root / "common.json").read_bytes())
+    out: dict[tuple[str, int], SchemaEntry] = {}
+    for path in sorted(root.glob("*/*.json")):
+        m = _FILE.match(path.name)
+        if not m:
+            continue
+        etype, version = m.group("type"), int(m.group("version"))
+        agency = etype.split(".", 1)[0]
+        if path.parent.name != agency:
+            raise ValueError(f"{path}: type {etype} belongs under schemas/{agency}/")
+        schema = _inline(orjson.loads(path.read_bytes()), common)
+        out[(etype, version)] = SchemaEntry(etype, version, agency, path, schema, _compile(schema))
+    return out
+
+
+def known_types(root: Path = SCHEMA_DIR) -> set[str]:
+    return {t for (t, _v) in load_catalog(root)}
+
+
+def _field_of(exc: fastjsonschema.JsonSchemaValueException) -> str | None:
+    path = getattr(exc, "path", None) or []
+    parts = [str(p) for p in path[1:]]
+    return ".".join(parts) if parts else None
+
+
+def _explain(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    msg = exc.message.replace("data.", "data.", 1)
+    # fastjsonschema says "data.person must contain ['name'] properties"; keep it, it names
+    # the field. For additionalProperties it says "must not contain {...} properties".
+    return msg
+
+
+def validate_data(env: Envelope, root: Path = SCHEMA_DIR) -> None:
+    """Check ``env.data`` against the schema of its type and version; raise :class:`Rejected`."""
+    catalog = load_catalog(root)
+    entry = catalog.get((env.type, env.schema_version))
+    if entry is None:
+        versions = sorted(v for (t, v) in catalog if t == env.type)
+        if versions:
+            raise Rejected(
+                "unknown-version",
+                f"{env.type} has no schema v{env.schema_version} (known: "
+                + ", ".join(f"v{v}" for v in versions) + ")",
+                field="dataschema",
+            )
+        raise Rejected("unknown-type", f"type {env.type!r} is not in the event catalog",
+                       field="type")
+    try:
+        entry.validate(env.data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise Rejected("invalid-data", _explain(exc), field=_field_of(exc)) from None
+
+
+def field_grades(etype: str, version: int = 1, root: Path = SCHEMA_DIR) -> dict[str, str]:
+    """Map each dotted field path of a type to its data grade (for the access policy)."""
+    entry = load_catalog(root)[(etype, version)]
+    out: dict[str, str] = {}
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        grade = node.get("x-grade")
+        if grade and prefix:
+            out[prefix] = grade
+        for sub in node.get("allOf", []):
+            walk(sub, prefix)
+        for k, v in node.get("properties", {}).items():
+            walk(v, f"{prefix}.{k}" if prefix else k)
+        items = node.get("items")
+        if isinstance(items, dict):
+            walk(items, f"{prefix}[]")
+
+    walk(entry.schema, "")
+    return out

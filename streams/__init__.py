@@ -1,0 +1,1 @@
+"""Stream processing: intake (validate, dead-letter) and the projector, run by faust workers."""

@@ -1,0 +1,98 @@
+"""The projector: one batch of consumed records → PostgreSQL (and rejected ones → hub.deadletter).
+
+Shared by the faust worker and by ``civic-hub rebuild``; the batch logic itself is
+:meth:`projections.store.Store.apply_batch`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from hub.config import DEADLETTER_TOPIC, Settings
+from projections.store import BatchResult, Store, create_pool
+from streams.intake import InboundRecord, RejectedRecord
+
+log = structlog.get_logger("streams.project")
+
+
+def deadletter_headers(r: RejectedRecord) -> list[tuple[str, bytes]]:
+    """The reason travels in headers so the value stays the original bytes, untouched."""
+    h = [
+        ("hub.reason", r.reason.encode()),
+        ("hub.detail", r.detail.encode()),
+        ("hub.origin.topic", r.record.topic.encode()),
+        ("hub.origin.partition", str(r.record.partition).encode()),
+        ("hub.origin.offset", str(r.record.offset).encode()),
+    ]
+    if r.field:
+        h.append(("hub.field", r.field.encode()))
+    if r.event_id:
+        h.append(("hub.event_id", r.event_id.encode()))
+    return h
+
+
+class Projector:
+    def __init__(self, store: Store, producer: AIOKafkaProducer) -> None:
+        self.store = store
+        self.producer = producer
+        self.totals = BatchResult()
+        self._last_report = time.monotonic()
+
+    @classmethod
+    async def start(cls, settings: Settings, consumer: str | None = None,
+                    schema: str = "public") -> Projector:
+        pool = await create_pool(settings.require_database(), schema=schema, max_size=4)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.require_kafka(), acks="all",
+            enable_idempotence=settings.producer_idempotence, linger_ms=5,
+        )
+        await producer.start()
+        store = Store(pool, consumer or settings.streams_app_id, settings.agencies)
+        return cls(store, producer)
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.store.pool.close()
+
+    async def send_deadletters(self, rejected: Sequence[RejectedRecord]) -> None:
+        futures = []
+        for r in rejected:
+            structlog.get_logger().warning(
+                "intake.rejected", event_id=r.event_id, reason=r.reason, detail=r.detail,
+                topic=r.record.topic, partition=r.record.partition, offset=r.record.offset,
+            )
+            futures.append(await self.producer.send(
+                DEADLETTER_TOPIC, value=r.record.value or b"", key=r.record.key,
+                headers=deadletter_headers(r),
+            ))
+        for f in futures:  # acks=all: durable in the log before the positions move
+            await f
+
+    async def apply(self, events: Sequence[Any]) -> BatchResult:
+        """Apply faust events (anything with ``.message`` carrying topic/partition/offset)."""
+        records = [
+            InboundRecord(e.message.topic, e.message.partition, e.message.offset,
+                          e.message.key, e.message.value)
+            for e in events
+        ]
+        return await self.apply_records(records)
+
+    async def apply_records(self, records: Sequence[InboundRecord]) -> BatchResult:
+        res = await self.store.apply_batch(records, self.send_deadletters)
+        t = self.totals
+        t.records += res.records
+        t.skipped += res.skipped
+        t.accepted += res.accepted
+        t.duplicates += res.duplicates
+        t.rejected += res.rejected
+        now = time.monotonic()
+        if now - self._last_report >= 10:
+            self._last_report = now
+            log.info("projector.progress", records=t.records, accepted=t.accepted,
+                     rejected=t.rejected, duplicates=t.duplicates, skipped=t.skipped)
+        return res
