@@ -163,7 +163,7 @@ class EmbeddedStack:
             if r.returncode != 0:
                 raise StackError(f"initdb failed ({r.returncode}): {r.stderr.strip()}")
         self.pg_port = self.pg_port or free_port(self.host)
-        logf = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        logf = open(log_path, "ab")
         proc = subprocess.Popen(
             [str(pgbin / "postgres"), "-D", str(pgdata), "-h", self.host, "-p", str(self.pg_port),
              "-k", str(sockdir), "-c", "fsync=on", "-c", "synchronous_commit=on",
@@ -206,7 +206,7 @@ class EmbeddedStack:
         binary = _tansu_bin()
         self.kafka_port = self.kafka_port or free_port(self.host)
         log_path = self.data_dir / "tansu.log"
-        logf = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        logf = open(log_path, "ab")
         url = f"tcp://{self.host}:{self.kafka_port}"
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")

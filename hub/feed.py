@@ -46,7 +46,8 @@ def residents(rng: random.Random, n: int) -> list[dict[str, Any]]:
         street_code, street = STREETS[i % len(STREETS)]
         grid = f"{DISTRICT[0]}{street_code}{(i // 7) % 3 + 1:03d}"
         road = ROADS[i % len(ROADS)]
-        text = f"北京市{DISTRICT[1]}{street}{road}{i % 40 + 1}号{i % 6 + 1}号楼{i % 3 + 1}单元{101 + i % 9}室"
+        text = (f"北京市{DISTRICT[1]}{street}{road}{i % 40 + 1}号"
+                f"{i % 6 + 1}号楼{i % 3 + 1}单元{101 + i % 9}室")
         out.append({
             "resident_id": f"R-{i + 1:06d}",
             "household_id": f"H-{i // 3 + 1:06d}",
@@ -124,3 +125,55 @@ def story(seed: int = 7, n_residents: int = 20) -> list[dict[str, Any]]:
                             "due_at": (t + timedelta(hours=4)).isoformat()}))
     events.sort(key=lambda e: e["time"])
     return events
+
+
+def bulk(seed: int, n_residents: int, n_cases: int, prefix: str = "bulk") -> list[dict[str, Any]]:
+    """A larger mixed stream for load and failure tests: registrations, moves, deaths and
+    city cases walking their stages, all with ids unique to ``prefix``."""
+    rng = random.Random(seed)
+    people = residents(rng, n_residents)
+    out: list[dict[str, Any]] = []
+    t = EPOCH
+    for i, r in enumerate(people):
+        rid = f"{prefix}-{r['resident_id']}"
+        out.append(event("civil", "civil.resident.registered", f"{prefix}-reg-{i}",
+                         t + timedelta(seconds=i), rid,
+                         {"resident_id": rid, "person": r["person"], "address": r["address"],
+                          "household_id": f"{prefix}-{r['household_id']}"}))
+        if rng.random() < 0.2:
+            other = people[rng.randrange(n_residents)]["address"]
+            out.append(event("civil", "civil.resident.moved", f"{prefix}-mov-{i}",
+                             t + timedelta(days=1, seconds=i), rid,
+                             {"resident_id": rid, "address": other,
+                              "moved_on": f"{t + timedelta(days=1):%Y-%m-%d}"}))
+        if rng.random() < 0.02:
+            out.append(event("civil", "civil.resident.deceased", f"{prefix}-dec-{i}",
+                             t + timedelta(days=2, seconds=i), rid,
+                             {"resident_id": rid, "died_on": f"{t + timedelta(days=2):%Y-%m-%d}"}))
+    stages = ["city.case.registered", "city.case.dispatched", "city.case.handled",
+              "city.case.verified", "city.case.closed"]
+    for j in range(n_cases):
+        cid = f"{prefix}-C-{j:06d}"
+        who = people[rng.randrange(n_residents)]
+        t0 = t + timedelta(hours=rng.randrange(0, 24 * 10))
+        out.append(event("city", "city.case.reported", f"{prefix}-rep-{j}", t0, cid, {
+            "case_id": cid, "category": rng.choice(["garbage", "noise", "neighbour-dispute",
+                                                    "road-damage", "illegal-parking"]),
+            "description": "网格员巡查发现", "channel": rng.choice(["grid-member", "hotline"]),
+            "address": who["address"], "reporter": who["person"]}))
+        for k, etype in enumerate(stages[: rng.randrange(0, len(stages) + 1)]):
+            tk = t0 + timedelta(hours=2 * (k + 1))
+            data: dict[str, Any] = {"case_id": cid}
+            if etype == "city.case.registered":
+                data["due_at"] = (tk + timedelta(hours=24)).isoformat()
+            elif etype == "city.case.dispatched":
+                data |= {"department": "城管执法队",
+                         "due_at": (tk + timedelta(hours=48)).isoformat()}
+            elif etype == "city.case.handled":
+                data["result"] = "已处理"
+            elif etype == "city.case.verified":
+                data["passed"] = True
+            else:
+                data["outcome"] = "结案"
+            out.append(event("city", etype, f"{prefix}-{etype.split('.')[-1]}-{j}", tk, cid, data))
+    return out

@@ -133,7 +133,7 @@ class Hub:
     def _popen_worker(self) -> subprocess.Popen[bytes]:
         out = None
         if self.worker_log is not None:
-            out = open(self.worker_log, "ab")  # noqa: SIM115 - the child owns it
+            out = open(self.worker_log, "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "streams", "worker", "--without-web", "-l", "warn"],
             env=self.child_env(), stdout=out, stderr=subprocess.STDOUT if out else None,

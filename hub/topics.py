@@ -26,7 +26,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
             try:
                 await admin.create_topics(
                     [
-                        NewTopic(t, settings.partitions, settings.replication, topic_configs=configs)
+                        NewTopic(t, settings.partitions, settings.replication,
+                                 topic_configs=configs)
                         for t in missing
                     ]
                 )

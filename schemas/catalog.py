@@ -73,17 +73,18 @@ def known_types(root: Path = SCHEMA_DIR) -> set[str]:
     return {t for (t, _v) in load_catalog(root)}
 
 
-def _field_of(exc: fastjsonschema.JsonSchemaValueException) -> str | None:
-    path = getattr(exc, "path", None) or []
-    parts = [str(p) for p in path[1:]]
-    return ".".join(parts) if parts else None
-
-
-def _explain(exc: fastjsonschema.JsonSchemaValueException) -> str:
-    msg = exc.message.replace("data.", "data.", 1)
-    # fastjsonschema says "data.person must contain ['name'] properties"; keep it, it names
-    # the field. For additionalProperties it says "must not contain {...} properties".
-    return msg
+def _explain(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str | None, str]:
+    """The dotted field a rejection is about, and a sentence an agency developer can act on."""
+    parts = [str(p) for p in (exc.path or [])[1:]]
+    if exc.rule == "required" and isinstance(exc.value, dict):
+        missing = [k for k in exc.rule_definition if k not in exc.value]
+        if missing:
+            field = ".".join([*parts, missing[0]])
+            return field, f"data.{field} is required (missing: {', '.join(missing)})"
+    if exc.rule == "additionalProperties" and isinstance(exc.value, dict):
+        return (".".join(parts) or None,
+                exc.message + " not in the schema (check the spelling, or the schema version)")
+    return ".".join(parts) or None, exc.message
 
 
 def validate_data(env: Envelope, root: Path = SCHEMA_DIR) -> None:
@@ -104,7 +105,8 @@ def validate_data(env: Envelope, root: Path = SCHEMA_DIR) -> None:
     try:
         entry.validate(env.data)
     except fastjsonschema.JsonSchemaValueException as exc:
-        raise Rejected("invalid-data", _explain(exc), field=_field_of(exc)) from None
+        field, why = _explain(exc)
+        raise Rejected("invalid-data", why, field=field) from None
 
 
 def field_grades(etype: str, version: int = 1, root: Path = SCHEMA_DIR) -> dict[str, str]:

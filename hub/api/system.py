@@ -33,7 +33,8 @@ async def healthz(request: Request) -> Response | dict[str, Any]:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
-    for r in await pool.fetch("SELECT consumer, topic, partition, next_offset FROM stream_position"):
+    rows = await pool.fetch("SELECT consumer, topic, partition, next_offset FROM stream_position")
+    for r in rows:
         CONSUMED.labels(r["consumer"], r["topic"], str(r["partition"])).set(r["next_offset"])
     for r in await pool.fetch("SELECT reason, count(*) AS n FROM deadletter GROUP BY reason"):
         DEADLETTERS.labels(r["reason"]).set(r["n"])

@@ -1,0 +1,95 @@
+"""Given records the hub cannot accept, then each lands in hub.deadletter with its reason and
+original bytes, and never in the read model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hub import feed
+from hub.config import DEADLETTER_TOPIC, Settings
+from tests.integration.conftest import Worker, merge_ends, send_raw, unique, wait_caught_up
+
+
+async def read_deadletters(settings: Settings, keys: set[bytes], timeout: float = 60
+                           ) -> dict[bytes, tuple[bytes, dict[str, bytes]]]:
+    consumer = AIOKafkaConsumer(DEADLETTER_TOPIC, bootstrap_servers=settings.require_kafka(),
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: dict[bytes, tuple[bytes, dict[str, bytes]]] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        while not keys <= found.keys() and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                for m in msgs:
+                    if m.key in keys:
+                        found[m.key] = (m.value, dict(m.headers))
+            await asyncio.sleep(0)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_malformed_forged_and_invalid_records_are_dead_lettered_with_reasons(
+    hub: Settings, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("dl")
+    good = feed.event("civil", "civil.resident.registered", f"{tag}-ok", feed.EPOCH, f"{tag}-R",
+                      {"resident_id": f"{tag}-R", "household_id": "H",
+                       "person": {"name": "王芳"}, "address": {"text": "某路1号"}})
+    forged = dict(good, id=f"{tag}-forged", agency="police", type="police.case.opened")
+    invalid = dict(good, id=f"{tag}-invalid", data={"resident_id": f"{tag}-R"})
+    malformed = b'{"specversion": "1.0", "id": '
+    cases = {
+        f"{tag}-k-malformed".encode(): (malformed, b"malformed-json"),
+        f"{tag}-k-forged".encode(): (orjson.dumps(forged), b"forged-agency"),
+        f"{tag}-k-invalid".encode(): (orjson.dumps(invalid), b"invalid-data"),
+    }
+    ends = [await send_raw(producer, "agency.civil", value, key)
+            for key, (value, _reason) in cases.items()]
+    ends.append(await send_raw(producer, "agency.civil", orjson.dumps(good), b"k-good"))
+    await wait_caught_up(db, "hub.internal.streams", merge_ends(*ends), main_worker)
+
+    found = await read_deadletters(hub, set(cases))
+    assert found.keys() == cases.keys()
+    for key, (value, reason) in cases.items():
+        got_value, headers = found[key]
+        assert got_value == value, "the original bytes travel untouched"
+        assert headers["hub.reason"] == reason
+        assert headers["hub.detail"]
+        assert headers["hub.origin.topic"] == b"agency.civil"
+    assert found[f"{tag}-k-invalid".encode()][1]["hub.field"] == b"person"
+    assert b"police" in found[f"{tag}-k-forged".encode()][1]["hub.detail"]
+
+    archived = await db.fetch("SELECT event_id FROM event_archive WHERE event_id LIKE $1",
+                              f"{tag}%")
+    assert [r["event_id"] for r in archived] == [f"{tag}-ok"]
+    table = await db.fetch("SELECT key, reason FROM deadletter WHERE key = ANY($1::bytea[])",
+                           list(cases))
+    assert {bytes(r["key"]): r["reason"].encode() for r in table} == {
+        k: reason for k, (_v, reason) in cases.items()}
+
+
+async def test_the_same_event_sent_twice_counts_once(
+    producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("dup")
+    e = feed.event("civil", "civil.resident.registered", f"{tag}-once", feed.EPOCH, f"{tag}-R",
+                   {"resident_id": f"{tag}-R", "household_id": "H", "person": {"name": "赵磊"},
+                    "address": {"text": "某路2号"}})
+    first = await send_raw(producer, "agency.civil", orjson.dumps(e), e["subject"].encode())
+    await wait_caught_up(db, "hub.internal.streams", first, main_worker)
+    # Same (source, id) again, later and in another batch.
+    second = await send_raw(producer, "agency.civil", orjson.dumps(e), e["subject"].encode())
+    await wait_caught_up(db, "hub.internal.streams", second, main_worker)
+    n = await db.fetchval("SELECT count(*) FROM event_archive WHERE event_id = $1", f"{tag}-once")
+    assert n == 1
+    names = await db.fetchval(
+        "SELECT count(*) FROM entity_member WHERE relation = 'record' AND member = $1",
+        f"civil:resident:{tag}-R")
+    assert names == 1

@@ -1,0 +1,117 @@
+"""Given an agency event on Kafka, when the worker projects it, then the command center reads it."""
+
+from __future__ import annotations
+
+import random
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from hub import feed
+from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
+
+
+def resident_event(tag: str, nid: str, name: str = "李秀英") -> dict:
+    return feed.event("civil", "civil.resident.registered", f"{tag}-reg", feed.EPOCH,
+                      f"{tag}-R1", {
+                          "resident_id": f"{tag}-R1", "household_id": f"{tag}-H1",
+                          "person": {"national_id": nid, "name": name, "phone": "13800000000"},
+                          "address": {"text": "北京市朝阳区望京街道阜通东大街6号1号楼2单元301室",
+                                      "grid": "110105001001"}})
+
+
+def fresh_nid(seed: str) -> str:
+    rng = random.Random(seed)
+    return feed.make_national_id(rng, "110105", feed.EPOCH.replace(year=1980), female=True)
+
+
+async def test_a_registered_resident_is_served_with_provenance(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("flow")
+    nid = fresh_nid(tag)
+    ends = await publish(producer, [resident_event(tag, nid)])
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+
+    r = await api.get("/v1/persons", params={"national_id": nid}, headers=CC)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert len(items) == 1
+    person = items[0]
+    assert person["national_id"] == nid
+    assert person["names"] == ["李秀英"]
+    assert person["gender"] == "F" and person["birth_date"] == "1980-11-02"
+    assert {"agency": "civil", "kind": "resident", "id": f"{tag}-R1"} in person["records"]
+    assert person["provenance"]["name"]["event_id"] == f"{tag}-reg"
+    assert person["provenance"]["name"]["agency"] == "civil"
+    assert [a["current"] for a in person["addresses"]] == [True]
+
+    by_id = await api.get(f"/v1/persons/{person['person_id']}", headers=CC)
+    assert by_id.status_code == 200
+    assert by_id.json() == person
+
+    audited = await db.fetch(
+        "SELECT user_name, purpose, outcome FROM audit_log WHERE $1 = ANY(subject_ids)",
+        person["person_id"])
+    assert [tuple(a) for a in audited] == [("duty-officer-7", "integration test", "ok")] * 2
+
+
+async def test_reads_without_a_token_are_refused_and_audited(
+    api: httpx.AsyncClient, db: asyncpg.Pool,
+) -> None:
+    r = await api.get("/v1/persons/P-0000000000000000")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["www-authenticate"] == "Bearer"
+    bad = await api.get("/v1/persons/P-0000000000000000",
+                        headers={"Authorization": "Bearer not-a-known-token-at-all"})
+    assert bad.status_code == 401
+    n = await db.fetchval("SELECT count(*) FROM audit_log WHERE outcome = 'unauthenticated'"
+                          " AND path = '/v1/persons/P-0000000000000000'")
+    assert n == 2
+
+
+async def test_person_reads_need_a_purpose_and_a_reading_role(api: httpx.AsyncClient) -> None:
+    no_purpose = await api.get("/v1/persons/P-0000000000000000",
+                               headers={"Authorization": CC["Authorization"]})
+    assert no_purpose.status_code == 403
+    assert "X-Purpose" in no_purpose.json()["detail"]
+    system = await api.get("/v1/persons/P-0000000000000000", headers={
+        "Authorization": "Bearer sys-token-0123456789abcdef", "X-Purpose": "x"})
+    assert system.status_code == 403
+    missing = await api.get("/v1/persons/P-0000000000000000", headers=CC)
+    assert missing.status_code == 404
+
+
+async def test_a_city_case_is_read_with_its_timeline(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("case")
+    events = [e for e in feed.bulk(seed=3, n_residents=3, n_cases=1, prefix=tag)
+              if e["agency"] == "city"]
+    ends = await publish(producer, events)
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+    case_id = await db.fetchval(
+        "SELECT entity_id FROM record_link WHERE agency = 'city' AND kind = 'case'"
+        " AND record_id = $1", f"{tag}-C-000000")
+    r = await api.get(f"/v1/cases/{case_id}", headers=CC)
+    assert r.status_code == 200, r.text
+    case = r.json()
+    assert case["refs"] == [{"agency": "city", "kind": "case", "id": f"{tag}-C-000000"}]
+    assert case["category"] == events[0]["data"]["category"]
+    expected_stage = events[-1]["type"].split(".")[-1]
+    assert case["stage"] == expected_stage
+    assert case["persons"][0]["role"] == "reporter"
+    t = await api.get(f"/v1/cases/{case_id}/timeline", headers=CC)
+    assert [i["event_id"] for i in t.json()["items"]] == [e["id"] for e in events]
+
+
+async def test_operators_see_health_metrics_and_openapi(api: httpx.AsyncClient) -> None:
+    h = await api.get("/healthz")
+    assert h.status_code == 200 and h.json()["status"] == "ok"
+    m = await api.get("/metrics")
+    assert "hub_consumed_offset" in m.text
+    spec = (await api.get("/openapi.json")).json()
+    assert "/v1/persons/{person_id}" in spec["paths"]
+    assert "/v1/cases/{case_id}" in spec["paths"]
