@@ -69,7 +69,20 @@ def parse_time(value: str) -> datetime:
     m = re.match(r"^(.*?\.\d{6})\d+(.*)$", v)
     if m:
         v = m.group(1) + m.group(2)
-    return datetime.fromisoformat(v.replace("Z", "+00:00"))
+    t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    if not 1900 <= t.year <= 2200:
+        raise ValueError(f"out of the range the hub keeps (years 1900-2200): {value}")
+    return t
+
+
+def _has_nul(node: Any) -> bool:
+    if isinstance(node, str):
+        return "\x00" in node
+    if isinstance(node, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_has_nul(v) for v in node)
+    return False
 
 
 def parse_envelope(raw: bytes, topic_agency: str | None, agencies: tuple[str, ...]) -> Envelope:
@@ -79,6 +92,9 @@ def parse_envelope(raw: bytes, topic_agency: str | None, agencies: tuple[str, ..
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Rejected("malformed-json", f"the record is not valid JSON ({exc})") from None
+    # PostgreSQL text and jsonb cannot hold U+0000; scan only when the escape is present.
+    if b"\\u0000" in raw and _has_nul(doc):
+        raise Rejected("unsupported-character", "strings must not contain U+0000 (NUL)")
     if not isinstance(doc, dict):
         raise Rejected("malformed-envelope", "the record must be one JSON object (a CloudEvent)")
     missing = [k for k in REQUIRED if k not in doc]
