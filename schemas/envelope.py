@@ -93,7 +93,13 @@ def parse_envelope(raw: bytes, topic_agency: str | None, agencies: tuple[str, ..
     except orjson.JSONDecodeError as exc:
         raise Rejected("malformed-json", f"the record is not valid JSON ({exc})") from None
     # PostgreSQL text and jsonb cannot hold U+0000; scan only when the escape is present.
-    if b"\\u0000" in raw and _has_nul(doc):
+    return check_envelope(doc, topic_agency, agencies, scan_nul=b"\\u0000" in raw)
+
+
+def check_envelope(doc: Any, topic_agency: str | None, agencies: tuple[str, ...],
+                   scan_nul: bool = True) -> Envelope:
+    """Check one parsed CloudEvent (the gateway parses a whole batch at once)."""
+    if scan_nul and _has_nul(doc):
         raise Rejected("unsupported-character", "strings must not contain U+0000 (NUL)")
     if not isinstance(doc, dict):
         raise Rejected("malformed-envelope", "the record must be one JSON object (a CloudEvent)")

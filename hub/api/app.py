@@ -9,13 +9,15 @@ from typing import Any
 
 import orjson
 import structlog
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
-from hub.api import cases, persons, problems, system
+from hub.api import cases, events, persons, problems, system
 from hub.config import Settings
+from hub.gateway import Gateway
 from hub.tokens import TokenBook
 from projections.store import create_pool
 
@@ -35,9 +37,18 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings.require_database(), max_size=16)
         app.state.tokens = tokens
+        app.state.consumer = settings.streams_app_id
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.require_kafka(), acks="all",
+            enable_idempotence=settings.producer_idempotence, linger_ms=2,
+            max_batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024,
+        )
+        await producer.start()
+        app.state.gateway = Gateway(app.state.pool, producer, settings.agencies)
         try:
             yield
         finally:
+            await producer.stop()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -51,6 +62,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     problems.install(app)
     app.include_router(persons.router)
     app.include_router(cases.router)
+    app.include_router(events.router)
     app.include_router(system.router)
 
     @app.middleware("http")

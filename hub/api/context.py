@@ -3,11 +3,13 @@ write that every read ends with."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub import audit, policy
@@ -34,10 +36,48 @@ class ReadContext:
         ))
 
 
+MIN_OFFSET_WAIT = 10.0
+
+
+def parse_min_offset(token: str) -> dict[tuple[str, int], int]:
+    """``topic:partition:offset[,…]`` as the gateway returns it in ``min_offset``."""
+    out: dict[tuple[str, int], int] = {}
+    for part in token.split(","):
+        topic, _, rest = part.rpartition(":")
+        topic, _, partition = topic.rpartition(":")
+        if not topic or not partition.isdigit() or not rest.isdigit():
+            raise Problem(400, "Bad request", f"min_offset must be topic:partition:offset[,…], "
+                          f"got {part!r}")
+        out[(topic, int(partition))] = max(out.get((topic, int(partition)), 0), int(rest))
+    return out
+
+
+async def wait_for_offsets(pool: asyncpg.Pool, consumer: str, token: str) -> None:
+    """Read-your-writes: wait until the read model has applied everything up to the token."""
+    want = parse_min_offset(token)
+    deadline = time.monotonic() + MIN_OFFSET_WAIT
+    while True:
+        rows = await pool.fetch(
+            "SELECT topic, partition, next_offset FROM stream_position WHERE consumer = $1",
+            consumer)
+        have = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        if all(have.get(tp, 0) >= o for tp, o in want.items()):
+            return
+        if time.monotonic() > deadline:
+            raise Problem(503, "Not caught up",
+                          f"the read model has not reached min_offset within "
+                          f"{MIN_OFFSET_WAIT:.0f}s; retry", headers={"Retry-After": "2"})
+        await asyncio.sleep(0.02)
+
+
 def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
     async def dependency(
         request: Request,
         creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+        min_offset: str | None = Query(
+            None, max_length=2000,
+            description="The gateway's min_offset token: answer only once the read model "
+            "has applied those writes (read-your-writes)."),
     ) -> ReadContext:
         pool: asyncpg.Pool = request.app.state.pool
         tokens: TokenBook = request.app.state.tokens
@@ -57,6 +97,8 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         if not decision.allowed:
             await ctx.done([], "denied")
             raise Problem(403, "Forbidden", decision.reason)
+        if min_offset:
+            await wait_for_offsets(pool, request.app.state.consumer, min_offset)
         return ctx
 
     return dependency
