@@ -152,7 +152,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         replication=_env_int(env, "HUB_TOPIC_REPLICATION", 1 if embedded else 3),
         producer_idempotence=_env_bool(env, "HUB_KAFKA_IDEMPOTENCE", not embedded),
         streams_app_id=env.get("HUB_STREAMS_APP_ID") or "hub.internal.streams",
-        workers=_env_int(env, "HUB_WORKERS", 1),
+        workers=_env_int(env, "HUB_WORKERS", 1, minimum=0),
         batch_size=_env_int(env, "HUB_BATCH_SIZE", 2000),
         session_timeout=float(_env_int(env, "HUB_SESSION_TIMEOUT", 6 if embedded else 30)),
     )

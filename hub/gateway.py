@@ -91,8 +91,8 @@ class Gateway:
             # and then sees it taken. The claim commits only after the broker acknowledged.
             keys = list(unique)
             claimed = await conn.fetch(
-                "INSERT INTO gateway_seen (source, event_id, topic, partition, \"offset\")"
-                " SELECT s, i, $3, -1, -1 FROM unnest($1::text[], $2::text[]) AS x(s, i)"
+                "INSERT INTO gateway_seen (source, event_id, topic)"
+                " SELECT s, i, $3 FROM unnest($1::text[], $2::text[]) AS x(s, i)"
                 " ON CONFLICT DO NOTHING RETURNING source, event_id",
                 [k[0] for k in keys], [k[1] for k in keys], topic)
             fresh = [unique[(r["source"], r["event_id"])] for r in claimed]
@@ -100,12 +100,6 @@ class Gateway:
             if not fresh:
                 return out
             placed = await self._send(topic, fresh)
-            await conn.execute(
-                "UPDATE gateway_seen g SET partition = x.p, \"offset\" = x.o FROM"
-                " unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS x(s, i, p, o)"
-                " WHERE g.source = x.s AND g.event_id = x.i",
-                [e.source for e, _, _ in placed], [e.id for e, _, _ in placed],
-                [p for _, p, _ in placed], [o for _, _, o in placed])
         for env, p, o in placed:
             out.accepted.append({"id": env.id, "source": env.source, "partition": p, "offset": o})
             out.positions[(topic, p)] = max(out.positions.get((topic, p), 0), o + 1)

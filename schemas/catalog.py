@@ -69,6 +69,9 @@ def load_catalog(root: Path = SCHEMA_DIR) -> dict[tuple[str, int], SchemaEntry]:
     return out
 
 
+_DEFAULT = load_catalog()
+
+
 def known_types(root: Path = SCHEMA_DIR) -> set[str]:
     return {t for (t, _v) in load_catalog(root)}
 
@@ -87,9 +90,9 @@ def _explain(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str | None, 
     return ".".join(parts) or None, exc.message
 
 
-def validate_data(env: Envelope, root: Path = SCHEMA_DIR) -> None:
+def validate_data(env: Envelope, root: Path | None = None) -> None:
     """Check ``env.data`` against the schema of its type and version; raise :class:`Rejected`."""
-    catalog = load_catalog(root)
+    catalog = _DEFAULT if root is None else load_catalog(root)
     entry = catalog.get((env.type, env.schema_version))
     if entry is None:
         versions = sorted(v for (t, v) in catalog if t == env.type)

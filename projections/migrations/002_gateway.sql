@@ -5,7 +5,5 @@ CREATE TABLE gateway_seen (
     source    text        NOT NULL,
     event_id  text        NOT NULL,
     topic     text        NOT NULL,
-    partition integer     NOT NULL,
-    "offset"  bigint      NOT NULL,
     PRIMARY KEY (source, event_id)
 );

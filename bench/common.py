@@ -1,0 +1,51 @@
+"""Shared set-up for benchmarks: a fresh embedded stack (or the configured real one)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hub.config import Settings, load_settings
+from hub.devstack import EmbeddedStack
+
+
+@contextmanager
+def stack() -> Iterator[Settings]:
+    base = load_settings()
+    data = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    st = EmbeddedStack(data / "stack", want_kafka=base.kafka_bootstrap is None,
+                       want_database=base.database_url is None).start()
+    try:
+        yield dataclasses.replace(
+            base, kafka_bootstrap=base.kafka_bootstrap or st.kafka_bootstrap,
+            database_url=base.database_url or st.database_url, data_dir=data,
+            embedded_broker=base.kafka_bootstrap is None,
+            producer_idempotence=base.producer_idempotence and base.kafka_bootstrap is not None)
+    finally:
+        st.stop()
+
+
+def child_env(s: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"HUB_KAFKA_BOOTSTRAP": s.require_kafka(), "HUB_DATABASE_URL":
+                s.require_database(), "HUB_EMBEDDED_BROKER": "1" if s.embedded_broker else "0",
+                "HUB_DATA_DIR": str(s.data_dir), **extra})
+    return env
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT)
+
+
+def header(name: str) -> str:
+    return (f"{name} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}")
