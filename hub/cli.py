@@ -173,21 +173,50 @@ async def _publish_file(settings: Settings, path: Path) -> int:
 
 
 def _settings_for_client(settings: Settings) -> Settings:
-    """A client command (publish) talks to the configured cluster, or to the embedded one a
-    local `civic-hub up` is running."""
-    if settings.kafka_bootstrap:
+    """A client command (publish, deadletter) talks to the configured services, or to the
+    embedded ones a local `civic-hub up` is running."""
+    if settings.kafka_bootstrap and settings.database_url:
         return settings
     from hub.runtime import read_stack_file
 
     info = read_stack_file(settings.data_dir)
     if not info:
-        raise ConfigError("no Kafka to publish to: set HUB_KAFKA_BOOTSTRAP, or start "
-                          "`civic-hub up` in this folder first")
+        raise ConfigError("no hub to talk to: set HUB_KAFKA_BOOTSTRAP and HUB_DATABASE_URL, "
+                          "or start `civic-hub up` in this folder first")
+    embedded = bool(info.get("embedded_broker")) and not settings.kafka_bootstrap
     return settings.__class__(**{
-        **settings.__dict__, "kafka_bootstrap": info["kafka_bootstrap"],
-        "embedded_broker": bool(info.get("embedded_broker")),
-        "producer_idempotence": settings.producer_idempotence and not info.get("embedded_broker"),
+        **settings.__dict__,
+        "kafka_bootstrap": settings.kafka_bootstrap or info["kafka_bootstrap"],
+        "database_url": settings.database_url or info["database_url"],
+        "embedded_broker": embedded,
+        "producer_idempotence": settings.producer_idempotence and not embedded,
     })
+
+
+async def _deadletter(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import deadletters
+    from projections.store import create_pool
+
+    pool = await create_pool(settings.require_database(), max_size=2)
+    try:
+        if args.action == "list":
+            for s in await deadletters.summary(pool):
+                print(f"{s['reason']:24s} {s['n']:8d} rejected  {s['retried']:8d} retried")
+            print()
+            for r in await deadletters.list_rows(pool, args.reason, args.limit, args.all):
+                where = f"{r['topic']}/{r['partition']}@{r['offset']}"
+                retried = f"  (retried {r['retried_at']:%Y-%m-%d %H:%M})" if r["retried_at"] else ""
+                print(f"{where:28s} {r['reason']:20s} {r['field'] or '-':24s} "
+                      f"event {r['event_id'] or '-'}{retried}\n    {r['detail']}")
+            return 0
+        report = await deadletters.retry(pool, settings, args.reason, args.dry_run)
+        verb = "would send" if args.dry_run else "sent"
+        print(f"{verb} {report.resent} record(s) again")
+        for reason, n in sorted(report.still_rejected.items()):
+            print(f"still rejected: {n} x {reason}")
+        return 0
+    finally:
+        await pool.close()
 
 
 def _run(coro: Any) -> Any:
@@ -207,6 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     p_pub = sub.add_parser("publish", help="send CloudEvents from a JSON-lines file")
     p_pub.add_argument("file", type=Path)
     sub.add_parser("migrate", help="apply the read model's SQL migrations and exit")
+    p_dl = sub.add_parser("deadletter", help="records the intake rejected: list, retry")
+    dl_sub = p_dl.add_subparsers(dest="action", required=True)
+    p_list = dl_sub.add_parser("list", help="what was rejected and why")
+    p_list.add_argument("--reason", help="only this reason (e.g. invalid-data)")
+    p_list.add_argument("--limit", type=int, default=50)
+    p_list.add_argument("--all", action="store_true", help="include records already retried")
+    p_retry = dl_sub.add_parser("retry", help="send again the records that now pass")
+    p_retry.add_argument("--reason", help="only records rejected for this reason")
+    p_retry.add_argument("--dry-run", action="store_true", help="say what would be sent")
     args = parser.parse_args(argv)
     logs.configure(process=f"civic-hub {args.command}")
     try:
@@ -217,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.file.exists():
                 raise ConfigError(f"{args.file} does not exist")
             return asyncio.run(_publish_file(_settings_for_client(settings), args.file))
+        if args.command == "deadletter":
+            return _run(_deadletter(_settings_for_client(settings), args))
         if args.command == "migrate":
             from projections.store import migrate
 
