@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ async def _up(settings: Settings, demo: bool) -> int:
 
             events = feed.story()
             hint = events[0]["data"]["person"]["national_id"]
-            feeding = asyncio.create_task(_publish_events(settings, events))
+            feeding = asyncio.create_task(_demo_feed(settings, events))
         print(_banner(settings, demo_tokens, hint), flush=True)
         await stop.wait()
         print("stopping…", file=sys.stderr, flush=True)
@@ -106,25 +107,59 @@ async def _up(settings: Settings, demo: bool) -> int:
         await asyncio.to_thread(hub.stop)
 
 
-async def _publish_events(settings: Settings, events: list[dict[str, Any]]) -> int:
+async def publish_records(settings: Settings, records: list[tuple[str, bytes, bytes]],
+                          rate: float = 0.0, label: str = "published") -> int:
+    """Send (topic, key, value) records with acks=all; at ``rate`` events/s when given, else
+    as fast as the broker takes them. Progress goes to stderr on long runs."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.require_kafka(), acks="all",
-        enable_idempotence=settings.producer_idempotence, linger_ms=10,
+        enable_idempotence=settings.producer_idempotence, linger_ms=5,
+        max_batch_size=512 * 1024, max_request_size=4 * 1024 * 1024,
     )
     await producer.start()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    step = max(1, int(rate / 20)) if rate else 10_000
+    report_every = max(step, len(records) // 20)
     try:
-        futures = []
-        for e in events:
-            futures.append(await producer.send(
-                agency_topic(e["agency"]), orjson.dumps(e), key=str(e["subject"]).encode()))
-        for f in futures:
+        pending = []
+        for i, (topic, key, value) in enumerate(records, 1):
+            pending.append(await producer.send(topic, value, key=key))
+            if i % step == 0:
+                for f in pending:
+                    await f
+                pending.clear()
+                if rate:
+                    delay = t0 + i / rate - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+            if i % report_every == 0 and len(records) > 50_000:
+                print(f"  {label} {i:,}/{len(records):,} ({i / len(records):.0%}, "
+                      f"{i / (loop.time() - t0):,.0f}/s)", file=sys.stderr, flush=True)
+        for f in pending:
             await f
-        log.info("published", events=len(events))
-        return len(events)
     finally:
         await producer.stop()
+    return len(records)
+
+
+def _as_records(events: list[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
+    return [(agency_topic(e["agency"]), str(e["subject"]).encode(), orjson.dumps(e))
+            for e in events]
+
+
+async def _demo_feed(settings: Settings, story: list[dict[str, Any]]) -> None:
+    """The scripted dispute at once, then a simulated city at a steady, watchable rate."""
+    from hub import simulator
+
+    await publish_records(settings, _as_records(story))
+    city = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(seed=1, events=20_000))
+    log.info("demo.city", events=len(city), rate=250)
+    await publish_records(settings, _as_records([e.event for e in city]), rate=250,
+                          label="demo city")
+    log.info("demo.city.published", events=len(city))
 
 
 def _read_jsonl(path: Path, agencies: tuple[str, ...]) -> Iterator[tuple[int, str, bytes, bytes]]:
@@ -146,29 +181,30 @@ def _read_jsonl(path: Path, agencies: tuple[str, ...]) -> Iterator[tuple[int, st
 
 
 async def _publish_file(settings: Settings, path: Path) -> int:
-    from aiokafka import AIOKafkaProducer
-
     lines = list(_read_jsonl(path, settings.agencies))  # refuse the file before sending any
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.require_kafka(), acks="all",
-        enable_idempotence=settings.producer_idempotence, linger_ms=20,
-        max_batch_size=256 * 1024,
-    )
-    await producer.start()
-    try:
-        pending = []
-        for i, (_n, topic, key, value) in enumerate(lines, 1):
-            pending.append(await producer.send(topic, value, key=key))
-            if len(pending) >= 10_000:
-                for f in pending:
-                    await f
-                pending.clear()
-                print(f"published {i}/{len(lines)}", file=sys.stderr, flush=True)
-        for f in pending:
-            await f
-    finally:
-        await producer.stop()
-    print(f"published {len(lines)} events from {path}", flush=True)
+    n = await publish_records(settings, [(t, k, v) for _n, t, k, v in lines])
+    print(f"published {n} events from {path}", flush=True)
+    return 0
+
+
+async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import simulator
+
+    t0 = time.monotonic()
+    print(f"simulating a city of about {args.events:,} events (seed {args.seed}, "
+          f"noise {args.noise:.0%})…", file=sys.stderr, flush=True)
+    emitted = simulator.simulate(simulator.SimConfig(seed=args.seed, events=args.events,
+                                                     noise=args.noise))
+    print(f"  {len(emitted):,} events in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    out = args.out or (settings.data_dir / "simulation")
+    out.mkdir(parents=True, exist_ok=True)
+    simulator.write_jsonl(emitted, str(out / "events.jsonl"), str(out / "truth.jsonl"),
+                          simulator.print_progress)
+    print(f"wrote {out / 'events.jsonl'} and {out / 'truth.jsonl'} (ground truth)", flush=True)
+    if args.publish:
+        n = await publish_records(_settings_for_client(settings),
+                                  _as_records([e.event for e in emitted]), rate=args.rate)
+        print(f"published {n:,} events", flush=True)
     return 0
 
 
@@ -200,7 +236,10 @@ async def _deadletter(settings: Settings, args: argparse.Namespace) -> int:
     pool = await create_pool(settings.require_database(), max_size=2)
     try:
         if args.action == "list":
-            for s in await deadletters.summary(pool):
+            counts = await deadletters.summary(pool)
+            if not counts:
+                print("no rejected records")
+            for s in counts:
                 print(f"{s['reason']:24s} {s['n']:8d} rejected  {s['retried']:8d} retried")
             print()
             for r in await deadletters.list_rows(pool, args.reason, args.limit, args.all):
@@ -236,6 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     p_pub = sub.add_parser("publish", help="send CloudEvents from a JSON-lines file")
     p_pub.add_argument("file", type=Path)
     sub.add_parser("migrate", help="apply the read model's SQL migrations and exit")
+    p_sim = sub.add_parser("simulate", help="a simulated city: events and ground truth")
+    p_sim.add_argument("--seed", type=int, default=1)
+    p_sim.add_argument("--events", type=int, default=100_000, help="about this many events")
+    p_sim.add_argument("--noise", type=float, default=0.1,
+                       help="share of records with agency-style noise (0-1)")
+    p_sim.add_argument("--out", type=Path, help="folder for events.jsonl and truth.jsonl")
+    p_sim.add_argument("--publish", action="store_true", help="also send them to the hub")
+    p_sim.add_argument("--rate", type=float, default=0.0,
+                       help="events/s when publishing (default: as fast as possible)")
     p_dl = sub.add_parser("deadletter", help="records the intake rejected: list, retry")
     dl_sub = p_dl.add_subparsers(dest="action", required=True)
     p_list = dl_sub.add_parser("list", help="what was rejected and why")
@@ -255,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             if not args.file.exists():
                 raise ConfigError(f"{args.file} does not exist")
             return asyncio.run(_publish_file(_settings_for_client(settings), args.file))
+        if args.command == "simulate":
+            if not 0 <= args.noise <= 1 or args.events < 1 or args.rate < 0:
+                raise ConfigError("--noise must be 0..1, --events ≥ 1, --rate ≥ 0")
+            return _run(_simulate(settings, args))
         if args.command == "deadletter":
             return _run(_deadletter(_settings_for_client(settings), args))
         if args.command == "migrate":

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,9 @@ def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], what: str
 
 def _pg_bin() -> Path:
     try:
-        from pgserver._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - dependency of the project
         raise StackError("the embedded PostgreSQL needs the 'pgserver' package") from exc
     return Path(POSTGRES_BIN_PATH)
