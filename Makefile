@@ -22,6 +22,8 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m schemas.asyncapi --check
+	$(BIN)/python -m schemas.compat
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

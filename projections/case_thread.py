@@ -63,6 +63,7 @@ def city_reported(env: Envelope, r: Resolver, ch: Changes) -> None:
     cid = r.case(env, *rec)
     ch.set_field(env, "case", cid, "category", d["category"])
     ch.set_field(env, "case", cid, "channel", d["channel"])
+    ch.set_field(env, "case", cid, "urgency", d["urgency"])  # v1 reads as "normal"
     _stage(env, ch, cid, "reported", "open")
     _place(env, r, ch, cid, d["address"])
     if d.get("reporter"):

@@ -181,7 +181,8 @@ class Store:
             [a.env.agency for a in rows], [a.env.time for a in rows],
             [a.env.subject for a in rows], [a.topic for a in rows], [a.partition for a in rows],
             [a.offset for a in rows], [a.env.schema_version for a in rows],
-            [a.env.data for a in rows], [a.summary for a in rows],
+            # What the agency sent, not the upcast shape: old events are never rewritten.
+            [a.env.raw["data"] for a in rows], [a.summary for a in rows],
         )
         keys = {(r["source"], r["event_id"]) for r in inserted}
         return [a for a in accepted if a.env.key in keys]

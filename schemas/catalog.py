@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ def load_catalog(root: Path = SCHEMA_DIR) -> dict[tuple[str, int], SchemaEntry]:
     out: dict[tuple[str, int], SchemaEntry] = {}
     for path in sorted(root.glob("*/*.json")):
         m = _FILE.match(path.name)
-        if not m:
+        if not m or path.parent.name == "examples":
             continue
         etype, version = m.group("type"), int(m.group("version"))
         agency = etype.split(".", 1)[0]
@@ -110,6 +110,23 @@ def validate_data(env: Envelope, root: Path | None = None) -> None:
     except fastjsonschema.JsonSchemaValueException as exc:
         field, why = _explain(exc)
         raise Rejected("invalid-data", why, field=field) from None
+
+
+def latest_versions(root: Path = SCHEMA_DIR) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t, v in load_catalog(root):
+        out[t] = max(v, out.get(t, 0))
+    return out
+
+
+def upcast(env: Envelope) -> Envelope:
+    """The event as its type's newest version reads it (the original stays in ``env.raw``)."""
+    from schemas.upcasters import upcast_data
+
+    version, data = upcast_data(env.type, env.schema_version, env.data)
+    if version == env.schema_version:
+        return env
+    return replace(env, data=data)
 
 
 def field_grades(etype: str, version: int = 1, root: Path = SCHEMA_DIR) -> dict[str, str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hub.config import topic_agency
 from projections.project import Accepted
-from schemas.catalog import validate_data
+from schemas.catalog import upcast, validate_data
 from schemas.envelope import Rejected, parse_envelope
 
 MAX_RECORD_BYTES = 1_000_000
@@ -44,6 +44,7 @@ def check(rec: InboundRecord, agencies: tuple[str, ...]) -> Accepted | RejectedR
     try:
         env = parse_envelope(value, topic_agency(rec.topic), agencies)
         validate_data(env)
+        env = upcast(env)
     except Rejected as exc:
         return RejectedRecord(rec, exc.reason, exc.detail, exc.field, env.id if env else None)
     return Accepted(env, rec.topic, rec.partition, rec.offset)

@@ -39,7 +39,7 @@ def test_a_fifth_agency_is_configuration() -> None:
 @pytest.mark.parametrize("env", [{"HUB_API_BIND": "8400"}, {"HUB_API_BIND": "h:99999"},
                                  {"HUB_DATABASE_URL": "mysql://x"},
                                  {"HUB_KAFKA_IDEMPOTENCE": "maybe"},
-                                 {"HUB_AGENCIES": "Police"}, {"HUB_WORKERS": "0"}])
+                                 {"HUB_AGENCIES": "Police"}, {"HUB_WORKERS": "-1"}])
 def test_bad_values_name_the_variable(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env)

@@ -11,16 +11,20 @@ from hub import feed
 from projections.ids import hub_id
 from projections.memory import InMemoryReadModel
 from projections.project import Accepted
-from schemas.envelope import parse_envelope
+from streams.intake import InboundRecord, check
 
 AGENCIES = ("police", "city", "civil", "court")
 
 
 def accepted(events: list[dict[str, Any]]) -> list[Accepted]:
+    """Through the real intake checks (envelope, schema, upcast), as the worker does."""
     out = []
     for i, e in enumerate(events):
-        env = parse_envelope(orjson.dumps(e), e["agency"], AGENCIES)
-        out.append(Accepted(env, f"agency.{e['agency']}", hash(e["subject"]) % 4, i))
+        rec = InboundRecord(f"agency.{e['agency']}", hash(e["subject"]) % 4, i, None,
+                            orjson.dumps(e))
+        a = check(rec, AGENCIES)
+        assert isinstance(a, Accepted), a
+        out.append(a)
     return out
 
 
