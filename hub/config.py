@@ -18,6 +18,9 @@ DEFAULT_API_BIND = "127.0.0.1:8400"
 DEADLETTER_TOPIC = "hub.deadletter"
 COORDINATION_TOPIC = "hub.coordination"
 INTERNAL_PREFIX = "hub.internal."
+# hub.deadletter takes records this large (topic max.message.bytes on real Kafka), so any
+# record an agency topic accepted can be dead-lettered whole.
+DEADLETTER_MAX_BYTES = 8 * 1024 * 1024
 
 
 class ConfigError(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from hub.config import COORDINATION_TOPIC, DEADLETTER_TOPIC, Settings
+from hub.config import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC, Settings
 
 
 def required_topics(settings: Settings) -> list[str]:
@@ -20,14 +20,17 @@ async def ensure_topics(settings: Settings) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [t for t in required_topics(settings) if t not in existing]
         if missing:
-            configs = {}
-            if not settings.embedded_kafka:
+            configs: dict[str, str] = {}
+            if not settings.embedded_broker:
                 configs = {"min.insync.replicas": str(min(2, settings.replication))}
             try:
                 await admin.create_topics(
                     [
                         NewTopic(t, settings.partitions, settings.replication,
-                                 topic_configs=configs)
+                                 topic_configs=configs | (
+                                     {"max.message.bytes": str(DEADLETTER_MAX_BYTES + 65536)}
+                                     if t == DEADLETTER_TOPIC and not settings.embedded_broker
+                                     else {}))
                         for t in missing
                     ]
                 )

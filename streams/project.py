@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from hub.config import DEADLETTER_TOPIC, Settings
+from hub.config import DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC, Settings
 from projections.store import BatchResult, Store, create_pool
 from streams.intake import InboundRecord, RejectedRecord
 
@@ -50,6 +50,9 @@ class Projector:
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.require_kafka(), acks="all",
             enable_idempotence=settings.producer_idempotence, linger_ms=5,
+            # A record the broker took on an agency topic must fit the dead-letter topic too
+            # (hub.deadletter is created with the same max.message.bytes).
+            max_request_size=DEADLETTER_MAX_BYTES + 64 * 1024,
         )
         await producer.start()
         store = Store(pool, consumer or settings.streams_app_id, settings.agencies)
@@ -66,9 +69,14 @@ class Projector:
                 "intake.rejected", event_id=r.event_id, reason=r.reason, detail=r.detail,
                 topic=r.record.topic, partition=r.record.partition, offset=r.record.offset,
             )
+            value, headers = r.record.value or b"", deadletter_headers(r)
+            if len(value) > DEADLETTER_MAX_BYTES:
+                # Larger than any topic takes: keep the head, say so; the whole record stays
+                # in its agency topic at the origin offset named in the headers.
+                headers.append(("hub.truncated_from", str(len(value)).encode()))
+                value = value[:DEADLETTER_MAX_BYTES]
             futures.append(await self.producer.send(
-                DEADLETTER_TOPIC, value=r.record.value or b"", key=r.record.key,
-                headers=deadletter_headers(r),
+                DEADLETTER_TOPIC, value=value, key=r.record.key, headers=headers,
             ))
         for f in futures:  # acks=all: durable in the log before the positions move
             await f
