@@ -51,24 +51,22 @@ class Changes:
     cases: dict[str, datetime] = field(default_factory=dict)
 
     def touch(self, env: Envelope, kind: str, entity_id: str) -> None:
-        self.entities.add((kind, entity_id, env.time, env.source, env.id))
+        self.entities.add((kind, entity_id, *env.stamp))
 
     def set_field(self, env: Envelope, kind: str, entity_id: str, name: str, value: Any) -> None:
         """State a scalar fact; the latest event (by time, then source and id) wins."""
-        stamp = (env.time, env.source, env.id)
         key = (kind, entity_id, name)
         cur = self.fields.get(key)
-        if cur is None or stamp > cur.stamp:
-            self.fields[key] = FieldFact(value, stamp, env.agency)
+        if cur is None or env.stamp > cur.stamp:
+            self.fields[key] = FieldFact(value, env.stamp, env.agency)
 
     def add_member(self, env: Envelope, kind: str, entity_id: str, relation: str, member: str,
                    attrs: dict[str, Any] | None = None) -> None:
         """State a set member; the earliest statement is kept, with its provenance."""
-        stamp = (env.time, env.source, env.id)
         key = (kind, entity_id, relation, member)
         cur = self.members.get(key)
-        if cur is None or stamp < cur.stamp:
-            self.members[key] = MemberFact(attrs or {}, stamp, env.agency)
+        if cur is None or env.stamp < cur.stamp:
+            self.members[key] = MemberFact(attrs or {}, env.stamp, env.agency)
 
     def link(self, agency: str, kind: str, record_id: str, entity_kind: str,
              entity_id: str) -> None:
@@ -81,3 +79,23 @@ class Changes:
         cur = self.cases.get(case_id)
         if cur is None or opened_at < cur:
             self.cases[case_id] = opened_at
+
+
+class NullChanges(Changes):
+    """Takes every fact and keeps none: for a dry run that only wants the lookups."""
+
+    def touch(self, env: Envelope, kind: str, entity_id: str) -> None:
+        pass
+
+    def set_field(self, env: Envelope, kind: str, entity_id: str, name: str, value: Any) -> None:
+        pass
+
+    def add_member(self, env: Envelope, kind: str, entity_id: str, relation: str, member: str,
+                   attrs: dict[str, Any] | None = None) -> None:
+        pass
+
+    def add_person(self, person_id: str, national_id: str | None, valid: bool) -> None:
+        pass
+
+    def add_case(self, case_id: str, opened_at: datetime) -> None:
+        pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from projections.changes import ArchivedEvent, Changes
+from projections.changes import ArchivedEvent, Changes, NullChanges
 from projections.registry import HANDLERS, SUMMARIES, load_all
 from projections.resolve import Resolver
 from schemas.envelope import Envelope
@@ -47,7 +47,7 @@ class _RecordingResolver(Resolver):
 
 def links_needed(events: Iterable[Accepted]) -> set[LinkKey]:
     """The agency records whose current links the batch depends on."""
-    probe = _RecordingResolver(Changes())
+    probe = _RecordingResolver(NullChanges())
     for a in events:
         for handler in HANDLERS.get(a.env.type, ()):
             handler(a.env, probe, probe.changes)

@@ -31,6 +31,23 @@ _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MIGRATION_LOCK = 0x43495649  # advisory lock id: one migrator at a time
 
+# Staging tables for COPY, one set per connection, emptied at every commit. JSON travels as
+# text and is cast on insert.
+_STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS stage_field (entity_kind text, entity_id text, field text,
+    value text, time timestamptz, source text, event_id text, agency text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_member (entity_kind text, entity_id text, relation text,
+    member text, attrs text, time timestamptz, source text, event_id text, agency text)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_entity (entity_kind text, entity_id text,
+    time timestamptz, source text, event_id text) ON COMMIT DELETE ROWS;
+"""
+
+
+def _json(v: Any) -> str:
+    return orjson.dumps(v).decode()
+
+
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
 
 
@@ -39,6 +56,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         "jsonb", schema="pg_catalog",
         encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, format="text",
     )
+    await conn.execute(_STAGING_DDL)
 
 
 async def create_pool(dsn: str, schema: str = "public", min_size: int = 1,
@@ -231,48 +249,44 @@ class Store:
                 [v[0] for _, v in li], [v[1] for _, v in li],
             )
         if ch.fields:
-            fi = sorted(ch.fields.items())
+            await self._stage(conn, "stage_field", [
+                (k[0], k[1], k[2], _json(f.value), *f.stamp, f.agency)
+                for k, f in ch.fields.items()])
             await conn.execute(
                 "INSERT INTO entity_field (entity_kind, entity_id, field, value, time, source,"
-                " event_id, agency)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[],"
-                " $5::timestamptz[], $6::text[], $7::text[], $8::text[])"
+                " event_id, agency) SELECT entity_kind, entity_id, field, value::jsonb, time,"
+                " source, event_id, agency FROM stage_field ORDER BY 1, 2, 3"
                 " ON CONFLICT (entity_kind, entity_id, field) DO UPDATE SET"
                 " value = excluded.value, time = excluded.time, source = excluded.source,"
                 " event_id = excluded.event_id, agency = excluded.agency"
                 " WHERE (excluded.time, excluded.source, excluded.event_id)"
-                " > (entity_field.time, entity_field.source, entity_field.event_id)",
-                [k[0] for k, _ in fi], [k[1] for k, _ in fi], [k[2] for k, _ in fi],
-                [f.value for _, f in fi], [f.stamp[0] for _, f in fi],
-                [f.stamp[1] for _, f in fi], [f.stamp[2] for _, f in fi],
-                [f.agency for _, f in fi],
-            )
+                " > (entity_field.time, entity_field.source, entity_field.event_id)")
         if ch.members:
-            mi = sorted(ch.members.items())
+            await self._stage(conn, "stage_member", [
+                (k[0], k[1], k[2], k[3], _json(m.attrs), *m.stamp, m.agency)
+                for k, m in ch.members.items()])
             await conn.execute(
                 "INSERT INTO entity_member (entity_kind, entity_id, relation, member, attrs, time,"
-                " source, event_id, agency)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[],"
-                " $6::timestamptz[], $7::text[], $8::text[], $9::text[])"
+                " source, event_id, agency) SELECT entity_kind, entity_id, relation, member,"
+                " attrs::jsonb, time, source, event_id, agency FROM stage_member"
+                " ORDER BY 1, 2, 3, 4"
                 " ON CONFLICT (entity_kind, entity_id, relation, member) DO UPDATE SET"
                 " attrs = excluded.attrs, time = excluded.time, source = excluded.source,"
                 " event_id = excluded.event_id, agency = excluded.agency"
                 " WHERE (excluded.time, excluded.source, excluded.event_id)"
-                " < (entity_member.time, entity_member.source, entity_member.event_id)",
-                [k[0] for k, _ in mi], [k[1] for k, _ in mi], [k[2] for k, _ in mi],
-                [k[3] for k, _ in mi], [m.attrs for _, m in mi], [m.stamp[0] for _, m in mi],
-                [m.stamp[1] for _, m in mi], [m.stamp[2] for _, m in mi],
-                [m.agency for _, m in mi],
-            )
+                " < (entity_member.time, entity_member.source, entity_member.event_id)")
         if ch.entities:
-            ei = sorted(ch.entities)
+            await self._stage(conn, "stage_entity", list(ch.entities))
             await conn.execute(
                 "INSERT INTO event_entity (entity_kind, entity_id, time, source, event_id)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
-                " $5::text[]) ON CONFLICT DO NOTHING",
-                [e[0] for e in ei], [e[1] for e in ei], [e[2] for e in ei], [e[3] for e in ei],
-                [e[4] for e in ei],
-            )
+                " SELECT * FROM stage_entity ORDER BY 1, 2, 3, 4, 5 ON CONFLICT DO NOTHING")
+
+    async def _stage(self, conn: asyncpg.Connection, table: str,
+                     records: list[tuple[Any, ...]]) -> None:
+        """COPY rows into a staging table (created by ``_init_connection``, emptied at commit):
+        binary COPY is far cheaper than encoding large parameter arrays. One INSERT … ON
+        CONFLICT then merges them."""
+        await conn.copy_records_to_table(table, records=records)
 
     async def _record_rejected(self, conn: asyncpg.Connection,
                                rejected: Sequence[RejectedRecord]) -> None:

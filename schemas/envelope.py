@@ -8,7 +8,7 @@ separately against the catalog (:mod:`schemas.catalog`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,12 @@ class Envelope:
     data: dict[str, Any]
     dataschema: str | None
     raw: dict[str, Any]
+    # (time, source, id): the total order facts merge by; computed once per event.
+    stamp: tuple[datetime, str, str] = field(default=None, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.stamp is None:
+            object.__setattr__(self, "stamp", (self.time, self.source, self.id))
 
     @property
     def key(self) -> tuple[str, str]:
