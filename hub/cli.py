@@ -229,6 +229,37 @@ def _settings_for_client(settings: Settings) -> Settings:
     })
 
 
+async def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from hub.rebuild import rebuild
+
+    last = [0.0]
+
+    def progress(n: int) -> None:
+        if time.monotonic() - last[0] >= 5:
+            last[0] = time.monotonic()
+            print(f"  rebuilt {n:,} records", file=sys.stderr, flush=True)
+
+    report = await rebuild(settings, args.schema, args.verify, progress)
+    rate = report.events / report.seconds if report.seconds else 0
+    print(f"rebuilt {report.events:,} records into schema {report.schema!r} in "
+          f"{report.seconds:.1f}s ({rate:,.0f}/s)")
+    if args.verify:
+        if report.equal:
+            print("verified: the live read model equals the rebuild, table by table")
+        for table, (missing, extra) in sorted(report.differences.items()):
+            print(f"DIFFERS {table}: {missing} row(s) only in the live model, "
+                  f"{extra} only in the rebuild")
+    if not args.keep:
+        conn = await asyncpg.connect(settings.require_database())
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{args.schema}" CASCADE')
+        finally:
+            await conn.close()
+    return 0 if report.equal else 1
+
+
 async def _deadletter(settings: Settings, args: argparse.Namespace) -> int:
     from hub import deadletters
     from projections.store import create_pool
@@ -275,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     p_pub = sub.add_parser("publish", help="send CloudEvents from a JSON-lines file")
     p_pub.add_argument("file", type=Path)
     sub.add_parser("migrate", help="apply the read model's SQL migrations and exit")
+    p_rb = sub.add_parser("rebuild", help="rebuild the read model from the log into a fresh "
+                          "schema; --verify compares it with the live one table by table")
+    p_rb.add_argument("--verify", action="store_true")
+    p_rb.add_argument("--schema", default="rebuild", help="schema to rebuild into (dropped first)")
+    p_rb.add_argument("--keep", action="store_true", help="keep the rebuilt schema afterwards")
     p_sim = sub.add_parser("simulate", help="a simulated city: events and ground truth")
     p_sim.add_argument("--seed", type=int, default=1)
     p_sim.add_argument("--events", type=int, default=100_000, help="about this many events")
@@ -307,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             if not 0 <= args.noise <= 1 or args.events < 1 or args.rate < 0:
                 raise ConfigError("--noise must be 0..1, --events ≥ 1, --rate ≥ 0")
             return _run(_simulate(settings, args))
+        if args.command == "rebuild":
+            return _run(_rebuild(_settings_for_client(settings), args))
         if args.command == "deadletter":
             return _run(_deadletter(_settings_for_client(settings), args))
         if args.command == "migrate":

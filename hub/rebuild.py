@@ -1,0 +1,156 @@
+"""``civic-hub rebuild [--verify]``: the read model rebuilt from the log into a fresh schema by
+the same projection code, and (with ``--verify``) compared with the live one table by table.
+
+The rebuild reads the agency topics with plain aiokafka (manual assignment from offset 0,
+no consumer group) and applies batches through :meth:`Store.apply_batch`, exactly as the
+live workers do. It stops at the live model's positions, so both have seen the same log.
+To compare at one instant, ``--verify`` briefly blocks the live projector (``LOCK TABLE
+stream_position IN SHARE MODE``: a projector transaction waits at its first statement,
+holding nothing), reads the final positions, catches the rebuild up to them, compares, and
+releases the lock.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from hub.config import Settings
+from projections.store import REBUILT_TABLES, Store, create_pool, migrate
+from streams.intake import InboundRecord
+
+REBUILD_CONSUMER = "hub.internal.rebuild"
+Positions = dict[tuple[str, int], int]
+
+
+@dataclass
+class RebuildReport:
+    schema: str
+    events: int = 0
+    seconds: float = 0.0
+    differences: dict[str, tuple[int, int]] = field(default_factory=dict)  # table → (-, +)
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+
+async def live_positions(conn: asyncpg.Connection | asyncpg.Pool, consumer: str,
+                         schema: str = "public") -> Positions:
+    rows = await conn.fetch(
+        f'SELECT topic, partition, next_offset FROM "{schema}".stream_position'
+        " WHERE consumer = $1", consumer)
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
+class Rebuilder:
+    def __init__(self, settings: Settings, schema: str,
+                 progress: Callable[[int], None] | None = None) -> None:
+        if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", schema) or schema == "public":
+            raise ValueError(f"rebuild schema must be a fresh plain name, not {schema!r}")
+        self.settings = settings
+        self.schema = schema
+        self.progress = progress
+        self.events = 0
+        self.consumer: AIOKafkaConsumer | None = None
+        self.store: Store | None = None
+        self.done: Positions = {}
+
+    async def start(self) -> None:
+        dsn = self.settings.require_database()
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        finally:
+            await conn.close()
+        await migrate(dsn, self.schema)
+        pool = await create_pool(dsn, schema=self.schema, max_size=2)
+        self.store = Store(pool, REBUILD_CONSUMER, self.settings.agencies)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.require_kafka(), enable_auto_commit=False,
+            auto_offset_reset="earliest", group_id=None,
+            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024)
+        await self.consumer.start()
+
+    async def close(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.store is not None:
+            await self.store.pool.close()
+
+    async def run_until(self, until: Positions) -> None:
+        """Apply every record below ``until`` (per partition), in log order per partition."""
+        assert self.consumer is not None and self.store is not None
+        todo = {tp: end for tp, end in until.items() if end > self.done.get(tp, 0)}
+        if not todo:
+            return
+        tps = [TopicPartition(t, p) for (t, p) in sorted(todo)]
+        self.consumer.assign(tps)
+        for tp in tps:  # no await between assign and seek (shared/BROKER.md)
+            self.consumer.seek(tp, self.done.get((tp.topic, tp.partition), 0))
+        while todo:
+            batch = await self.consumer.getmany(timeout_ms=1000, max_records=5000)
+            records: list[InboundRecord] = []
+            for tp, msgs in batch.items():
+                end = todo.get((tp.topic, tp.partition))
+                if end is None:
+                    continue
+                for m in msgs:
+                    if m.offset < end:
+                        records.append(InboundRecord(tp.topic, tp.partition, m.offset, m.key,
+                                                     m.value))
+                last = msgs[-1].offset + 1 if msgs else 0
+                self.done[(tp.topic, tp.partition)] = min(max(last, self.done.get(
+                    (tp.topic, tp.partition), 0)), end)
+                if self.done[(tp.topic, tp.partition)] >= end:
+                    del todo[(tp.topic, tp.partition)]
+                    self.consumer.pause(tp)
+            if records:
+                await self.store.apply_batch(records, deadletter=None)
+                self.events += len(records)
+                if self.progress:
+                    self.progress(self.events)
+
+
+async def compare(conn: asyncpg.Connection, live: str, rebuilt: str) -> dict[str, tuple[int, int]]:
+    """Rows only in the live model (-) and only in the rebuild (+), per table."""
+    out: dict[str, tuple[int, int]] = {}
+    for table, cols in REBUILT_TABLES.items():
+        a = f'SELECT {cols} FROM "{live}".{table}'
+        b = f'SELECT {cols} FROM "{rebuilt}".{table}'
+        missing = await conn.fetchval(f"SELECT count(*) FROM ({a} EXCEPT ALL {b}) x")
+        extra = await conn.fetchval(f"SELECT count(*) FROM ({b} EXCEPT ALL {a}) x")
+        if missing or extra:
+            out[table] = (int(missing), int(extra))
+    return out
+
+
+async def rebuild(settings: Settings, schema: str, verify: bool,
+                  progress: Callable[[int], None] | None = None,
+                  consumer: str | None = None) -> RebuildReport:
+    live_consumer = consumer or settings.streams_app_id
+    t0 = time.monotonic()
+    rb = Rebuilder(settings, schema, progress)
+    report = RebuildReport(schema)
+    conn = await asyncpg.connect(settings.require_database())
+    try:
+        await rb.start()
+        await rb.run_until(await live_positions(conn, live_consumer))
+        if verify:
+            async with conn.transaction():
+                # Freeze the live model: projector transactions wait at their first statement.
+                await conn.execute("LOCK TABLE public.stream_position IN SHARE MODE")
+                final = await live_positions(conn, live_consumer)
+                await rb.run_until(final)
+                report.differences = await compare(conn, "public", schema)
+        report.events = rb.events
+        report.seconds = time.monotonic() - t0
+        return report
+    finally:
+        await rb.close()
+        await conn.close()
