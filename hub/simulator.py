@@ -167,10 +167,13 @@ class Simulator:
                 g += 1
                 if g >= n_grids:
                     break
+        used: set[tuple[str, str, int]] = set()
         for d, street, community, grid in grid_slots:
             self.city.grids.append(grid)
-            road = rng.choice(ROAD_NAMES)
-            number = rng.randrange(1, 200)
+            road, number = rng.choice(ROAD_NAMES), rng.randrange(1, 200)
+            while (d[0], road, number) in used:  # one compound per address in a district
+                road, number = rng.choice(ROAD_NAMES), rng.randrange(1, 400)
+            used.add((d[0], road, number))
             compound = rng.random() < 0.5
             places = []
             for b in range(1, rng.randrange(3, 9)):

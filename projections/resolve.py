@@ -11,21 +11,13 @@ handlers stay pure.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from projections.address import parse as parse_address
 from projections.changes import Changes
 from projections.ids import hub_id, ref_key
 from schemas import national_id
 from schemas.envelope import Envelope
-
-_SPACES = re.compile(r"\s+")
-
-
-def normalize_address(text: str) -> str:
-    """First normalization: drop whitespace and unify full-width digits and letters."""
-    t = _SPACES.sub("", text)
-    return t.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)})
 
 
 class Resolver:
@@ -91,16 +83,20 @@ class Resolver:
 
     # -- places ------------------------------------------------------------------------
     def place(self, env: Envelope, address: dict[str, Any]) -> str:
+        """One place per standard address, however the agency spelled it."""
         text = str(address.get("text", ""))
-        norm = normalize_address(text)
-        plid = hub_id("PL", norm)
+        grid = address.get("grid")
+        std = parse_address(text, grid)
+        plid = hub_id("PL", std.key())
         ch = self.changes
         ch.touch(env, "place", plid)
         ch.add_member(env, "place", plid, "spelling", text)
-        ch.set_field(env, "place", plid, "normalized", norm)
-        grid = address.get("grid")
+        ch.set_field(env, "place", plid, "address", std.parts())
         if grid:
             ch.set_field(env, "place", plid, "grid", grid)
+        building = std.building_key()
+        if building:
+            ch.set_field(env, "place", plid, "building", hub_id("BL", building))
         return plid
 
     # -- case threads ------------------------------------------------------------------

@@ -99,3 +99,28 @@ def test_any_batching_and_any_interleaving_of_partitions_gives_the_same_model() 
         assert got.members == reference.members
         assert got.persons == reference.persons
         assert got.cases == reference.cases
+
+
+def test_one_address_written_four_ways_is_one_place_and_distinct_addresses_stay_apart() -> None:
+    from hub.simulator import SimConfig, Simulator
+    from projections.address import parse
+
+    sim = Simulator(SimConfig(seed=1, events=20_000))
+    sim.build()
+    owner: dict[str, str] = {}
+    for place in sim.city.places:
+        keys = {parse(text, place.grid).key() for text in place.variants()}
+        assert len(keys) == 1, place.variants()
+        key = keys.pop()
+        assert owner.setdefault(key, place.id) == place.id, "two places share a key"
+
+
+def test_chinese_numerals_and_building_forms() -> None:
+    from projections.address import cn_number, parse
+
+    assert [cn_number(s) for s in ("六", "十二", "一七四", "一百零五", "12")] == [6, 12, 174, 105, 12]
+    a = parse("阜通东大街六号院3栋2单元12层1201室")
+    assert (a.road, a.number, a.building, a.unit, a.floor, a.room) == (
+        "阜通东大街", 6, 3, 2, 12, 1201)
+    b = parse("北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室")
+    assert b.district == "朝阳区" and b.street == "望京街道" and b.key().endswith("|6|3|2|1201")
