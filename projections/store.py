@@ -156,9 +156,14 @@ class Store:
             fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
             result.skipped = len(records) - len(fresh)
             accepted, rejected = split(fresh, self.agencies)
-            new = await self._archive(conn, accepted)
+            new, conflicts = await self._archive(conn, accepted)
+            if conflicts:
+                by_pos = {(r.topic, r.partition, r.offset): r for r in fresh}
+                rejected += [RejectedRecord(by_pos[(c.record.topic, c.record.partition,
+                                                    c.record.offset)], c.reason, c.detail,
+                                            c.field, c.event_id) for c in conflicts]
             result.accepted = len(new)
-            result.duplicates = len(accepted) - len(new)
+            result.duplicates = len(accepted) - len(new) - len(conflicts)
             if new:
                 known = await self._links(conn, links_needed(new))
                 await self._write(conn, project(new, known))
@@ -183,18 +188,30 @@ class Store:
         return result
 
     # -- steps -------------------------------------------------------------------------
-    async def _archive(self, conn: asyncpg.Connection, accepted: list[Accepted]) -> list[Accepted]:
-        """Insert into the archive; returns the events that were new (in log order)."""
+    async def _archive(self, conn: asyncpg.Connection, accepted: list[Accepted]
+                       ) -> tuple[list[Accepted], list[RejectedRecord]]:
+        """Insert into the archive. Returns the events that were new (in log order), and the
+        copies that reuse an archived (source, id) for different content (dead-lettered).
+
+        A copy with the same content is the same event: nothing is applied again, and the
+        archive keeps the lowest log position of its copies, so that which copy a worker
+        happened to see first (partitions interleave freely) never shows in the read model.
+        """
         if not accepted:
-            return []
+            return [], []
         rows = archive_rows(accepted)
-        inserted = await conn.fetch(
-            "INSERT INTO event_archive (source, event_id, type, agency, time, subject, topic,"
+        result = await conn.fetch(
+            "INSERT INTO event_archive AS a (source, event_id, type, agency, time, subject, topic,"
             " partition, \"offset\", version, data, summary)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
             " $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::int[],"
             " $11::jsonb[], $12::text[])"
-            " ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
+            " ON CONFLICT (source, event_id) DO UPDATE SET topic = excluded.topic,"
+            " partition = excluded.partition, \"offset\" = excluded.\"offset\""
+            " WHERE a.type = excluded.type AND a.data = excluded.data"
+            " AND (excluded.topic, excluded.partition, excluded.\"offset\")"
+            " < (a.topic, a.partition, a.\"offset\")"
+            " RETURNING source, event_id, (xmax = 0) AS inserted",
             [a.env.source for a in rows], [a.env.id for a in rows], [a.env.type for a in rows],
             [a.env.agency for a in rows], [a.env.time for a in rows],
             [a.env.subject for a in rows], [a.topic for a in rows], [a.partition for a in rows],
@@ -202,8 +219,24 @@ class Store:
             # What the agency sent, not the upcast shape: old events are never rewritten.
             [a.env.raw["data"] for a in rows], [a.summary for a in rows],
         )
-        keys = {(r["source"], r["event_id"]) for r in inserted}
-        return [a for a in accepted if a.env.key in keys]
+        inserted = {(r["source"], r["event_id"]) for r in result if r["inserted"]}
+        new = [a for a in accepted if a.env.key in inserted]
+        others = [a for a in accepted if a.env.key not in inserted]
+        conflicts: list[RejectedRecord] = []
+        if others:
+            existing = await conn.fetch(
+                "SELECT source, event_id, type, data FROM event_archive"
+                " WHERE (source, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+                [a.env.source for a in others], [a.env.id for a in others])
+            known = {(r["source"], r["event_id"]): (r["type"], r["data"]) for r in existing}
+            for a in others:
+                if known.get(a.env.key) != (a.env.type, a.env.raw["data"]):
+                    conflicts.append(RejectedRecord(
+                        InboundRecord(a.topic, a.partition, a.offset, None, None),
+                        "conflicting-duplicate",
+                        f"source {a.env.source!r} already sent id {a.env.id!r} with other "
+                        "content; an event id must not be reused", "id", a.env.id))
+        return new, conflicts
 
     async def _links(self, conn: asyncpg.Connection, keys: set[tuple[str, str, str]]) -> Links:
         if not keys:

@@ -93,3 +93,25 @@ async def test_the_same_event_sent_twice_counts_once(
         "SELECT count(*) FROM entity_member WHERE relation = 'record' AND member = $1",
         f"civil:resident:{tag}-R")
     assert names == 1
+
+
+async def test_an_id_reused_for_other_content_is_dead_lettered_as_a_conflict(
+    producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("conflict")
+    e = feed.event("civil", "civil.resident.registered", f"{tag}-1", feed.EPOCH, f"{tag}-R",
+                   {"resident_id": f"{tag}-R", "household_id": "H", "person": {"name": "钱明"},
+                    "address": {"text": "某路3号"}})
+    other = {**e, "data": {**e["data"], "person": {"name": "钱铭"}}}
+    first = await send_raw(producer, "agency.civil", orjson.dumps(e), e["subject"].encode())
+    await wait_caught_up(db, "hub.internal.streams", first, main_worker)
+    second = await send_raw(producer, "agency.civil", orjson.dumps(other), b"another-key")
+    await wait_caught_up(db, "hub.internal.streams", second, main_worker)
+    (tp, end), = second.items()
+    row = await db.fetchrow("SELECT reason, field FROM deadletter WHERE topic = $1 AND"
+                            " partition = $2 AND \"offset\" = $3", tp[0], tp[1], end - 1)
+    assert tuple(row) == ("conflicting-duplicate", "id")
+    name = await db.fetchval(
+        "SELECT value FROM entity_field f JOIN event_archive a ON a.event_id = f.event_id"
+        " WHERE a.event_id = $1 AND f.field = 'name'", f"{tag}-1")
+    assert name == "钱明"

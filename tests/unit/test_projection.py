@@ -118,7 +118,8 @@ def test_one_address_written_four_ways_is_one_place_and_distinct_addresses_stay_
 def test_chinese_numerals_and_building_forms() -> None:
     from projections.address import cn_number, parse
 
-    assert [cn_number(s) for s in ("六", "十二", "一七四", "一百零五", "12")] == [6, 12, 174, 105, 12]
+    numbers = [cn_number(s) for s in ("六", "十二", "一七四", "一百零五", "12")]
+    assert numbers == [6, 12, 174, 105, 12]
     a = parse("阜通东大街六号院3栋2单元12层1201室")
     assert (a.road, a.number, a.building, a.unit, a.floor, a.room) == (
         "阜通东大街", 6, 3, 2, 12, 1201)
