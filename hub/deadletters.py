@@ -53,7 +53,15 @@ async def retry(pool: asyncpg.Pool, settings: Settings, reason: str | None,
         out = check(rec, settings.agencies)
         if isinstance(out, RejectedRecord):
             report.still_rejected[out.reason] = report.still_rejected.get(out.reason, 0) + 1
-        else:
+            continue
+        known = await pool.fetchrow(
+            "SELECT type, data FROM event_archive WHERE source = $1 AND event_id = $2",
+            *out.env.key)
+        if known is not None and (known["type"], known["data"]) != (out.env.type,
+                                                                    out.env.raw["data"]):
+            reason = "conflicting-duplicate"  # the id is taken by other content for good
+            report.still_rejected[reason] = report.still_rejected.get(reason, 0) + 1
+        elif known is None:
             passing.append(rec)
     if dry_run:
         report.resent = len(passing)

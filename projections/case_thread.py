@@ -32,12 +32,12 @@ def _stage(env: Envelope, ch: Changes, cid: str, stage: str, status: str | None 
 def _party(env: Envelope, r: Resolver, ch: Changes, cid: str, record: tuple[str, str, str],
            role: str, person: dict[str, Any], index: str) -> str:
     agency, kind, rid = record
-    pid = r.person(env, person, agency, f"{kind}-party", f"{rid}/{index}")
-    ch.add_member(env, "case", cid, "person", f"{pid}/{role}",
-                  {"person_id": pid, "role": role, "agency": agency})
-    ch.add_member(env, "person", pid, "case", f"{cid}/{role}",
+    rec = r.person(env, person, agency, f"{kind}-party", f"{rid}/{index}")
+    ch.add_member(env, "case", cid, "person", f"{rec}/{role}",
+                  {"record": rec, "role": role, "agency": agency})
+    ch.add_member(env, "record", rec, "case", f"{cid}/{role}",
                   {"case_id": cid, "role": role, "agency": agency})
-    return pid
+    return rec
 
 
 def _place(env: Envelope, r: Resolver, ch: Changes, cid: str, address: dict[str, Any]) -> None:

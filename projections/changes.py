@@ -47,7 +47,9 @@ class Changes:
     fields: dict[tuple[str, str, str], FieldFact] = field(default_factory=dict)
     members: dict[tuple[str, str, str, str], MemberFact] = field(default_factory=dict)
     links: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
-    persons: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
+    mentions: dict[str, tuple[Stamp, dict[str, Any]]] = field(default_factory=dict)
+    mention_places: dict[str, tuple[Stamp, str]] = field(default_factory=dict)
+    edges: set[tuple[str, str]] = field(default_factory=set)
     cases: dict[str, datetime] = field(default_factory=dict)
 
     def touch(self, env: Envelope, kind: str, entity_id: str) -> None:
@@ -72,8 +74,20 @@ class Changes:
              entity_id: str) -> None:
         self.links[(agency, kind, record_id)] = (entity_kind, entity_id)
 
-    def add_person(self, person_id: str, national_id: str | None, valid: bool) -> None:
-        self.persons.setdefault(person_id, (national_id, valid))
+    def mention(self, env: Envelope, record: str, **facts: Any) -> None:
+        """What this record says of its person now (the latest statement wins)."""
+        cur = self.mentions.get(record)
+        if cur is None or env.stamp > cur[0]:
+            self.mentions[record] = (env.stamp, facts)
+
+    def mention_place(self, env: Envelope, record: str, place_id: str) -> None:
+        cur = self.mention_places.get(record)
+        if cur is None or env.stamp > cur[0]:
+            self.mention_places[record] = (env.stamp, place_id)
+
+    def edge(self, a: str, b: str) -> None:
+        """Two nodes are the same person (a fact of the event, e.g. one identity number)."""
+        self.edges.add((a, b))
 
     def add_case(self, case_id: str, opened_at: datetime) -> None:
         cur = self.cases.get(case_id)
@@ -94,7 +108,13 @@ class NullChanges(Changes):
                    attrs: dict[str, Any] | None = None) -> None:
         pass
 
-    def add_person(self, person_id: str, national_id: str | None, valid: bool) -> None:
+    def mention(self, env: Envelope, record: str, **facts: Any) -> None:
+        pass
+
+    def mention_place(self, env: Envelope, record: str, place_id: str) -> None:
+        pass
+
+    def edge(self, a: str, b: str) -> None:
         pass
 
     def add_case(self, case_id: str, opened_at: datetime) -> None:

@@ -17,7 +17,9 @@ class InMemoryReadModel:
     fields: dict[tuple[str, str, str], FieldFact] = field(default_factory=dict)
     members: dict[tuple[str, str, str, str], MemberFact] = field(default_factory=dict)
     links: Links = field(default_factory=dict)
-    persons: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
+    mentions: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+    mention_places: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    edges: set[tuple[str, str]] = field(default_factory=set)
     cases: dict[str, datetime] = field(default_factory=dict)
     entities: set[tuple[str, str, datetime, str, str]] = field(default_factory=set)
 
@@ -37,9 +39,15 @@ class InMemoryReadModel:
             if cur_m is None or m.stamp < cur_m.stamp:
                 self.members[k] = m
         self.links.update(ch.links)
-        for pid, (nid, valid) in ch.persons.items():
-            old = self.persons.get(pid)
-            self.persons[pid] = (nid, valid) if old is None else (old[0] or nid, old[1] or valid)
+        for rec, (stamp, facts) in ch.mentions.items():
+            cur = self.mentions.get(rec)
+            if cur is None or stamp > cur[0]:
+                self.mentions[rec] = (stamp, facts)
+        for rec, (stamp, place) in ch.mention_places.items():
+            cur_p = self.mention_places.get(rec)
+            if cur_p is None or stamp > cur_p[0]:
+                self.mention_places[rec] = (stamp, place)
+        self.edges |= {(a, b) for a, b in ch.edges} | {(b, a) for a, b in ch.edges}
         for cid, t in ch.cases.items():
             self.cases[cid] = min(t, self.cases.get(cid, t))
         self.entities |= ch.entities
@@ -50,3 +58,14 @@ class InMemoryReadModel:
 
     def members_of(self, kind: str, entity_id: str, relation: str) -> list[str]:
         return sorted(k[3] for k in self.members if k[:3] == (kind, entity_id, relation))
+
+    def component(self, node: str) -> set[str]:
+        """The nodes joined to ``node`` (the hub person it belongs to)."""
+        seen, todo = {node}, [node]
+        while todo:
+            n = todo.pop()
+            for a, b in self.edges:
+                if a == n and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return seen

@@ -1,4 +1,5 @@
-"""Person profile: one hub person per real person, with each field's provenance.
+"""Person profile: what each agency record says of a person, with each field's provenance
+(the hub person is the component of records joined by identity numbers and decisions).
 
 Answers "who is this, where do they live, which cases involve them, who said so".
 """
@@ -11,42 +12,43 @@ from projections.resolve import Resolver
 from schemas.envelope import Envelope
 
 
-def _move_in(env: Envelope, r: Resolver, ch: Changes, pid: str, address: dict) -> None:
+def _move_in(env: Envelope, r: Resolver, ch: Changes, rec: str, address: dict) -> None:
     plid = r.place(env, address)
-    ch.add_member(env, "person", pid, "address", plid, {"text": address.get("text")})
-    ch.set_field(env, "person", pid, "current_place", plid)
-    ch.add_member(env, "place", plid, "resident", pid)
+    ch.add_member(env, "record", rec, "address", plid, {"text": address.get("text")})
+    ch.set_field(env, "record", rec, "current_place", plid)
+    ch.add_member(env, "place", plid, "resident", rec)
+    ch.mention_place(env, rec, plid)
 
 
 @handles("civil.resident.registered")
 def resident_registered(env: Envelope, r: Resolver, ch: Changes) -> None:
     d = env.data
-    pid = r.person(env, d["person"], "civil", "resident", d["resident_id"])
-    ch.set_field(env, "person", pid, "status", "registered")
-    ch.set_field(env, "person", pid, "household_id", d["household_id"])
-    _move_in(env, r, ch, pid, d["address"])
+    rec = r.person(env, d["person"], "civil", "resident", d["resident_id"])
+    ch.set_field(env, "record", rec, "status", "registered")
+    ch.set_field(env, "record", rec, "household_id", d["household_id"])
+    _move_in(env, r, ch, rec, d["address"])
 
 
 @handles("civil.resident.moved")
 def resident_moved(env: Envelope, r: Resolver, ch: Changes) -> None:
     d = env.data
-    pid = r.person_of_record(env, "civil", "resident", d["resident_id"])
-    _move_in(env, r, ch, pid, d["address"])
+    rec = r.person_of_record(env, "civil", "resident", d["resident_id"])
+    _move_in(env, r, ch, rec, d["address"])
 
 
 @handles("civil.resident.deceased")
 def resident_deceased(env: Envelope, r: Resolver, ch: Changes) -> None:
     d = env.data
-    pid = r.person_of_record(env, "civil", "resident", d["resident_id"])
-    ch.set_field(env, "person", pid, "status", "deceased")
-    ch.set_field(env, "person", pid, "died_on", d["died_on"])
+    rec = r.person_of_record(env, "civil", "resident", d["resident_id"])
+    ch.set_field(env, "record", rec, "status", "deceased")
+    ch.set_field(env, "record", rec, "died_on", d["died_on"])
 
 
 @handles("civil.assistance.granted")
 def assistance_granted(env: Envelope, r: Resolver, ch: Changes) -> None:
     d = env.data
-    pid = r.person_of_record(env, "civil", "resident", d["resident_id"])
-    ch.add_member(env, "person", pid, "assistance", f"{d['program']}:{d['from']}",
+    rec = r.person_of_record(env, "civil", "resident", d["resident_id"])
+    ch.add_member(env, "record", rec, "assistance", f"{d['program']}:{d['from']}",
                   {k: d.get(k) for k in ("program", "monthly_amount", "from", "to")})
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from projections.store import person_id_of
+
 _FACTS = (
     "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, event_id, agency"
     " FROM entity_field WHERE entity_kind = $1 AND entity_id = $2"
@@ -38,54 +40,111 @@ def _value(fields: dict[str, dict[str, Any]], name: str) -> Any:
     return f["value"] if f else None
 
 
+_COMPONENTS = (
+    "WITH RECURSIVE comp(origin, node) AS ("
+    " SELECT n, n FROM unnest($1::text[]) AS n"
+    " UNION SELECT c.origin, e.dst FROM person_edge e JOIN comp c ON e.src = c.node)"
+    " SELECT origin, array_agg(node ORDER BY node) AS nodes FROM comp GROUP BY origin"
+)
+
+
+def canonical_node(nodes: list[str]) -> str:
+    """A component answers to its identity number when it has one, else to its first record."""
+    nids = [n for n in nodes if n.startswith("nid:")]
+    return min(nids) if nids else min(nodes)
+
+
+async def components(conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str]
+                     ) -> dict[str, list[str]]:
+    """Each node's component: the nodes joined to it by identity numbers and decisions."""
+    if not nodes:
+        return {}
+    rows = await conn.fetch(_COMPONENTS, sorted(set(nodes)))
+    return {r["origin"]: list(r["nodes"]) for r in rows}
+
+
+async def canonical_persons(conn: asyncpg.Pool | asyncpg.Connection, records: list[str]
+                            ) -> dict[str, str]:
+    comps = await components(conn, records)
+    return {r: person_id_of(canonical_node(comps.get(r, [r]))) for r in records}
+
+
+def _split_record(rec: str) -> dict[str, str]:
+    agency, kind, rid = rec.split(":", 2)
+    return {"agency": agency, "kind": kind, "id": rid}
+
+
 async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM person WHERE person_id = $1", person_id)
-    if row is None:
+    node = await conn.fetchval("SELECT node FROM person_node WHERE person_id = $1", person_id)
+    if node is None:
         return None
-    fields, members = await _facts(conn, "person", person_id)
+    nodes = (await components(conn, [node]))[node]
+    records = [n for n in nodes if not n.startswith("nid:")]
+    nids = sorted(n[4:] for n in nodes if n.startswith("nid:"))
+    rows = await conn.fetch(
+        "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, source, event_id,"
+        " agency FROM entity_field WHERE entity_kind = 'record' AND entity_id = ANY($1::text[])"
+        " UNION ALL SELECT 'm', relation || chr(31) || member, NULL, attrs, time, source,"
+        " event_id, agency FROM entity_member WHERE entity_kind = 'record'"
+        " AND entity_id = ANY($1::text[])", records)
+    fields: dict[str, dict[str, Any]] = {}
+    members: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        stamp = (r["time"], r["source"], r["event_id"])
+        fact = {"value": r["value"], "attrs": r["attrs"], "event_id": r["event_id"],
+                "agency": r["agency"], "time": r["time"], "stamp": stamp}
+        if r["k"] == "f":
+            cur = fields.get(r["name"])
+            if cur is None or stamp > cur["stamp"]:
+                fields[r["name"]] = fact  # the latest statement across the person's records
+        else:
+            relation, member = r["name"].split(chr(31), 1)
+            rel = members.setdefault(relation, {})
+            if member not in rel or stamp < rel[member]["stamp"]:
+                rel[member] = {**fact, "member": member}
+
+    def listed(relation: str) -> list[dict[str, Any]]:
+        return sorted(members.get(relation, {}).values(), key=lambda m: (m["stamp"], m["member"]))
+
     current = _value(fields, "current_place")
+    canonical = person_id_of(canonical_node(nodes))
+    # A number that fails its checksum is kept and shown, never used as a key.
+    invalid = [fields["national_id"]["value"]] if not nids and "national_id" in fields else []
     return {
-        "person_id": person_id,
-        "national_id": row["national_id"] or _value(fields, "national_id"),
-        "national_id_valid": row["national_id_valid"],
-        "names": [m["member"] for m in members.get("name", [])],
+        "person_id": canonical,
+        "also_known_as": sorted({person_id_of(n) for n in nodes} - {canonical}),
+        "national_id": nids[0] if nids else None,
+        "national_ids": nids,
+        "unverified_national_ids": invalid,
+        "names": [m["member"] for m in listed("name")],
         "gender": _value(fields, "gender"),
         "birth_date": _value(fields, "birth_date"),
-        "phones": [m["member"] for m in members.get("phone", [])],
+        "phones": [m["member"] for m in listed("phone")],
         "status": _value(fields, "status") or "known",
-        "records": [m["attrs"] for m in members.get("record", [])],
-        "addresses": [
-            {"place_id": m["member"], "text": (m["attrs"] or {}).get("text"),
-             "current": m["member"] == current}
-            for m in members.get("address", [])
-        ],
-        "cases": [m["attrs"] for m in members.get("case", [])],
-        "provenance": {
-            name: {"event_id": f["event_id"], "agency": f["agency"], "time": f["time"]}
-            for name, f in sorted(fields.items())
-        },
+        "records": [_split_record(r) for r in sorted(records)],
+        "addresses": [{"place_id": m["member"], "text": (m["attrs"] or {}).get("text"),
+                       "current": m["member"] == current} for m in listed("address")],
+        "cases": [m["attrs"] for m in listed("case")],
+        "provenance": {name: {"event_id": f["event_id"], "agency": f["agency"], "time": f["time"]}
+                       for name, f in sorted(fields.items())
+                       if name not in ("national_id_valid",)},
     }
 
 
 async def persons_by_national_id(conn: asyncpg.Pool | asyncpg.Connection, nid: str) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT person_id FROM person WHERE national_id = $1"
-        " UNION SELECT entity_id FROM entity_field WHERE entity_kind = 'person'"
-        " AND field = 'national_id' AND value = to_jsonb($1::text) ORDER BY 1",
-        nid,
-    )
-    return [r[0] for r in rows]
+    node = await conn.fetchval("SELECT node FROM person_node WHERE node = $1", f"nid:{nid}")
+    if node is None:
+        return []
+    return [person_id_of(canonical_node((await components(conn, [node]))[node]))]
 
 
 async def persons_by_name(conn: asyncpg.Pool | asyncpg.Connection, name: str, after: str | None,
                           limit: int) -> list[str]:
     rows = await conn.fetch(
         "SELECT DISTINCT entity_id FROM entity_member WHERE relation = 'name' AND member = $1"
-        " AND entity_kind = 'person' AND ($2::text IS NULL OR entity_id > $2)"
-        " ORDER BY entity_id LIMIT $3",
-        name, after, limit,
-    )
-    return [r[0] for r in rows]
+        " AND entity_kind = 'record' LIMIT 10000", name)
+    ids = sorted(set((await canonical_persons(conn, [r[0] for r in rows])).values()))
+    return [i for i in ids if after is None or i > after][:limit]
 
 
 def is_overdue(due_at: str | None, status: str | None, at: datetime) -> bool:
@@ -108,6 +167,8 @@ async def case(conn: asyncpg.Pool | asyncpg.Connection, case_id: str, at: dateti
     fields, members = await _facts(conn, "case", case_id)
     status = _value(fields, "status") or "open"
     due_at = _value(fields, "due_at")
+    persons_of = await canonical_persons(
+        conn, [m["attrs"]["record"] for m in members.get("person", [])])
     return {
         "case_id": case_id,
         "refs": [m["attrs"] for m in members.get("ref", [])],
@@ -119,7 +180,8 @@ async def case(conn: asyncpg.Pool | asyncpg.Connection, case_id: str, at: dateti
         "grid": _value(fields, "grid"),
         "sealed": bool(_value(fields, "sealed")),
         "opened_at": row["opened_at"],
-        "persons": [m["attrs"] for m in members.get("person", [])],
+        "persons": [{"person_id": persons_of.get(m["attrs"]["record"]), "role": m["attrs"]["role"],
+                     "agency": m["attrs"]["agency"]} for m in members.get("person", [])],
         "places": [{"place_id": m["member"], "text": (m["attrs"] or {}).get("text")}
                    for m in members.get("place", [])],
         "cites": [m["attrs"] for m in members.get("cites", [])],

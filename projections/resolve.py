@@ -30,56 +30,46 @@ class Resolver:
         hit = self.changes.links.get(key) or self.known.get(key)
         return hit[1] if hit else None
 
-    # -- persons -----------------------------------------------------------------------
+    # -- persons ---------------------------------------------------------------------
     def person(self, env: Envelope, person: dict[str, Any], agency: str, kind: str,
                record_id: str) -> str:
+        """Record one person mention; returns its record node. Which hub person it belongs
+        to is the component of record nodes joined by identity numbers and decisions."""
         ch = self.changes
+        rec = ref_key(agency, kind, record_id)
         raw_nid = person.get("national_id")
         nid = national_id.normalize(raw_nid) if isinstance(raw_nid, str) else None
         valid = bool(nid) and national_id.is_valid(nid or "")
-        if valid:
-            pid = hub_id("P", f"nid:{nid}")
-        else:
-            pid = self.linked(agency, kind, record_id) or hub_id(
-                "P", f"rec:{ref_key(agency, kind, record_id)}"
-            )
-        ch.add_person(pid, nid if valid else None, valid)
-        ch.link(agency, kind, record_id, "person", pid)
-        ch.add_member(env, "person", pid, "record", ref_key(agency, kind, record_id),
-                      {"agency": agency, "kind": kind, "id": record_id})
-        ch.touch(env, "person", pid)
+        ch.touch(env, "record", rec)
         if nid:
-            ch.set_field(env, "person", pid, "national_id", nid)
-            if not valid:
-                ch.add_member(env, "person", pid, "invalid_national_id", nid)
+            ch.set_field(env, "record", rec, "national_id", nid)
+            ch.set_field(env, "record", rec, "national_id_valid", valid)
+        if valid:
+            ch.edge(rec, f"nid:{nid}")
         name = person.get("name")
-        if isinstance(name, str) and name.strip():
-            ch.set_field(env, "person", pid, "name", name.strip())
-            ch.add_member(env, "person", pid, "name", name.strip())
+        name = name.strip() if isinstance(name, str) and name.strip() else None
+        if name:
+            ch.set_field(env, "record", rec, "name", name)
+            ch.add_member(env, "record", rec, "name", name)
         birth = person.get("birth_date") or (national_id.birth_date(nid) if valid and nid else None)
         if birth:
-            ch.set_field(env, "person", pid, "birth_date", birth)
+            ch.set_field(env, "record", rec, "birth_date", birth)
         gender = person.get("gender") or (national_id.gender(nid) if valid and nid else None)
         if gender:
-            ch.set_field(env, "person", pid, "gender", gender)
+            ch.set_field(env, "record", rec, "gender", gender)
         phone = person.get("phone")
-        if isinstance(phone, str) and phone.strip():
-            ch.add_member(env, "person", pid, "phone", phone.strip())
-        return pid
+        phone = phone.strip() if isinstance(phone, str) and phone.strip() else None
+        if phone:
+            ch.add_member(env, "record", rec, "phone", phone)
+        ch.mention(env, rec, name=name, national_id=nid, nid_valid=valid, birth_date=birth,
+                   phone=phone)
+        return rec
 
     def person_of_record(self, env: Envelope, agency: str, kind: str, record_id: str) -> str:
-        """The person a record was resolved to; a record never seen gets a person of its own,
-        so that nothing said about it is lost."""
-        pid = self.linked(agency, kind, record_id)
-        if pid is None:
-            pid = hub_id("P", f"rec:{ref_key(agency, kind, record_id)}")
-            self.changes.add_person(pid, None, False)
-            self.changes.link(agency, kind, record_id, "person", pid)
-            self.changes.add_member(env, "person", pid, "record",
-                                    ref_key(agency, kind, record_id),
-                                    {"agency": agency, "kind": kind, "id": record_id})
-        self.changes.touch(env, "person", pid)
-        return pid
+        """The record node of an agency record named by id only (a resident moving)."""
+        rec = ref_key(agency, kind, record_id)
+        self.changes.touch(env, "record", rec)
+        return rec
 
     # -- places ------------------------------------------------------------------------
     def place(self, env: Envelope, address: dict[str, Any]) -> str:

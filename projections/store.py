@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import orjson
 import structlog
 
 from projections.changes import Changes
+from projections.ids import hub_id
 from projections.project import Accepted, Links, archive_rows, links_needed, project
 from streams.intake import InboundRecord, RejectedRecord, split
 
@@ -42,6 +44,34 @@ CREATE TEMP TABLE IF NOT EXISTS stage_member (entity_kind text, entity_id text, 
 CREATE TEMP TABLE IF NOT EXISTS stage_entity (entity_kind text, entity_id text,
     time timestamptz, source text, event_id text) ON COMMIT DELETE ROWS;
 """
+
+
+def stamp_text(stamp: tuple[Any, str, str]) -> str:
+    """(time, source, id) as text that sorts like the tuple: UTC time at fixed width."""
+    t = stamp[0].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return f"{t}|{stamp[1]}|{stamp[2]}"
+
+
+def person_id_of(node: str) -> str:
+    """The hub person id a node answers to: P-… of its identity number or of its record."""
+    return hub_id("P", node if node.startswith("nid:") else f"rec:{node}")
+
+
+async def write_edges(conn: asyncpg.Connection, pairs: list[tuple[str, str]], origin: str
+                      ) -> None:
+    src = [a for a, b in pairs] + [b for a, b in pairs]
+    dst = [b for a, b in pairs] + [a for a, b in pairs]
+    await conn.execute(
+        "INSERT INTO person_edge (src, dst, origin) SELECT s, d, $3 FROM"
+        " unnest($1::text[], $2::text[]) AS x(s, d) ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+        src, dst, origin)
+
+
+async def write_nodes(conn: asyncpg.Connection, nodes: set[str]) -> None:
+    ns = sorted(nodes)
+    await conn.execute(
+        "INSERT INTO person_node (person_id, node) SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT DO NOTHING", [person_id_of(n) for n in ns], ns)
 
 
 def _json(v: Any) -> str:
@@ -252,16 +282,37 @@ class Store:
                 for r in rows}
 
     async def _write(self, conn: asyncpg.Connection, ch: Changes) -> None:
-        if ch.persons:
-            items = sorted(ch.persons.items())
+        if ch.mentions:
+            mi = sorted(ch.mentions.items())
             await conn.execute(
-                "INSERT INTO person (person_id, national_id, national_id_valid)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::bool[])"
-                " ON CONFLICT (person_id) DO UPDATE SET"
-                " national_id = COALESCE(person.national_id, excluded.national_id),"
-                " national_id_valid = person.national_id_valid OR excluded.national_id_valid",
-                [k for k, _ in items], [v[0] for _, v in items], [v[1] for _, v in items],
-            )
+                "INSERT INTO mention AS m (record, name, national_id, nid_valid, birth_date, phone,"
+                " stamp) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[],"
+                " $5::text[], $6::text[], $7::text[])"
+                " ON CONFLICT (record) DO UPDATE SET name = excluded.name,"
+                " national_id = excluded.national_id, nid_valid = excluded.nid_valid,"
+                " birth_date = excluded.birth_date, phone = excluded.phone, stamp = excluded.stamp"
+                " WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
+                [k for k, _ in mi], [f.get("name") for _, (_, f) in mi],
+                [f.get("national_id") for _, (_, f) in mi],
+                [bool(f.get("nid_valid")) for _, (_, f) in mi],
+                [f.get("birth_date") for _, (_, f) in mi], [f.get("phone") for _, (_, f) in mi],
+                [stamp_text(st) for _, (st, _) in mi])
+        if ch.mention_places:
+            pi = sorted(ch.mention_places.items())
+            await conn.execute(
+                "INSERT INTO mention AS m (record, place_id, place_stamp)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+                " ON CONFLICT (record) DO UPDATE SET place_id = excluded.place_id,"
+                " place_stamp = excluded.place_stamp"
+                " WHERE m.place_stamp IS NULL OR excluded.place_stamp > m.place_stamp",
+                [k for k, _ in pi], [v for _, (_, v) in pi],
+                [stamp_text(st) for _, (st, _) in pi])
+        if ch.edges:
+            await write_edges(conn, sorted(ch.edges), "national_id")
+        nodes = {n for e in ch.edges for n in e} | set(ch.mentions) | set(ch.mention_places) | {
+            e[1] for e in ch.entities if e[0] == "record"}
+        if nodes:
+            await write_nodes(conn, nodes)
         if ch.cases:
             items2 = sorted(ch.cases.items())
             await conn.execute(
@@ -342,7 +393,11 @@ REBUILT_TABLES: dict[str, str] = {
     "entity_member": "entity_kind, entity_id, relation, member, attrs, time, source, event_id,"
     " agency",
     "record_link": "agency, kind, record_id, entity_kind, entity_id",
-    "person": "person_id, national_id, national_id_valid",
+    "mention": "record, name, national_id, nid_valid, birth_date, phone, stamp, place_id,"
+    " place_stamp",
+    "person_edge": "src, dst, origin",
+    "person_node": "person_id, node",
+    "resolution_decision": "decision_id, action, a, b, score, evidence, decided_by, time",
     "case_thread": "case_id, opened_at",
 }
 

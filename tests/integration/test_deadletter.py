@@ -89,10 +89,10 @@ async def test_the_same_event_sent_twice_counts_once(
     await wait_caught_up(db, "hub.internal.streams", second, main_worker)
     n = await db.fetchval("SELECT count(*) FROM event_archive WHERE event_id = $1", f"{tag}-once")
     assert n == 1
-    names = await db.fetchval(
-        "SELECT count(*) FROM entity_member WHERE relation = 'record' AND member = $1",
+    touched = await db.fetchval(
+        "SELECT count(*) FROM event_entity WHERE entity_kind = 'record' AND entity_id = $1",
         f"civil:resident:{tag}-R")
-    assert names == 1
+    assert touched == 1
 
 
 async def test_an_id_reused_for_other_content_is_dead_lettered_as_a_conflict(
@@ -105,7 +105,9 @@ async def test_an_id_reused_for_other_content_is_dead_lettered_as_a_conflict(
     other = {**e, "data": {**e["data"], "person": {"name": "钱铭"}}}
     first = await send_raw(producer, "agency.civil", orjson.dumps(e), e["subject"].encode())
     await wait_caught_up(db, "hub.internal.streams", first, main_worker)
-    second = await send_raw(producer, "agency.civil", orjson.dumps(other), b"another-key")
+    # Same subject, so the same partition: which copy came first is a fact of the log. (Reuse
+    # across partitions would leave the winner to interleaving; see the issue note.)
+    second = await send_raw(producer, "agency.civil", orjson.dumps(other), e["subject"].encode())
     await wait_caught_up(db, "hub.internal.streams", second, main_worker)
     (tp, end), = second.items()
     row = await db.fetchrow("SELECT reason, field FROM deadletter WHERE topic = $1 AND"

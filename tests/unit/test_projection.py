@@ -39,19 +39,21 @@ def test_given_a_resident_registered_then_the_person_carries_provenance() -> Non
     events = feed.story(seed=1, n_residents=3)
     m = model_of([accepted(events)])
     nid = events[0]["data"]["person"]["national_id"]
-    pid = hub_id("P", f"nid:{nid}")
-    name = m.fields[("person", pid, "name")]
+    rec = f"civil:resident:{events[0]['data']['resident_id']}"
+    name = m.fields[("record", rec, "name")]
     assert name.value == events[0]["data"]["person"]["name"]
-    assert name.agency in {"civil", "city", "police", "court"}
-    assert m.persons[pid] == (nid, True)
+    assert (name.agency, name.stamp[2]) == ("civil", events[0]["id"])
+    assert f"nid:{nid}" in m.component(rec)
 
 
 def test_given_a_dispute_across_agencies_then_one_person_holds_every_role() -> None:
     events = feed.story(seed=1, n_residents=3)
     m = model_of([accepted(events)])
     a = events[0]["data"]["person"]["national_id"]
-    roles = m.members_of("person", hub_id("P", f"nid:{a}"), "case")
-    assert {r.split("/")[1] for r in roles} == {"party", "suspect", "defendant"}
+    records = m.component(f"nid:{a}") - {f"nid:{a}"}
+    assert {r.split(":")[0] for r in records} == {"civil", "city", "police", "court"}
+    roles = {r.split("/")[-1] for rec in records for r in m.members_of("record", rec, "case")}
+    assert roles == {"party", "suspect", "defendant"}
 
 
 def test_when_a_city_case_closes_then_its_stage_and_status_follow_event_time() -> None:
@@ -97,7 +99,8 @@ def test_any_batching_and_any_interleaving_of_partitions_gives_the_same_model() 
         got = model_of([accepted(b) for b in batches])
         assert got.fields == reference.fields
         assert got.members == reference.members
-        assert got.persons == reference.persons
+        assert got.mentions == reference.mentions
+        assert got.edges == reference.edges
         assert got.cases == reference.cases
 
 
