@@ -108,6 +108,11 @@ class Settings:
         return tuple(agency_topic(a) for a in self.agencies)
 
     @property
+    def resolution_topic(self) -> str:
+        """The hub's own decisions about who is who (an internal topic, part of the log)."""
+        return f"{self.streams_app_id}.resolution"
+
+    @property
     def api_bind(self) -> str:
         return f"{self.api_host}:{self.api_port}"
 

@@ -87,6 +87,8 @@ class Rebuilder:
         """Apply every record below ``until`` (per partition), in log order per partition."""
         assert self.consumer is not None and self.store is not None
         todo = {tp: end for tp, end in until.items() if end > self.done.get(tp, 0)}
+        # `until` holds every partition the live consumer applied: agency topics and the
+        # hub's resolution decisions alike.
         if not todo:
             return
         tps = [TopicPartition(t, p) for (t, p) in sorted(todo)]

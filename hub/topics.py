@@ -9,7 +9,8 @@ from hub.config import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPI
 
 
 def required_topics(settings: Settings) -> list[str]:
-    return [*settings.inbound_topics, DEADLETTER_TOPIC, COORDINATION_TOPIC]
+    return [*settings.inbound_topics, DEADLETTER_TOPIC, COORDINATION_TOPIC,
+            settings.resolution_topic]
 
 
 async def ensure_topics(settings: Settings) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from projections.store import person_id_of
+from projections.graph import canonical_node, canonical_persons, components, person_id_of
 
 _FACTS = (
     "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, event_id, agency"
@@ -38,35 +38,6 @@ async def _facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, entity_id: 
 def _value(fields: dict[str, dict[str, Any]], name: str) -> Any:
     f = fields.get(name)
     return f["value"] if f else None
-
-
-_COMPONENTS = (
-    "WITH RECURSIVE comp(origin, node) AS ("
-    " SELECT n, n FROM unnest($1::text[]) AS n"
-    " UNION SELECT c.origin, e.dst FROM person_edge e JOIN comp c ON e.src = c.node)"
-    " SELECT origin, array_agg(node ORDER BY node) AS nodes FROM comp GROUP BY origin"
-)
-
-
-def canonical_node(nodes: list[str]) -> str:
-    """A component answers to its identity number when it has one, else to its first record."""
-    nids = [n for n in nodes if n.startswith("nid:")]
-    return min(nids) if nids else min(nodes)
-
-
-async def components(conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str]
-                     ) -> dict[str, list[str]]:
-    """Each node's component: the nodes joined to it by identity numbers and decisions."""
-    if not nodes:
-        return {}
-    rows = await conn.fetch(_COMPONENTS, sorted(set(nodes)))
-    return {r["origin"]: list(r["nodes"]) for r in rows}
-
-
-async def canonical_persons(conn: asyncpg.Pool | asyncpg.Connection, records: list[str]
-                            ) -> dict[str, str]:
-    comps = await components(conn, records)
-    return {r: person_id_of(canonical_node(comps.get(r, [r]))) for r in records}
 
 
 def _split_record(rec: str) -> dict[str, str]:

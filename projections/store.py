@@ -22,7 +22,8 @@ import orjson
 import structlog
 
 from projections.changes import Changes
-from projections.ids import hub_id
+from projections.decide import Decision, Mention, decide, parse_decision
+from projections.graph import canonical_node, components, write_edges, write_nodes
 from projections.project import Accepted, Links, archive_rows, links_needed, project
 from streams.intake import InboundRecord, RejectedRecord, split
 
@@ -52,30 +53,15 @@ def stamp_text(stamp: tuple[Any, str, str]) -> str:
     return f"{t}|{stamp[1]}|{stamp[2]}"
 
 
-def person_id_of(node: str) -> str:
-    """The hub person id a node answers to: P-… of its identity number or of its record."""
-    return hub_id("P", node if node.startswith("nid:") else f"rec:{node}")
-
-
-async def write_edges(conn: asyncpg.Connection, pairs: list[tuple[str, str]], origin: str
-                      ) -> None:
-    src = [a for a, b in pairs] + [b for a, b in pairs]
-    dst = [b for a, b in pairs] + [a for a, b in pairs]
-    await conn.execute(
-        "INSERT INTO person_edge (src, dst, origin) SELECT s, d, $3 FROM"
-        " unnest($1::text[], $2::text[]) AS x(s, d) ORDER BY 1, 2 ON CONFLICT DO NOTHING",
-        src, dst, origin)
-
-
-async def write_nodes(conn: asyncpg.Connection, nodes: set[str]) -> None:
-    ns = sorted(nodes)
-    await conn.execute(
-        "INSERT INTO person_node (person_id, node) SELECT * FROM unnest($1::text[], $2::text[])"
-        " ON CONFLICT DO NOTHING", [person_id_of(n) for n in ns], ns)
-
-
 def _json(v: Any) -> str:
     return orjson.dumps(v).decode()
+
+
+DecisionSink = Callable[[Sequence[Decision]], Awaitable[None]]
+
+
+def is_resolution_topic(topic: str) -> bool:
+    return topic.startswith("hub.internal.") and topic.endswith(".resolution")
 
 
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
@@ -146,6 +132,7 @@ class BatchResult:
     accepted: int = 0
     duplicates: int = 0  # same (source, id) as an event already in the archive
     rejected: int = 0
+    decisions: int = 0
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
@@ -163,7 +150,11 @@ class Store:
         return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
     async def apply_batch(self, records: Sequence[InboundRecord],
-                          deadletter: DeadletterSink | None = None) -> BatchResult:
+                          deadletter: DeadletterSink | None = None,
+                          decisions: DecisionSink | None = None) -> BatchResult:
+        """Apply one batch in one transaction. ``decisions``, when given (the live workers),
+        receives the resolution decisions this batch calls for, to write them to the log
+        before the commit; without it (a rebuild) nothing is decided, only replayed."""
         result = BatchResult(records=len(records))
         if not records:
             return result
@@ -185,7 +176,13 @@ class Store:
             stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
             fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
             result.skipped = len(records) - len(fresh)
-            accepted, rejected = split(fresh, self.agencies)
+            decision_records = [r for r in fresh if is_resolution_topic(r.topic)]
+            if decision_records:
+                fresh_inbound = [r for r in fresh if not is_resolution_topic(r.topic)]
+            else:
+                fresh_inbound = fresh
+            accepted, rejected = split(fresh_inbound, self.agencies)
+            rejected += await self._apply_decisions(conn, decision_records)
             new, conflicts = await self._archive(conn, accepted)
             if conflicts:
                 by_pos = {(r.topic, r.partition, r.offset): r for r in fresh}
@@ -196,7 +193,13 @@ class Store:
             result.duplicates = len(accepted) - len(new) - len(conflicts)
             if new:
                 known = await self._links(conn, links_needed(new))
-                await self._write(conn, project(new, known))
+                changes = project(new, known)
+                await self._write(conn, changes)
+                if decisions is not None:
+                    made = await self._decide(conn, changes)
+                    if made:
+                        await decisions(made)
+                        result.decisions = len(made)
             if rejected:
                 if deadletter is not None:
                     await deadletter(rejected)
@@ -218,6 +221,78 @@ class Store:
         return result
 
     # -- steps -------------------------------------------------------------------------
+    async def _apply_decisions(self, conn: asyncpg.Connection,
+                               records: list[InboundRecord]) -> list[RejectedRecord]:
+        """Resolution decisions read from the log become (or stop being) edges."""
+        bad: list[RejectedRecord] = []
+        for rec in records:
+            try:
+                d = parse_decision(rec.value or b"")
+            except (ValueError, KeyError, TypeError) as exc:
+                bad.append(RejectedRecord(rec, "bad-decision", str(exc)[:500], None, None))
+                continue
+            inserted = await conn.fetchval(
+                "INSERT INTO resolution_decision (decision_id, action, a, b, score, evidence,"
+                " decided_by, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT DO NOTHING RETURNING true",
+                d.id, d.action, d.a, d.b, d.score, d.evidence, d.decided_by, d.time)
+            if not inserted:
+                continue  # the same decision again (a replay after a crash): once is enough
+            if d.action == "link":
+                await write_edges(conn, [(d.a, d.b)], d.id)
+                await write_nodes(conn, {d.a, d.b})
+            elif d.action in ("unlink", "reject"):
+                await conn.execute(
+                    "DELETE FROM person_edge WHERE origin <> 'national_id' AND"
+                    " ((src = $1 AND dst = $2) OR (src = $2 AND dst = $1))", d.a, d.b)
+        return bad
+
+    async def _decide(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
+        """Compare the batch's new mentions with candidates found by blocking keys."""
+        probes_ids = sorted(set(ch.mentions) | set(ch.mention_places))
+        if not probes_ids:
+            return []
+        rows = await conn.fetch(
+            "SELECT record, name, national_id, nid_valid, birth_date, phone, place_id"
+            " FROM mention WHERE record = ANY($1::text[])", probes_ids)
+        probes = [Mention(**dict(r)) for r in rows]
+        cand_rows = await conn.fetch(
+            "WITH p AS (SELECT * FROM mention WHERE record = ANY($1::text[]))"
+            " SELECT p.record AS probe, m.record, m.name, m.national_id, m.nid_valid,"
+            " m.birth_date, m.phone, m.place_id FROM p JOIN LATERAL ("
+            "  (SELECT * FROM mention m WHERE m.name = p.name AND m.birth_date = p.birth_date"
+            "   LIMIT 20)"
+            "  UNION (SELECT * FROM mention m WHERE m.phone = p.phone LIMIT 20)"
+            "  UNION (SELECT * FROM mention m WHERE m.birth_date = p.birth_date"
+            "   AND m.place_id = p.place_id LIMIT 20)"
+            "  UNION (SELECT * FROM mention m WHERE m.name = p.name AND m.place_id = p.place_id"
+            "   LIMIT 20)) m ON m.record <> p.record"
+            " WHERE NOT (p.nid_valid AND m.nid_valid)", probes_ids)
+        if not cand_rows:
+            return []
+        candidates: dict[str, list[Mention]] = {}
+        for r in cand_rows:
+            d = dict(r)
+            candidates.setdefault(d.pop("probe"), []).append(Mention(**d))
+        involved = sorted({p.record for p in probes} | {c.record for cs in candidates.values()
+                                                         for c in cs})
+        comps = await components(conn, involved)
+        component_of = {r: canonical_node(nodes) for r, nodes in comps.items()}
+        rejected = {(r["a"], r["b"]) for r in await conn.fetch(
+            "SELECT a, b FROM resolution_decision WHERE action IN ('reject', 'unlink')"
+            " AND (a = ANY($1::text[]) OR b = ANY($1::text[]))", [p.record for p in probes])}
+        stamps = {**{k: v[0] for k, v in ch.mention_places.items()},
+                  **{k: v[0] for k, v in ch.mentions.items()}}
+        out: list[Decision] = []
+        for p in probes:
+            for d in decide(p, candidates.get(p.record, []), component_of,
+                            stamps[p.record][0]):
+                if (d.a, d.b) not in rejected and (d.b, d.a) not in rejected:
+                    out.append(d)
+                    if d.action == "link":  # later probes in this batch see the join
+                        component_of[d.b] = component_of.get(d.a, d.a)
+        return out
+
     async def _archive(self, conn: asyncpg.Connection, accepted: list[Accepted]
                        ) -> tuple[list[Accepted], list[RejectedRecord]]:
         """Insert into the archive. Returns the events that were new (in log order), and the

@@ -12,6 +12,7 @@ would clash between workers; shared/BROKER.md).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -20,11 +21,16 @@ import structlog
 
 from hub.config import load_settings
 from hub.logs import configure
+from hub.topics import ensure_topics
 from streams.project import Projector
 
 configure(process="stream-worker")
 log = structlog.get_logger("streams.app")
 settings = load_settings()
+if settings.kafka_bootstrap:
+    # The resolution topic is this deployment's own (named after the app id); the worker
+    # makes sure it exists before subscribing, as `civic-hub up` does for the rest.
+    asyncio.run(ensure_topics(settings))
 
 app = faust.App(
     settings.streams_app_id,
@@ -46,7 +52,8 @@ app = faust.App(
     broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
 )
 
-inbound = app.topic(*settings.inbound_topics, value_serializer="raw", key_serializer="raw")
+inbound = app.topic(*settings.inbound_topics, settings.resolution_topic,
+                    value_serializer="raw", key_serializer="raw")
 _projector: Projector | None = None
 
 

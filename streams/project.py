@@ -10,10 +10,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 
 from hub.config import DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC, Settings
+from projections.decide import Decision
 from projections.store import BatchResult, Store, create_pool
 from streams.intake import InboundRecord, RejectedRecord
 
@@ -37,9 +39,10 @@ def deadletter_headers(r: RejectedRecord) -> list[tuple[str, bytes]]:
 
 
 class Projector:
-    def __init__(self, store: Store, producer: AIOKafkaProducer) -> None:
+    def __init__(self, store: Store, producer: AIOKafkaProducer, resolution_topic: str) -> None:
         self.store = store
         self.producer = producer
+        self.resolution_topic = resolution_topic
         self.totals = BatchResult()
         self._last_report = time.monotonic()
 
@@ -56,7 +59,7 @@ class Projector:
         )
         await producer.start()
         store = Store(pool, consumer or settings.streams_app_id, settings.agencies)
-        return cls(store, producer)
+        return cls(store, producer, settings.resolution_topic)
 
     async def close(self) -> None:
         await self.producer.stop()
@@ -81,6 +84,18 @@ class Projector:
         for f in futures:  # acks=all: durable in the log before the positions move
             await f
 
+    async def send_decisions(self, decisions: Sequence[Decision]) -> None:
+        """Resolution decisions go to the log first; the read model applies them when it reads
+        them back, so a rebuild replays them instead of deciding again."""
+        futures = []
+        for d in decisions:
+            log.info("resolution.decided", decision_id=d.id, action=d.action, a=d.a, b=d.b,
+                     score=round(d.score, 3))
+            futures.append(await self.producer.send(
+                self.resolution_topic, value=orjson.dumps(d.event()), key=d.a.encode()))
+        for f in futures:
+            await f
+
     async def apply(self, events: Sequence[Any]) -> BatchResult:
         """Apply faust events (anything with ``.message`` carrying topic/partition/offset)."""
         records = [
@@ -91,7 +106,7 @@ class Projector:
         return await self.apply_records(records)
 
     async def apply_records(self, records: Sequence[InboundRecord]) -> BatchResult:
-        res = await self.store.apply_batch(records, self.send_deadletters)
+        res = await self.store.apply_batch(records, self.send_deadletters, self.send_decisions)
         t = self.totals
         t.records += res.records
         t.skipped += res.skipped

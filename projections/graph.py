@@ -1,0 +1,60 @@
+"""Persons as a graph: record nodes and "nid:<number>" nodes, joined by edges from identity
+numbers and resolution decisions. A hub person is a connected component, computed when read
+(so the order edges arrived in never matters)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from projections.ids import hub_id
+
+
+def person_id_of(node: str) -> str:
+    """The hub person id a node answers to: P-… of its identity number or of its record."""
+    return hub_id("P", node if node.startswith("nid:") else f"rec:{node}")
+
+
+async def write_edges(conn: asyncpg.Connection, pairs: list[tuple[str, str]], origin: str
+                      ) -> None:
+    src = [a for a, b in pairs] + [b for a, b in pairs]
+    dst = [b for a, b in pairs] + [a for a, b in pairs]
+    await conn.execute(
+        "INSERT INTO person_edge (src, dst, origin) SELECT s, d, $3 FROM"
+        " unnest($1::text[], $2::text[]) AS x(s, d) ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+        src, dst, origin)
+
+
+async def write_nodes(conn: asyncpg.Connection, nodes: set[str]) -> None:
+    ns = sorted(nodes)
+    await conn.execute(
+        "INSERT INTO person_node (person_id, node) SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT DO NOTHING", [person_id_of(n) for n in ns], ns)
+
+
+_COMPONENTS = (
+    "WITH RECURSIVE comp(origin, node) AS ("
+    " SELECT n, n FROM unnest($1::text[]) AS n"
+    " UNION SELECT c.origin, e.dst FROM person_edge e JOIN comp c ON e.src = c.node)"
+    " SELECT origin, array_agg(node ORDER BY node) AS nodes FROM comp GROUP BY origin"
+)
+
+
+def canonical_node(nodes: list[str]) -> str:
+    """A component answers to its identity number when it has one, else to its first record."""
+    nids = [n for n in nodes if n.startswith("nid:")]
+    return min(nids) if nids else min(nodes)
+
+
+async def components(conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str]
+                     ) -> dict[str, list[str]]:
+    """Each node's component: the nodes joined to it by identity numbers and decisions."""
+    if not nodes:
+        return {}
+    rows = await conn.fetch(_COMPONENTS, sorted(set(nodes)))
+    return {r["origin"]: list(r["nodes"]) for r in rows}
+
+
+async def canonical_persons(conn: asyncpg.Pool | asyncpg.Connection, records: list[str]
+                            ) -> dict[str, str]:
+    comps = await components(conn, records)
+    return {r: person_id_of(canonical_node(comps.get(r, [r]))) for r in records}
