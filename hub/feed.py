@@ -63,20 +63,22 @@ def residents(rng: random.Random, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def story(seed: int = 7, n_residents: int = 20) -> list[dict[str, Any]]:
-    """The events of the scripted city, in event-time order."""
+def story(seed: int = 7, n_residents: int = 20, tag: str = "") -> list[dict[str, Any]]:
+    """The events of the scripted city, in event-time order. ``tag`` prefixes every event,
+    record and case id, so the same story can be told twice without reusing an id."""
     rng = random.Random(seed)
     people = residents(rng, n_residents)
     events: list[dict[str, Any]] = []
     t = EPOCH
     for i, r in enumerate(people):
-        events.append(event("civil", "civil.resident.registered", f"civ-reg-{i + 1}",
+        events.append(event("civil", "civil.resident.registered", f"{tag}civ-reg-{i + 1}",
                             t + timedelta(minutes=i), r["resident_id"],
                             {k: r[k] for k in ("resident_id", "person", "address",
                                                "household_id")}))
     a, b = people[0], people[1]
     t = EPOCH + timedelta(days=1)
-    case_id, inc_id, pcase, ccase = "C-2026-000042", "I-2026-110-0007", "P-2026-0042", "F-2026-0009"
+    case_id, inc_id, pcase, ccase = (f"{tag}C-2026-000042", f"{tag}I-2026-110-0007",
+                                     f"{tag}P-2026-0042", f"{tag}F-2026-0009")
     dispute = {"text": a["address"]["text"], "grid": a["address"]["grid"]}
     script = [
         ("city", "city.case.reported", case_id, 0, {
@@ -112,16 +114,17 @@ def story(seed: int = 7, n_residents: int = 20) -> list[dict[str, Any]]:
             "case_id": ccase, "settled": True}),
     ]
     for n, (agency, etype, subject, minutes, data) in enumerate(script):
-        events.append(event(agency, etype, f"{agency}-story-{n + 1}",
+        events.append(event(agency, etype, f"{tag}{agency}-story-{n + 1}",
                             t + timedelta(minutes=minutes), subject, data))
     # Another open city case, due in the past: shows as overdue.
     c = people[2]
-    events.append(event("city", "city.case.reported", "city-story-late-1", t, "C-2026-000043", {
-        "case_id": "C-2026-000043", "category": "garbage", "description": "楼道堆放杂物",
+    events.append(event("city", "city.case.reported", f"{tag}city-story-late-1", t,
+                        f"{tag}C-2026-000043", {
+        "case_id": f"{tag}C-2026-000043", "category": "garbage", "description": "楼道堆放杂物",
         "channel": "hotline", "address": c["address"], "reporter": c["person"]}))
-    events.append(event("city", "city.case.registered", "city-story-late-2",
-                        t + timedelta(minutes=5), "C-2026-000043", {
-                            "case_id": "C-2026-000043",
+    events.append(event("city", "city.case.registered", f"{tag}city-story-late-2",
+                        t + timedelta(minutes=5), f"{tag}C-2026-000043", {
+                            "case_id": f"{tag}C-2026-000043",
                             "due_at": (t + timedelta(hours=4)).isoformat()}))
     events.sort(key=lambda e: e["time"])
     return events

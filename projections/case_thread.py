@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.changes import Changes
-from projections.ids import ref_key
+from projections.ids import hub_id, ref_key
 from projections.registry import handles, summarizes
 from projections.resolve import Resolver
 from schemas.envelope import Envelope
@@ -51,8 +51,9 @@ def _place(env: Envelope, r: Resolver, ch: Changes, cid: str, address: dict[str,
 
 def _cites(env: Envelope, ch: Changes, cid: str, refs: list[dict[str, str]] | None) -> None:
     for ref in refs or []:
-        ch.add_member(env, "case", cid, "cites", ref_key(ref["agency"], ref["kind"], ref["id"]),
-                      dict(ref))
+        key = ref_key(ref["agency"], ref["kind"], ref["id"])
+        ch.add_member(env, "case", cid, "cites", key, dict(ref))
+        ch.case_edge(env, cid, hub_id("C", key))  # the same matter: one thread
 
 
 # -- city (GB/T 30428 stages) ------------------------------------------------------------

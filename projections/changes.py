@@ -50,6 +50,7 @@ class Changes:
     mentions: dict[str, tuple[Stamp, dict[str, Any]]] = field(default_factory=dict)
     mention_places: dict[str, tuple[Stamp, str]] = field(default_factory=dict)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    case_edges: dict[tuple[str, str], str] = field(default_factory=dict)
     cases: dict[str, datetime] = field(default_factory=dict)
 
     def touch(self, env: Envelope, kind: str, entity_id: str) -> None:
@@ -89,6 +90,13 @@ class Changes:
         """Two nodes are the same person (a fact of the event, e.g. one identity number)."""
         self.edges.add((a, b))
 
+    def case_edge(self, env: Envelope, a: str, b: str) -> None:
+        """Two case nodes are one matter (an agency's ref says so)."""
+        key = (min(a, b), max(a, b))
+        cur = self.case_edges.get(key)
+        if cur is None or env.id < cur:
+            self.case_edges[key] = env.id
+
     def add_case(self, case_id: str, opened_at: datetime) -> None:
         cur = self.cases.get(case_id)
         if cur is None or opened_at < cur:
@@ -115,6 +123,9 @@ class NullChanges(Changes):
         pass
 
     def edge(self, a: str, b: str) -> None:
+        pass
+
+    def case_edge(self, env: Envelope, a: str, b: str) -> None:
         pass
 
     def add_case(self, case_id: str, opened_at: datetime) -> None:

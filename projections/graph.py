@@ -34,7 +34,7 @@ async def write_nodes(conn: asyncpg.Connection, nodes: set[str]) -> None:
 _COMPONENTS = (
     "WITH RECURSIVE comp(origin, node) AS ("
     " SELECT n, n FROM unnest($1::text[]) AS n"
-    " UNION SELECT c.origin, e.dst FROM person_edge e JOIN comp c ON e.src = c.node)"
+    " UNION SELECT c.origin, e.dst FROM {table} e JOIN comp c ON e.src = c.node)"
     " SELECT origin, array_agg(node ORDER BY node) AS nodes FROM comp GROUP BY origin"
 )
 
@@ -45,12 +45,14 @@ def canonical_node(nodes: list[str]) -> str:
     return min(nids) if nids else min(nodes)
 
 
-async def components(conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str]
-                     ) -> dict[str, list[str]]:
-    """Each node's component: the nodes joined to it by identity numbers and decisions."""
+async def components(conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str],
+                     table: str = "person_edge") -> dict[str, list[str]]:
+    """Each node's component: for persons, the nodes joined by identity numbers and
+    decisions; for cases (``case_edge``), the records joined by refs."""
     if not nodes:
         return {}
-    rows = await conn.fetch(_COMPONENTS, sorted(set(nodes)))
+    assert table in ("person_edge", "case_edge")
+    rows = await conn.fetch(_COMPONENTS.format(table=table), sorted(set(nodes)))
     return {r["origin"]: list(r["nodes"]) for r in rows}
 
 

@@ -20,6 +20,7 @@ class InMemoryReadModel:
     mentions: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     mention_places: dict[str, tuple[Any, str]] = field(default_factory=dict)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    case_edges: dict[tuple[str, str], str] = field(default_factory=dict)
     cases: dict[str, datetime] = field(default_factory=dict)
     entities: set[tuple[str, str, datetime, str, str]] = field(default_factory=set)
 
@@ -48,6 +49,8 @@ class InMemoryReadModel:
             if cur_p is None or stamp > cur_p[0]:
                 self.mention_places[rec] = (stamp, place)
         self.edges |= {(a, b) for a, b in ch.edges} | {(b, a) for a, b in ch.edges}
+        for k, origin in ch.case_edges.items():
+            self.case_edges[k] = min(origin, self.case_edges.get(k, origin))
         for cid, t in ch.cases.items():
             self.cases[cid] = min(t, self.cases.get(cid, t))
         self.entities |= ch.entities

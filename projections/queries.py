@@ -10,34 +10,46 @@ import asyncpg
 
 from projections.graph import canonical_node, canonical_persons, components, person_id_of
 
-_FACTS = (
-    "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, event_id, agency"
-    " FROM entity_field WHERE entity_kind = $1 AND entity_id = $2"
-    " UNION ALL"
-    " SELECT 'm', relation || chr(31) || member, NULL, attrs, time, event_id, agency"
-    " FROM entity_member WHERE entity_kind = $1 AND entity_id = $2"
-)
 
-
-async def _facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, entity_id: str
-                 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+async def _merged_facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, ids: list[str]
+                        ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The facts of several nodes read as one entity: each field's latest statement across
+    them, each set member's earliest, all with provenance."""
+    rows = await conn.fetch(
+        "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, source, event_id,"
+        " agency FROM entity_field WHERE entity_kind = $1 AND entity_id = ANY($2::text[])"
+        " UNION ALL SELECT 'm', relation || chr(31) || member, NULL, attrs, time, source,"
+        " event_id, agency FROM entity_member WHERE entity_kind = $1"
+        " AND entity_id = ANY($2::text[])", kind, ids)
     fields: dict[str, dict[str, Any]] = {}
-    members: dict[str, list[dict[str, Any]]] = {}
-    for r in await conn.fetch(_FACTS, kind, entity_id):
-        prov = {"event_id": r["event_id"], "agency": r["agency"], "time": r["time"]}
+    members: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        stamp = (r["time"], r["source"], r["event_id"])
+        fact = {"value": r["value"], "attrs": r["attrs"], "event_id": r["event_id"],
+                "agency": r["agency"], "time": r["time"], "stamp": stamp}
         if r["k"] == "f":
-            fields[r["name"]] = {"value": r["value"], **prov}
+            cur = fields.get(r["name"])
+            if cur is None or stamp > cur["stamp"]:
+                fields[r["name"]] = fact
         else:
             relation, member = r["name"].split(chr(31), 1)
-            members.setdefault(relation, []).append({"member": member, "attrs": r["attrs"], **prov})
-    for lst in members.values():
-        lst.sort(key=lambda m: (m["time"], m["member"]))
-    return fields, members
+            rel = members.setdefault(relation, {})
+            if member not in rel or stamp < rel[member]["stamp"]:
+                rel[member] = {**fact, "member": member}
+    listed = {rel: sorted(ms.values(), key=lambda m: (m["stamp"], m["member"]))
+              for rel, ms in members.items()}
+    return fields, listed
 
 
 def _value(fields: dict[str, dict[str, Any]], name: str) -> Any:
     f = fields.get(name)
     return f["value"] if f else None
+
+
+def _provenance(fields: dict[str, dict[str, Any]], hide: tuple[str, ...] = ()
+                ) -> dict[str, dict[str, Any]]:
+    return {name: {"event_id": f["event_id"], "agency": f["agency"], "time": f["time"]}
+            for name, f in sorted(fields.items()) if name not in hide}
 
 
 def _split_record(rec: str) -> dict[str, str]:
@@ -52,30 +64,10 @@ async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dic
     nodes = (await components(conn, [node]))[node]
     records = [n for n in nodes if not n.startswith("nid:")]
     nids = sorted(n[4:] for n in nodes if n.startswith("nid:"))
-    rows = await conn.fetch(
-        "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, source, event_id,"
-        " agency FROM entity_field WHERE entity_kind = 'record' AND entity_id = ANY($1::text[])"
-        " UNION ALL SELECT 'm', relation || chr(31) || member, NULL, attrs, time, source,"
-        " event_id, agency FROM entity_member WHERE entity_kind = 'record'"
-        " AND entity_id = ANY($1::text[])", records)
-    fields: dict[str, dict[str, Any]] = {}
-    members: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in rows:
-        stamp = (r["time"], r["source"], r["event_id"])
-        fact = {"value": r["value"], "attrs": r["attrs"], "event_id": r["event_id"],
-                "agency": r["agency"], "time": r["time"], "stamp": stamp}
-        if r["k"] == "f":
-            cur = fields.get(r["name"])
-            if cur is None or stamp > cur["stamp"]:
-                fields[r["name"]] = fact  # the latest statement across the person's records
-        else:
-            relation, member = r["name"].split(chr(31), 1)
-            rel = members.setdefault(relation, {})
-            if member not in rel or stamp < rel[member]["stamp"]:
-                rel[member] = {**fact, "member": member}
+    fields, members = await _merged_facts(conn, "record", records)
 
     def listed(relation: str) -> list[dict[str, Any]]:
-        return sorted(members.get(relation, {}).values(), key=lambda m: (m["stamp"], m["member"]))
+        return members.get(relation, [])
 
     current = _value(fields, "current_place")
     canonical = person_id_of(canonical_node(nodes))
@@ -96,9 +88,7 @@ async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dic
         "addresses": [{"place_id": m["member"], "text": (m["attrs"] or {}).get("text"),
                        "current": m["member"] == current} for m in listed("address")],
         "cases": [m["attrs"] for m in listed("case")],
-        "provenance": {name: {"event_id": f["event_id"], "agency": f["agency"], "time": f["time"]}
-                       for name, f in sorted(fields.items())
-                       if name not in ("national_id_valid",)},
+        "provenance": _provenance(fields, hide=("national_id_valid",)),
     }
 
 
@@ -130,18 +120,29 @@ def is_overdue(due_at: str | None, status: str | None, at: datetime) -> bool:
         return False
 
 
+async def thread_nodes(conn: asyncpg.Pool | asyncpg.Connection, case_id: str
+                       ) -> list[asyncpg.Record]:
+    """The case nodes of the thread ``case_id`` belongs to, oldest first."""
+    nodes = (await components(conn, [case_id], "case_edge"))[case_id]
+    return await conn.fetch("SELECT case_id, opened_at FROM case_thread WHERE"
+                            " case_id = ANY($1::text[]) ORDER BY opened_at, case_id", nodes)
+
+
 async def case(conn: asyncpg.Pool | asyncpg.Connection, case_id: str, at: datetime
                ) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM case_thread WHERE case_id = $1", case_id)
-    if row is None:
+    """One thread per matter: every agency record joined by refs, read as one case."""
+    rows = await thread_nodes(conn, case_id)
+    if not rows:
         return None
-    fields, members = await _facts(conn, "case", case_id)
+    ids = [r["case_id"] for r in rows]
+    fields, members = await _merged_facts(conn, "case", ids)
     status = _value(fields, "status") or "open"
     due_at = _value(fields, "due_at")
     persons_of = await canonical_persons(
         conn, [m["attrs"]["record"] for m in members.get("person", [])])
     return {
-        "case_id": case_id,
+        "case_id": ids[0],
+        "also_known_as": ids[1:],
         "refs": [m["attrs"] for m in members.get("ref", [])],
         "category": _value(fields, "category"),
         "status": status,
@@ -150,35 +151,24 @@ async def case(conn: asyncpg.Pool | asyncpg.Connection, case_id: str, at: dateti
         "overdue": is_overdue(due_at, status, at),
         "grid": _value(fields, "grid"),
         "sealed": bool(_value(fields, "sealed")),
-        "opened_at": row["opened_at"],
+        "opened_at": rows[0]["opened_at"],
         "persons": [{"person_id": persons_of.get(m["attrs"]["record"]), "role": m["attrs"]["role"],
                      "agency": m["attrs"]["agency"]} for m in members.get("person", [])],
         "places": [{"place_id": m["member"], "text": (m["attrs"] or {}).get("text")}
                    for m in members.get("place", [])],
         "cites": [m["attrs"] for m in members.get("cites", [])],
         "escalations": [m["attrs"] for m in members.get("escalation", [])],
-        "provenance": {
-            name: {"event_id": f["event_id"], "agency": f["agency"], "time": f["time"]}
-            for name, f in sorted(fields.items())
-        },
+        "provenance": _provenance(fields),
     }
 
 
-async def timeline(conn: asyncpg.Pool | asyncpg.Connection, kind: str, entity_id: str
-                   ) -> list[dict[str, Any]]:
+async def case_timeline(conn: asyncpg.Pool | asyncpg.Connection, case_id: str
+                        ) -> list[dict[str, Any]]:
+    """Every event of every agency record in the thread, in event time."""
+    ids = [r["case_id"] for r in await thread_nodes(conn, case_id)]
     rows = await conn.fetch(
-        "SELECT a.time, a.agency, a.type, a.event_id, a.summary FROM event_entity e"
-        " JOIN event_archive a ON a.source = e.source AND a.event_id = e.event_id"
-        " WHERE e.entity_kind = $1 AND e.entity_id = $2 ORDER BY e.time, e.source, e.event_id",
-        kind, entity_id,
-    )
-    return [dict(r) for r in rows]
-
-
-async def case_by_ref(conn: asyncpg.Pool | asyncpg.Connection, agency: str, kind: str,
-                      record_id: str) -> str | None:
-    return await conn.fetchval(
-        "SELECT entity_id FROM record_link WHERE agency = $1 AND kind = $2 AND record_id = $3"
-        " AND entity_kind = 'case'",
-        agency, kind, record_id,
-    )
+        "SELECT DISTINCT a.time, a.agency, a.type, a.event_id, a.summary, a.source"
+        " FROM event_entity e JOIN event_archive a ON a.source = e.source"
+        " AND a.event_id = e.event_id WHERE e.entity_kind = 'case'"
+        " AND e.entity_id = ANY($1::text[]) ORDER BY a.time, a.source, a.event_id", ids)
+    return [{k: r[k] for k in ("time", "agency", "type", "event_id", "summary")} for r in rows]

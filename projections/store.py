@@ -388,6 +388,16 @@ class Store:
             e[1] for e in ch.entities if e[0] == "record"}
         if nodes:
             await write_nodes(conn, nodes)
+        if ch.case_edges:
+            ce = sorted(ch.case_edges.items())
+            src = [a for (a, b), _ in ce] + [b for (a, b), _ in ce]
+            dst = [b for (a, b), _ in ce] + [a for (a, b), _ in ce]
+            origin = [o for _, o in ce] * 2
+            await conn.execute(
+                "INSERT INTO case_edge AS e (src, dst, origin) SELECT * FROM"
+                " unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1, 2"
+                " ON CONFLICT (src, dst) DO UPDATE SET origin = excluded.origin"
+                " WHERE excluded.origin < e.origin", src, dst, origin)
         if ch.cases:
             items2 = sorted(ch.cases.items())
             await conn.execute(
@@ -471,6 +481,7 @@ REBUILT_TABLES: dict[str, str] = {
     "mention": "record, name, national_id, nid_valid, birth_date, phone, stamp, place_id,"
     " place_stamp",
     "person_edge": "src, dst, origin",
+    "case_edge": "src, dst, origin",
     "person_node": "person_id, node",
     "resolution_decision": "decision_id, action, a, b, score, evidence, decided_by, time",
     "case_thread": "case_id, opened_at",

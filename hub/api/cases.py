@@ -54,6 +54,6 @@ async def get_timeline(case_id: str, ctx: CaseReader) -> dict[str, Any]:
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
-    items = await queries.timeline(ctx.pool, "case", case_id)
+    items = await queries.case_timeline(ctx.pool, case_id)
     await ctx.done(_persons_of(c))
     return {"items": items, "next": None}

@@ -115,3 +115,32 @@ async def test_operators_see_health_metrics_and_openapi(api: httpx.AsyncClient) 
     spec = (await api.get("/openapi.json")).json()
     assert "/v1/persons/{person_id}" in spec["paths"]
     assert "/v1/cases/{case_id}" in spec["paths"]
+
+
+async def test_a_dispute_from_grid_to_police_to_court_is_one_thread(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("thread") + "-"
+    events = feed.story(seed=7, n_residents=3, tag=tag)
+    ends = await publish(producer, events)
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+    ids = {}
+    for agency, kind, rid in (("city", "case", f"{tag}C-2026-000042"),
+                              ("police", "case", f"{tag}P-2026-0042"),
+                              ("court", "case", f"{tag}F-2026-0009")):
+        ids[agency] = await db.fetchval(
+            "SELECT entity_id FROM record_link WHERE agency = $1 AND kind = $2"
+            " AND record_id = $3", agency, kind, rid)
+    views = [(await api.get(f"/v1/cases/{cid}", headers=CC)).json() for cid in ids.values()]
+    assert len({v["case_id"] for v in views}) == 1, "any agency's record opens the same thread"
+    thread = views[0]
+    assert {(r["agency"], r["kind"]) for r in thread["refs"]} >= {
+        ("city", "case"), ("police", "case"), ("court", "case")}
+    assert thread["stage"] == "court-settled" and thread["status"] == "closed"
+    roles = {p["role"] for p in thread["persons"]}
+    assert {"party", "suspect", "plaintiff", "defendant"} <= roles
+    timeline = (await api.get(f"/v1/cases/{thread['case_id']}/timeline", headers=CC)).json()
+    agencies = [i["agency"] for i in timeline["items"]]
+    assert {"city", "police", "court"} <= set(agencies)
+    times = [i["time"] for i in timeline["items"]]
+    assert times == sorted(times)
