@@ -50,22 +50,24 @@ class Decision:
     evidence: dict[str, Any]
     decided_by: str
     time: datetime
+    graph: str = "person"  # person: records are one person; case: records are one matter
 
     @property
     def id(self) -> str:
         a, b = sorted((self.a, self.b))
-        h = hashlib.blake2b(f"{self.action}|{a}|{b}|{self.decided_by}".encode(), digest_size=10)
+        h = hashlib.blake2b(f"{self.graph}|{self.action}|{a}|{b}|{self.decided_by}".encode(),
+                            digest_size=10)
         return f"D-{h.hexdigest()}"
 
     def event(self) -> dict[str, Any]:
         """The decision as the CloudEvent the hub writes to its resolution topic."""
         return {
             "specversion": "1.0", "id": self.id, "source": "/hub/resolution",
-            "type": f"hub.person.{PAST[self.action]}",
+            "type": f"hub.{self.graph}.{PAST[self.action]}",
             "time": self.time.isoformat(), "subject": self.a, "agency": "hub",
             "data": {"action": self.action, "a": self.a, "b": self.b,
                      "score": round(self.score, 4), "evidence": self.evidence,
-                     "decided_by": self.decided_by},
+                     "decided_by": self.decided_by, "graph": self.graph},
         }
 
 
@@ -74,8 +76,11 @@ def parse_decision(raw: bytes) -> Decision:
     d = doc["data"]
     if d["action"] not in PAST:
         raise ValueError(f"unknown resolution action {d['action']!r}")
+    graph = d.get("graph", "person")
+    if graph not in ("person", "case"):
+        raise ValueError(f"unknown resolution graph {graph!r}")
     return Decision(d["action"], d["a"], d["b"], float(d.get("score") or 0), d["evidence"],
-                    d["decided_by"], datetime.fromisoformat(doc["time"]))
+                    d["decided_by"], datetime.fromisoformat(doc["time"]), graph)
 
 
 def _close(a: str, b: str) -> bool:
@@ -132,3 +137,22 @@ def decide(probe: Mention, candidates: list[Mention], component_of: dict[str, st
             else "candidate"
         out.append(Decision(action, probe.record, rec, s, ev, DECIDER, time))
     return out
+
+
+REFERRAL_WINDOW_HOURS = 72
+
+
+def decide_referral(city_case: str, incident: str, same_place: str, hours: float,
+                    shared_person: str | None, time: datetime) -> Decision | None:
+    """A 110 call referred to the city, and a city case opened at the same place soon after:
+    one matter (分流). Shared parties make it certain; place and timing alone, likely."""
+    evidence: dict[str, Any] = {"referred_to": "city", "place": same_place,
+                                "hours_after_referral": round(hours, 2)}
+    s = 0.5 + 0.3  # the referral and the same standard address
+    if shared_person:
+        evidence["shared_person"] = shared_person
+        s += 0.3
+    if not 0 <= hours <= REFERRAL_WINDOW_HOURS:
+        return None
+    action = "link" if s >= 0.8 else "candidate"
+    return Decision(action, city_case, incident, min(s, 1.0), evidence, DECIDER, time, "case")

@@ -22,7 +22,7 @@ import orjson
 import structlog
 
 from projections.changes import Changes
-from projections.decide import Decision, Mention, decide, parse_decision
+from projections.decide import Decision, Mention, decide, decide_referral, parse_decision
 from projections.graph import canonical_node, components, write_edges, write_nodes
 from projections.project import Accepted, Links, archive_rows, links_needed, project
 from streams.intake import InboundRecord, RejectedRecord, split
@@ -238,7 +238,16 @@ class Store:
                 d.id, d.action, d.a, d.b, d.score, d.evidence, d.decided_by, d.time)
             if not inserted:
                 continue  # the same decision again (a replay after a crash): once is enough
-            if d.action == "link":
+            if d.graph == "case":
+                if d.action == "link":
+                    await conn.execute(
+                        "INSERT INTO case_edge (src, dst, origin) VALUES ($1, $2, $3), ($2, $1, $3)"
+                        " ON CONFLICT DO NOTHING", d.a, d.b, d.id)
+                elif d.action in ("unlink", "reject"):
+                    await conn.execute(
+                        "DELETE FROM case_edge WHERE origin LIKE 'D-%' AND"
+                        " ((src = $1 AND dst = $2) OR (src = $2 AND dst = $1))", d.a, d.b)
+            elif d.action == "link":
                 await write_edges(conn, [(d.a, d.b)], d.id)
                 await write_nodes(conn, {d.a, d.b})
             elif d.action in ("unlink", "reject"):
@@ -248,6 +257,73 @@ class Store:
         return bad
 
     async def _decide(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
+        return await self._decide_persons(conn, ch) + await self._decide_referrals(conn, ch)
+
+    async def _decide_referrals(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
+        """A city case at the address of a 110 call the police referred to the city, opened
+        soon after the referral: the same matter. Probed from whichever side arrives last."""
+        places = {k[1]: k[3] for k in ch.members if k[0] == "case" and k[2] == "place"}
+        probes: list[tuple[str, str]] = []  # (city case, incident)
+        city_nodes = {eid for (agency, kind, _rid), (_k, eid) in ch.links.items()
+                      if (agency, kind) == ("city", "case")}
+        city_cases = sorted(c for c in city_nodes if c in places)
+        for cid in city_cases:
+            rows = await conn.fetch(
+                "SELECT pl.entity_id FROM entity_member pl"
+                " JOIN entity_member esc ON esc.entity_kind = 'case'"
+                " AND esc.entity_id = pl.entity_id AND esc.relation = 'escalation'"
+                " AND esc.member = 'city'"
+                " JOIN case_thread ct ON ct.case_id = pl.entity_id"
+                " JOIN case_thread me ON me.case_id = $2"
+                " WHERE pl.relation = 'place' AND pl.member = $1 AND pl.entity_kind = 'case'"
+                " AND ct.opened_at BETWEEN me.opened_at - interval '72 hours' AND me.opened_at",
+                places[cid], cid)
+            probes += [(cid, r[0]) for r in rows]
+        referred = [k[1] for k in ch.members
+                    if k[0] == "case" and k[2] == "escalation" and k[3] == "city"]
+        for inc in referred:
+            rows = await conn.fetch(
+                "SELECT pl.entity_id FROM entity_member inc_pl"
+                " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = inc_pl.member"
+                " AND pl.entity_kind = 'case'"
+                " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
+                " AND rl.agency = 'city' AND rl.kind = 'case'"
+                " JOIN case_thread ct ON ct.case_id = pl.entity_id"
+                " JOIN case_thread me ON me.case_id = $1"
+                " WHERE inc_pl.entity_kind = 'case' AND inc_pl.entity_id = $1"
+                " AND inc_pl.relation = 'place'"
+                " AND ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'",
+                inc)
+            probes += [(r[0], inc) for r in rows]
+        out: list[Decision] = []
+        for city_case, incident in sorted(set(probes)):
+            comps = await components(conn, [city_case, incident], "case_edge")
+            if incident in comps.get(city_case, []):
+                continue  # already one thread
+            row = await conn.fetchrow(
+                "SELECT (SELECT opened_at FROM case_thread WHERE case_id = $1) AS c,"
+                " (SELECT opened_at FROM case_thread WHERE case_id = $2) AS i,"
+                " (SELECT member FROM entity_member WHERE entity_kind = 'case'"
+                "  AND entity_id = $1 AND relation = 'place' LIMIT 1) AS place",
+                city_case, incident)
+            people = await conn.fetch(
+                "SELECT entity_id, attrs->>'record' AS record FROM entity_member"
+                " WHERE entity_kind = 'case' AND relation = 'person'"
+                " AND entity_id = ANY($1::text[])", [city_case, incident])
+            pc = await components(conn, [r["record"] for r in people])
+            sides: dict[str, set[str]] = {}
+            for r in people:
+                sides.setdefault(r["entity_id"], set()).add(
+                    canonical_node(pc.get(r["record"], [r["record"]])))
+            shared = sorted(sides.get(city_case, set()) & sides.get(incident, set()))
+            d = decide_referral(city_case, incident, row["place"],
+                                (row["c"] - row["i"]).total_seconds() / 3600,
+                                shared[0] if shared else None, row["c"])
+            if d is not None:
+                out.append(d)
+        return out
+
+    async def _decide_persons(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
         """Compare the batch's new mentions with candidates found by blocking keys."""
         probes_ids = sorted(set(ch.mentions) | set(ch.mention_places))
         if not probes_ids:
