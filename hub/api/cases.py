@@ -57,3 +57,20 @@ async def get_timeline(case_id: str, ctx: CaseReader) -> dict[str, Any]:
     items = await queries.case_timeline(ctx.pool, case_id)
     await ctx.done(_persons_of(c))
     return {"items": items, "next": None}
+
+
+@router.get(
+    "/v1/grids/{grid}",
+    tags=["grids"],
+    summary="The grid board: open, overdue and closed cases, incidents, residents",
+    responses={200: {"content": {"application/json": {"example": {
+        "grid": "11010500100101", "cases": {"open": 12, "overdue": 3, "closed": 140},
+        "incidents": {"open": 2, "closed": 9}, "residents": 388,
+        "overdue_case_ids": ["C-3f0c1d2e4b5a6978"]}}}}, 404: {"description": "unknown grid"}},
+)
+async def get_grid(grid: str, ctx: CaseReader) -> dict[str, Any]:
+    board = await queries.grid_board(ctx.pool, grid, datetime.now(UTC))
+    await ctx.done([], "ok" if board else "not-found")
+    if board is None:
+        raise Problem(404, "Not found", f"nothing is known in grid {grid!r}")
+    return board

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import asyncpg
 import httpx
@@ -144,3 +145,38 @@ async def test_a_dispute_from_grid_to_police_to_court_is_one_thread(
     assert {"city", "police", "court"} <= set(agencies)
     times = [i["time"] for i in timeline["items"]]
     assert times == sorted(times)
+
+
+async def test_the_grid_board_counts_open_overdue_closed_and_residents(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("grid")
+    grid = "99" + tag[-8:].encode().hex()[:12]  # a grid no other test uses
+    base = feed.EPOCH
+    addr = {"text": "北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室", "grid": grid}
+
+    def city(etype: str, n: int, cid: str, minutes: int, data: dict) -> dict:
+        return feed.event("city", etype, f"{tag}-{n}", base + timedelta(
+            minutes=minutes), cid, {"case_id": cid, **data})
+
+    events = [
+        city("city.case.reported", 1, f"{tag}-A", 0, {"category": "noise", "description": "d",
+                                                       "channel": "hotline", "address": addr}),
+        city("city.case.registered", 2, f"{tag}-A", 1, {"due_at": "2026-11-03T08:00:00+08:00"}),
+        city("city.case.reported", 3, f"{tag}-B", 0, {"category": "noise", "description": "d",
+                                                       "channel": "hotline", "address": addr}),
+        city("city.case.registered", 4, f"{tag}-B", 1, {"due_at": "2999-01-01T08:00:00+08:00"}),
+        city("city.case.reported", 5, f"{tag}-C", 0, {"category": "noise", "description": "d",
+                                                       "channel": "hotline", "address": addr}),
+        city("city.case.closed", 6, f"{tag}-C", 9, {"outcome": "ok"}),
+        feed.event("civil", "civil.resident.registered", f"{tag}-r", base, f"{tag}-R", {
+            "resident_id": f"{tag}-R", "household_id": "H", "person": {"name": "周杰"},
+            "address": addr}),
+    ]
+    ends = await publish(producer, events)
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+    board = (await api.get(f"/v1/grids/{grid}", headers=CC)).json()
+    assert board["cases"] == {"open": 2, "overdue": 1, "closed": 1}
+    assert board["residents"] == 1
+    assert len(board["overdue_case_ids"]) == 1
+    assert (await api.get("/v1/grids/00000000000000", headers=CC)).status_code == 404
