@@ -75,3 +75,30 @@ async def test_sigkill_mid_stream_then_restart_equals_a_clean_rebuild(
         assert len([n for n in live_rows["person_node"] if n[1].startswith("nid:")]) >= 1500
     finally:
         await live.close()
+
+
+async def test_two_workers_share_the_partitions_and_one_is_killed(
+    hub: Settings, producer: AIOKafkaProducer, start_worker: Callable[..., Worker],
+) -> None:
+    tag = unique("pair")
+    url = await new_database(hub, f"pair_{tag.replace('-', '_')}")
+    pool = await create_pool(url)
+    group = f"hub.internal.pair-{tag}"
+    try:
+        first = start_worker(url, app_id=group, HUB_BATCH_SIZE="100")
+        second = start_worker(url, app_id=group, HUB_BATCH_SIZE="100")
+        events = feed.bulk(seed=13, n_residents=1500, n_cases=600, prefix=tag)
+        ends = await publish(producer, events)
+        deadline = time.monotonic() + 120
+        while await _count(pool, f"{tag}%") < 0.3 * len(events):
+            assert time.monotonic() < deadline, first.tail() + second.tail()
+            await asyncio.sleep(0.02)
+        first.kill()  # its partitions move to the survivor after the session times out
+        await wait_caught_up(pool, group, ends, second, timeout=300)
+        second.stop()
+        assert await _count(pool, f"{tag}%") == len(events)
+        report = await rebuild(dataclasses.replace(hub, database_url=url, streams_app_id=group),
+                               "clean", verify=True)
+        assert report.differences == {}
+    finally:
+        await pool.close()
