@@ -15,6 +15,7 @@ from hub.tokens import Principal
 READERS: dict[str, frozenset[str]] = {
     "person": frozenset({"command-center", "investigator"}),
     "case": frozenset({"command-center", "investigator"}),
+    "place": frozenset({"command-center", "investigator"}),
     "audit": frozenset({"auditor"}),
 }
 # resources whose reads must state a purpose (X-Purpose)

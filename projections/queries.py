@@ -210,3 +210,82 @@ async def grid_board(conn: asyncpg.Pool | asyncpg.Connection, grid: str, at: dat
                 board["overdue_case_ids"].append(r["case_id"])
     board["overdue_case_ids"].sort()
     return board
+
+
+async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[str, Any] | None:
+    fields, members = await _merged_facts(conn, "place", [place_id])
+    if not fields and not members:
+        return None
+    residents = [r[0] for r in await conn.fetch(
+        "SELECT entity_id FROM entity_field WHERE field = 'current_place'"
+        " AND value = to_jsonb($1::text) AND entity_kind = 'record'", place_id)]
+    persons = sorted(set((await canonical_persons(conn, residents)).values()))
+    return {
+        "place_id": place_id,
+        "address": _value(fields, "address") or {},
+        "grid": _value(fields, "grid"),
+        "building_id": _value(fields, "building"),
+        "spellings": [m["member"] for m in members.get("spelling", [])],
+        "residents": persons,
+        "cases": [m["member"] for m in members.get("case", [])],
+        "provenance": _provenance(fields),
+    }
+
+
+async def places_in_grid(conn: asyncpg.Pool | asyncpg.Connection, grid: str, after: str | None,
+                         limit: int) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT entity_id FROM entity_field WHERE field = 'grid' AND value = to_jsonb($1::text)"
+        " AND entity_kind = 'place' AND ($2::text IS NULL OR entity_id > $2)"
+        " ORDER BY entity_id LIMIT $3", grid, after, limit)
+    return [r[0] for r in rows]
+
+
+CASE_FILTERS = ("grid", "status", "stage", "category")
+
+
+async def find_cases(conn: asyncpg.Pool | asyncpg.Connection, filters: dict[str, str],
+                     agency: str | None, overdue: bool | None, at: datetime, after: str | None,
+                     limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Case records matching every filter, in case id order, with a cursor for the next page.
+    Each item is the record's own summary; ``GET /v1/cases/{id}`` gives the whole thread."""
+    joins, args, where = [], [], []
+    assert set(filters) <= set(CASE_FILTERS), filters  # names go into SQL: only known ones
+    for i, (name, value) in enumerate(sorted(filters.items())):
+        joins.append(f" JOIN entity_field f{i} ON f{i}.entity_kind = 'case'"
+                     f" AND f{i}.entity_id = c.case_id AND f{i}.field = '{name}'"
+                     f" AND f{i}.value = to_jsonb(${len(args) + 1}::text)")
+        args.append(value)
+    if agency:
+        args.append(agency)
+        where.append(f"EXISTS (SELECT 1 FROM record_link l WHERE l.entity_kind = 'case'"
+                     f" AND l.entity_id = c.case_id AND l.agency = ${len(args)})")
+    args.append(after)
+    where.append(f"(${len(args)}::text IS NULL OR c.case_id > ${len(args)}::text)")
+    sql = ("SELECT c.case_id FROM case_thread c" + "".join(joins) + " WHERE "
+           + " AND ".join(where) + " ORDER BY c.case_id LIMIT 5000")
+    ids = [r[0] for r in await conn.fetch(sql, *args)]
+    out: list[dict[str, Any]] = []
+    last = None
+    for i in range(0, len(ids), 200):
+        chunk = ids[i:i + 200]
+        rows = await conn.fetch(
+            "SELECT entity_id, field, value FROM entity_field WHERE entity_kind = 'case'"
+            " AND entity_id = ANY($1::text[]) AND field = ANY($2::text[])", chunk,
+            ["category", "status", "stage", "due_at", "grid"])
+        facts: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            facts.setdefault(r[0], {})[r[1]] = r[2]
+        for cid in chunk:
+            f = facts.get(cid, {})
+            status = f.get("status") or "open"
+            item = {"case_id": cid, "category": f.get("category"), "status": status,
+                    "stage": f.get("stage"), "due_at": f.get("due_at"),
+                    "overdue": is_overdue(f.get("due_at"), status, at), "grid": f.get("grid")}
+            if overdue is not None and item["overdue"] != overdue:
+                continue
+            out.append(item)
+            last = cid
+            if len(out) > limit:
+                return out[:limit], out[limit - 1]["case_id"]
+    return out, None if len(ids) < 5000 else last

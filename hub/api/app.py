@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
-from hub.api import cases, events, persons, problems, system
+from hub.api import audit_log, cases, events, persons, places, problems, system
 from hub.config import Settings
 from hub.gateway import Gateway
 from hub.tokens import TokenBook
@@ -62,6 +62,8 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     problems.install(app)
     app.include_router(persons.router)
     app.include_router(cases.router)
+    app.include_router(places.router)
+    app.include_router(audit_log.router)
     app.include_router(events.router)
     app.include_router(system.router)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from hub.api.context import ReadContext, reader
 from hub.api.problems import Problem
@@ -26,6 +26,37 @@ EXAMPLE_CASE = {
 
 def _persons_of(case: dict[str, Any]) -> list[str]:
     return sorted({p["person_id"] for p in case["persons"]})
+
+
+@router.get(
+    "/v1/cases",
+    summary="Find cases by grid, status, stage, category, agency, overdue (cursor pages)",
+    responses={200: {"content": {"application/json": {"example": {"items": [
+        {"case_id": "C-3f0c1d2e4b5a6978", "category": "noise", "status": "open",
+         "stage": "dispatched", "due_at": "2026-11-24T08:00:00+08:00", "overdue": False,
+         "grid": "11010500100101"}], "next": "C-3f0c1d2e4b5a6978"}}}}},
+)
+async def find_cases(
+    ctx: CaseReader,
+    grid: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{2,32}$")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    stage: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    agency: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$")] = None,
+    overdue: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    filters = {k: v for k, v in (("grid", grid), ("status", status), ("stage", stage),
+                                 ("category", category)) if v is not None}
+    if status == "open":
+        filters.pop("status")  # "open" is also the absence of a status: filter after reading
+    items, nxt = await queries.find_cases(ctx.pool, filters, agency, overdue, datetime.now(UTC),
+                                          cursor, limit)
+    if status == "open":
+        items = [i for i in items if i["status"] == "open"]
+    await ctx.done([])
+    return {"items": items, "next": nxt}
 
 
 @router.get(

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.integration
 TOKENS = {
     "cc-token-0123456789abcdef": Principal("duty-officer-7", "city", "command-center"),
     "sys-token-0123456789abcdef": Principal("civil-registry", "civil", "agency-system"),
+    "aud-token-0123456789abcdef": Principal("auditor-1", "civil", "auditor"),
 }
 CC = {"Authorization": "Bearer cc-token-0123456789abcdef", "X-Purpose": "integration test"}
 

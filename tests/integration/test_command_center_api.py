@@ -1,0 +1,66 @@
+"""The rest of contract section 5: places, case lists, and who looked at a person."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from hub import feed
+from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
+from tests.integration.test_person_flow import fresh_nid
+
+AUDITOR = {"Authorization": "Bearer aud-token-0123456789abcdef"}
+
+
+async def test_places_cases_and_the_audit_trail_of_a_person(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("cc")
+    grid = "98" + tag[-8:].encode().hex()[:12]
+    nid = fresh_nid(tag)
+    home = {"text": "北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室", "grid": grid}
+    t = feed.EPOCH
+    events = [
+        feed.event("civil", "civil.resident.registered", f"{tag}-r", t, f"{tag}-R", {
+            "resident_id": f"{tag}-R", "household_id": "H", "address": home,
+            "person": {"national_id": nid, "name": "郑爽"}}),
+        feed.event("city", "city.case.reported", f"{tag}-c1", t, f"{tag}-C1", {
+            "case_id": f"{tag}-C1", "category": "garbage", "description": "d",
+            "channel": "grid-member", "address": home}),
+        feed.event("city", "city.case.registered", f"{tag}-c2", t + timedelta(minutes=5),
+                   f"{tag}-C1", {"case_id": f"{tag}-C1", "due_at": "2026-11-03T08:00:00+08:00"}),
+    ]
+    ends = await publish(producer, events)
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+
+    # The same address written another way finds the same place.
+    other_spelling = "朝阳区阜通东大街六号院3栋2单元12层1201室"
+    found = (await api.get("/v1/places", params={"address": other_spelling, "grid": grid},
+                           headers=CC)).json()["items"]
+    assert len(found) == 1
+    place = found[0]
+    assert place["grid"] == grid and place["address"]["room"] == 1201
+    person = (await api.get("/v1/persons", params={"national_id": nid}, headers=CC)).json()
+    pid = person["items"][0]["person_id"]
+    assert place["residents"] == [pid]
+    assert (await api.get(f"/v1/places/{place['place_id']}", headers=CC)).json() == place
+    in_grid = (await api.get("/v1/places", params={"grid": grid}, headers=CC)).json()
+    assert [p["place_id"] for p in in_grid["items"]] == [place["place_id"]]
+
+    cases = (await api.get("/v1/cases", params={"grid": grid, "overdue": "true"},
+                           headers=CC)).json()
+    assert [c["stage"] for c in cases["items"]] == ["registered"]
+    assert cases["items"][0]["overdue"] is True
+    none = (await api.get("/v1/cases", params={"grid": grid, "status": "closed"},
+                          headers=CC)).json()
+    assert none["items"] == []
+    bad = await api.get("/v1/cases", params={"status": "maybe"}, headers=CC)
+    assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+
+    trail = (await api.get(f"/v1/audit/subjects/{pid}", headers=AUDITOR)).json()["items"]
+    assert trail and {(i["user"], i["purpose"], i["outcome"]) for i in trail} >= {
+        ("duty-officer-7", "integration test", "ok")}
+    assert (await api.get(f"/v1/audit/subjects/{pid}", headers=CC)).status_code == 403
