@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
-from hub.api import audit_log, cases, events, persons, places, problems, system
+from hub.api import audit_log, candidates, cases, events, persons, places, problems, system
 from hub.config import Settings
 from hub.gateway import Gateway
 from hub.tokens import TokenBook
@@ -38,6 +38,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.pool = await create_pool(settings.require_database(), max_size=16)
         app.state.tokens = tokens
         app.state.consumer = settings.streams_app_id
+        app.state.resolution_topic = settings.resolution_topic
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.require_kafka(), acks="all",
             enable_idempotence=settings.producer_idempotence, linger_ms=2,
@@ -60,6 +61,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.include_router(candidates.router)
     app.include_router(persons.router)
     app.include_router(cases.router)
     app.include_router(places.router)

@@ -1,0 +1,67 @@
+"""Uncertain person matches, and a person's word on them: confirming or rejecting a candidate
+is a decision event in the log (decided by that user), applied like the resolver's own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+
+from hub.api.context import ReadContext, reader
+from hub.api.problems import Problem
+from projections import queries
+from projections.decide import Decision
+
+router = APIRouter(tags=["persons"])
+PersonReader = Annotated[ReadContext, Depends(reader("person"))]
+
+
+@router.get("/v1/persons/{person_id}/candidates",
+            summary="Records that may be this person, waiting for someone to confirm or reject")
+async def candidates(person_id: str, ctx: PersonReader) -> dict[str, Any]:
+    p = await queries.person(ctx.pool, person_id)
+    if p is None:
+        await ctx.done([], "not-found")
+        raise Problem(404, "Not found", f"no person {person_id!r}")
+    records = [f"{r['agency']}:{r['kind']}:{r['id']}" for r in p["records"]]
+    rows = await ctx.pool.fetch(
+        "SELECT d.decision_id, d.a, d.b, d.score, d.evidence, d.time FROM resolution_decision d"
+        " WHERE d.action = 'candidate' AND (d.a = ANY($1::text[]) OR d.b = ANY($1::text[]))"
+        " AND NOT EXISTS (SELECT 1 FROM resolution_decision x WHERE x.action <> 'candidate'"
+        " AND ((x.a = d.a AND x.b = d.b) OR (x.a = d.b AND x.b = d.a)))"
+        " ORDER BY d.score DESC, d.decision_id", records)
+    mine = set(records)
+    items = []
+    for r in rows:
+        other = r["b"] if r["a"] in mine else r["a"]
+        other_pid = (await queries.canonical_persons(ctx.pool, [other]))[other]
+        if other_pid == p["person_id"]:
+            continue  # joined meanwhile
+        items.append({"decision_id": r["decision_id"], "record": other, "person_id": other_pid,
+                      "score": r["score"], "evidence": r["evidence"], "time": r["time"]})
+    await ctx.done([p["person_id"], *[i["person_id"] for i in items]])
+    return {"items": items, "next": None}
+
+
+@router.post("/v1/persons/candidates/{decision_id}/{verdict}", status_code=202,
+             summary="Confirm (link) or reject a candidate match; becomes an event in the log")
+async def judge(decision_id: str, verdict: Literal["confirm", "reject"], request: Request,
+                ctx: PersonReader) -> dict[str, Any]:
+    row = await ctx.pool.fetchrow(
+        "SELECT a, b, score, evidence FROM resolution_decision WHERE decision_id = $1"
+        " AND action = 'candidate'", decision_id)
+    if row is None:
+        await ctx.done([], "not-found")
+        raise Problem(404, "Not found", f"no candidate decision {decision_id!r}")
+    d = Decision("link" if verdict == "confirm" else "reject", row["a"], row["b"], 1.0,
+                 {"candidate": decision_id, "resolver_score": row["score"],
+                  "resolver_evidence": row["evidence"], "purpose": ctx.purpose},
+                 f"user:{ctx.principal.user}", datetime.now(UTC))
+    gateway = request.app.state.gateway
+    topic = request.app.state.resolution_topic
+    await gateway.producer.send_and_wait(topic, orjson.dumps(d.event()), key=d.a.encode())
+    persons = await queries.canonical_persons(ctx.pool, [row["a"], row["b"]])
+    await ctx.done(sorted(set(persons.values())), f"decided:{d.action}")
+    return {"decision_id": d.id, "action": d.action, "a": d.a, "b": d.b}
