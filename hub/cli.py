@@ -27,6 +27,7 @@ def _banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str 
     lines = [
         "",
         "Civic Hub is up.",
+        f"  command center {base}/   (paste the command-center token below)",
         f"  query API      {base}/v1/…   (OpenAPI: {base}/openapi.json, docs: {base}/docs)",
         f"  health         {base}/healthz    metrics: {base}/metrics",
         f"  Kafka          {settings.kafka_bootstrap}"
@@ -44,7 +45,8 @@ def _banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str 
                        f"'{base}/v1/persons?national_id={person_hint}'" if person_hint else
                        f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: demo' "
                        f"'{base}/v1/persons?name=…'")
-            lines += ["", "Try:", "  " + example]
+            lines += ["", "Try:", "  " + example,
+                      f"  or open {base}/?token={cc}  (the page drops it from the address)"]
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 

@@ -54,9 +54,12 @@ class Decision:
 
     @property
     def id(self) -> str:
-        a, b = sorted((self.a, self.b))
-        h = hashlib.blake2b(f"{self.graph}|{self.action}|{a}|{b}|{self.decided_by}".encode(),
-                            digest_size=10)
+        # Directional on purpose: the same pair decided from each side is two decisions, keyed
+        # (and so ordered) by their own probe record. The same decision made again (a replay
+        # after a crash) has the same id and the same key: the log's order says which counts.
+        h = hashlib.blake2b(
+            f"{self.graph}|{self.action}|{self.a}|{self.b}|{self.decided_by}".encode(),
+            digest_size=10)
         return f"D-{h.hexdigest()}"
 
     def event(self) -> dict[str, Any]:

@@ -8,6 +8,15 @@ import asyncpg
 
 from projections.ids import hub_id
 
+# When an edge is stated twice, which origin it keeps must not depend on arrival order: a
+# fact of an event (identity number, agency ref) beats a decision, then the smallest id. So
+# an unlink (which removes decision edges only) never removes what an agency stated.
+ORIGIN_MERGE = (
+    "CASE WHEN e.origin LIKE 'D-%' AND excluded.origin NOT LIKE 'D-%' THEN excluded.origin"
+    " WHEN e.origin NOT LIKE 'D-%' AND excluded.origin LIKE 'D-%' THEN e.origin"
+    " ELSE LEAST(e.origin, excluded.origin) END"
+)
+
 
 def person_id_of(node: str) -> str:
     """The hub person id a node answers to: P-… of its identity number or of its record."""
@@ -19,9 +28,9 @@ async def write_edges(conn: asyncpg.Connection, pairs: list[tuple[str, str]], or
     src = [a for a, b in pairs] + [b for a, b in pairs]
     dst = [b for a, b in pairs] + [a for a, b in pairs]
     await conn.execute(
-        "INSERT INTO person_edge (src, dst, origin) SELECT s, d, $3 FROM"
-        " unnest($1::text[], $2::text[]) AS x(s, d) ORDER BY 1, 2 ON CONFLICT DO NOTHING",
-        src, dst, origin)
+        "INSERT INTO person_edge AS e (src, dst, origin) SELECT s, d, $3 FROM"
+        " unnest($1::text[], $2::text[]) AS x(s, d) ORDER BY 1, 2"
+        " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE, src, dst, origin)
 
 
 async def write_nodes(conn: asyncpg.Connection, nodes: set[str]) -> None:

@@ -289,3 +289,25 @@ async def find_cases(conn: asyncpg.Pool | asyncpg.Connection, filters: dict[str,
             if len(out) > limit:
                 return out[:limit], out[limit - 1]["case_id"]
     return out, None if len(ids) < 5000 else last
+
+
+async def grids(conn: asyncpg.Pool | asyncpg.Connection, at: datetime) -> list[dict[str, Any]]:
+    """Every grid with city cases: open, overdue (asked at ``at``) and closed counts."""
+    rows = await conn.fetch(
+        "SELECT g.value #>> '{}' AS grid, s.value #>> '{}' AS status,"
+        " d.value #>> '{}' AS due_at FROM entity_field g"
+        " JOIN record_link l ON l.entity_kind = 'case' AND l.entity_id = g.entity_id"
+        "  AND l.agency = 'city'"
+        " LEFT JOIN entity_field s ON s.entity_kind = 'case' AND s.entity_id = g.entity_id"
+        "  AND s.field = 'status'"
+        " LEFT JOIN entity_field d ON d.entity_kind = 'case' AND d.entity_id = g.entity_id"
+        "  AND d.field = 'due_at'"
+        " WHERE g.field = 'grid' AND g.entity_kind = 'case'")
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        b = out.setdefault(r["grid"], {"grid": r["grid"], "open": 0, "overdue": 0, "closed": 0})
+        status = r["status"] or "open"
+        b["closed" if status == "closed" else "open"] += 1
+        if is_overdue(r["due_at"], status, at):
+            b["overdue"] += 1
+    return [out[k] for k in sorted(out)]

@@ -23,7 +23,13 @@ import structlog
 
 from projections.changes import Changes
 from projections.decide import Decision, Mention, decide, decide_referral, parse_decision
-from projections.graph import canonical_node, components, write_edges, write_nodes
+from projections.graph import (
+    ORIGIN_MERGE,
+    canonical_node,
+    components,
+    write_edges,
+    write_nodes,
+)
 from projections.project import Accepted, Links, archive_rows, links_needed, project
 from streams.intake import InboundRecord, RejectedRecord, split
 
@@ -241,8 +247,9 @@ class Store:
             if d.graph == "case":
                 if d.action == "link":
                     await conn.execute(
-                        "INSERT INTO case_edge (src, dst, origin) VALUES ($1, $2, $3), ($2, $1, $3)"
-                        " ON CONFLICT DO NOTHING", d.a, d.b, d.id)
+                        "INSERT INTO case_edge AS e (src, dst, origin) VALUES ($1, $2, $3),"
+                        " ($2, $1, $3) ON CONFLICT (src, dst) DO UPDATE SET origin = "
+                        + ORIGIN_MERGE, d.a, d.b, d.id)
                 elif d.action in ("unlink", "reject"):
                     await conn.execute(
                         "DELETE FROM case_edge WHERE origin LIKE 'D-%' AND"
@@ -472,8 +479,7 @@ class Store:
             await conn.execute(
                 "INSERT INTO case_edge AS e (src, dst, origin) SELECT * FROM"
                 " unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1, 2"
-                " ON CONFLICT (src, dst) DO UPDATE SET origin = excluded.origin"
-                " WHERE excluded.origin < e.origin", src, dst, origin)
+                " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE, src, dst, origin)
         if ch.cases:
             items2 = sorted(ch.cases.items())
             await conn.execute(

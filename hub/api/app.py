@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
@@ -22,6 +24,7 @@ from hub.tokens import TokenBook
 from projections.store import create_pool
 
 log = structlog.get_logger("hub.api")
+WEB = Path(__file__).resolve().parent.parent / "web"  # the command center page, no CDN
 
 REQUESTS = Counter("hub_api_requests_total", "API requests", ["route", "status"])
 LATENCY = Histogram("hub_api_request_seconds", "API request latency", ["route"])
@@ -68,6 +71,11 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(audit_log.router)
     app.include_router(events.router)
     app.include_router(system.router)
+    app.mount("/ui", StaticFiles(directory=WEB), name="ui")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB / "index.html")
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:

@@ -90,6 +90,14 @@ async def get_timeline(case_id: str, ctx: CaseReader) -> dict[str, Any]:
     return {"items": items, "next": None}
 
 
+@router.get("/v1/grids", tags=["grids"],
+            summary="Every grid with city cases: open, overdue, closed (the dashboard map)")
+async def list_grids(ctx: CaseReader) -> dict[str, Any]:
+    items = await queries.grids(ctx.pool, datetime.now(UTC))
+    await ctx.done([])
+    return {"items": items, "next": None}
+
+
 @router.get(
     "/v1/grids/{grid}",
     tags=["grids"],

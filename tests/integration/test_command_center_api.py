@@ -64,3 +64,17 @@ async def test_places_cases_and_the_audit_trail_of_a_person(
     assert trail and {(i["user"], i["purpose"], i["outcome"]) for i in trail} >= {
         ("duty-officer-7", "integration test", "ok")}
     assert (await api.get(f"/v1/audit/subjects/{pid}", headers=CC)).status_code == 403
+
+
+async def test_the_command_center_page_is_served_without_any_outside_resource(
+    api: httpx.AsyncClient,
+) -> None:
+    page = await api.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/ui/app.js" in page.text and "/ui/style.css" in page.text
+    for asset in ("/ui/app.js", "/ui/style.css"):
+        r = await api.get(asset)
+        assert r.status_code == 200
+        assert "http://" not in r.text and "https://" not in r.text, "no CDN: closed networks"
+    grids = await api.get("/v1/grids", headers=CC)
+    assert grids.status_code == 200 and isinstance(grids.json()["items"], list)

@@ -1,0 +1,146 @@
+// Civic Hub command center: a dependency-free page over the query API (closed networks,
+// no CDN). Every call carries the token and the stated purpose; the API audits each read.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const view = $("#view");
+const state = {
+  token: sessionStorage.getItem("hub.token") || "",
+  purpose: sessionStorage.getItem("hub.purpose") || "duty watch",
+  timer: null,
+  seenOverdue: new Set(),
+};
+
+function esc(v) {
+  return String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+function agency(a) { return `<span class="agency ${esc(a)}">${esc(a)}</span>`; }
+function status(text, error) {
+  $("#status").textContent = text;
+  $("#status").className = error ? "error" : "";
+}
+
+async function api(path) {
+  const r = await fetch(path, {headers: {"Authorization": `Bearer ${state.token}`, "X-Purpose": state.purpose}});
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${r.status}: ${body.detail || body.title || r.statusText}`);
+  return body;
+}
+
+function route() {
+  const [kind, id] = decodeURIComponent(location.hash.slice(1)).split("/");
+  clearInterval(state.timer);
+  if (!state.token) return;
+  const show = {person: showPerson, case: showCase, place: showPlace, grid: showGrid, search: showSearch}[kind];
+  (show ? show(id) : showDashboard()).catch((e) => { view.innerHTML = `<p class="error">${esc(e.message)}</p>`; status(e.message, true); });
+}
+
+// -- dashboard: grid map by district and street, drawn from the grid codes -------------------
+async function showDashboard() {
+  const render = async () => {
+    const grids = (await api("/v1/grids")).items;
+    const districts = {};
+    for (const g of grids) (districts[g.grid.slice(0, 6)] ||= []).push(g);
+    let html = `<h2>Grids: open and overdue city cases</h2><div class="map">`;
+    for (const [d, gs] of Object.entries(districts)) {
+      html += `<div class="district"><h3>district ${esc(d)}</h3><div class="tiles">`;
+      for (const g of gs) {
+        const cls = g.overdue > 2 ? "alert" : g.overdue > 0 ? "warn" : "";
+        html += `<div class="tile ${cls}" data-grid="${esc(g.grid)}" title="${esc(g.grid)}"><b>${esc(g.grid.slice(6))}</b>open ${g.open}<br>overdue ${g.overdue}</div>`;
+      }
+      html += `</div></div>`;
+    }
+    html += `</div><h3>Incoming: cases turning overdue</h3><div class="feed" id="feed"></div>`;
+    const feed = document.getElementById("feed")?.innerHTML || "";
+    view.innerHTML = html;
+    document.getElementById("feed").innerHTML = feed;
+    view.querySelectorAll(".tile").forEach((t) => t.onclick = () => { location.hash = `grid/${t.dataset.grid}`; });
+    const over = (await api("/v1/cases?overdue=true&limit=200")).items;
+    const fresh = over.filter((c) => !state.seenOverdue.has(c.case_id));
+    fresh.forEach((c) => state.seenOverdue.add(c.case_id));
+    const lines = fresh.map((c) => `<div>${new Date().toLocaleTimeString()} · <a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a> ${esc(c.category)} in grid ${esc(c.grid)} overdue since ${esc(c.due_at)}</div>`).join("");
+    document.getElementById("feed").insertAdjacentHTML("afterbegin", lines);
+    status(`live · ${grids.length} grids · updated ${new Date().toLocaleTimeString()}`);
+  };
+  await render();
+  state.timer = setInterval(() => render().catch((e) => status(e.message, true)), 5000);
+}
+
+async function showGrid(grid) {
+  const b = await api(`/v1/grids/${encodeURIComponent(grid)}`);
+  const cases = (await api(`/v1/cases?grid=${encodeURIComponent(grid)}&limit=200`)).items;
+  view.innerHTML = `<h2>Grid ${esc(grid)}</h2>
+    <p>open ${b.cases.open} · overdue ${b.cases.overdue} · closed ${b.cases.closed} · incidents open ${b.incidents.open} · residents ${b.residents}</p>
+    <table><tr><th>case</th><th>category</th><th>stage</th><th>due</th><th>overdue</th></tr>
+    ${cases.map((c) => `<tr><td><a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a></td><td>${esc(c.category)}</td><td>${esc(c.stage)}</td><td>${esc(c.due_at)}</td><td>${c.overdue ? "yes" : ""}</td></tr>`).join("")}</table>`;
+  status(`grid ${grid}`);
+}
+
+// -- search --------------------------------------------------------------------------------
+async function showSearch(q) {
+  if (/^C-[0-9a-f]+$/.test(q)) { location.hash = `case/${q}`; return; }
+  const param = /^[0-9]{17}[0-9Xx]$/.test(q) ? "national_id" : "name";
+  const found = (await api(`/v1/persons?${param}=${encodeURIComponent(q)}`)).items;
+  if (found.length === 1) { location.hash = `person/${found[0].person_id}`; return; }
+  view.innerHTML = `<h2>Persons matching “${esc(q)}”</h2>` + (found.length ? `<table><tr><th>person</th><th>names</th><th>birth</th><th>records</th></tr>${found.map((p) => `<tr><td><a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a></td><td>${esc(p.names.join(", "))}</td><td>${esc(p.birth_date)}</td><td>${p.records.map((r) => agency(r.agency)).join(" ")}</td></tr>`).join("")}</table>` : `<p>No one.</p>`);
+  status(`${found.length} found`);
+}
+
+// -- a person, with where each field came from -----------------------------------------------
+async function showPerson(id) {
+  const p = await api(`/v1/persons/${encodeURIComponent(id)}`);
+  const prov = Object.entries(p.provenance).map(([f, s]) => `<tr><td>${esc(f)}</td><td>${agency(s.agency)}</td><td>${esc(s.event_id)}</td><td>${esc(s.time)}</td></tr>`).join("");
+  view.innerHTML = `<h2>${esc(p.names.join(" / "))} <small>${esc(p.person_id)}</small></h2>
+    <table><tr><th>identity number</th><td>${esc(p.national_id || (p.unverified_national_ids || []).join(", ") + " (unverified)")}</td></tr>
+    <tr><th>gender, birth</th><td>${esc(p.gender)} ${esc(p.birth_date)}</td></tr>
+    <tr><th>status</th><td>${esc(p.status)}</td></tr>
+    <tr><th>phones</th><td>${esc(p.phones.join(", "))}</td></tr>
+    <tr><th>records</th><td>${p.records.map((r) => `${agency(r.agency)} ${esc(r.kind)} ${esc(r.id)}`).join("<br>")}</td></tr></table>
+    <h3>Addresses</h3><table>${p.addresses.map((a) => `<tr><td><a href="#place/${esc(a.place_id)}">${esc(a.text)}</a></td><td>${a.current ? "current" : ""}</td></tr>`).join("")}</table>
+    <h3>Cases</h3><table>${p.cases.map((c) => `<tr><td><a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a></td><td>${agency(c.agency)}</td><td>${esc(c.role)}</td></tr>`).join("")}</table>
+    <h3>Where each field came from</h3><table><tr><th>field</th><th>agency</th><th>event</th><th>time</th></tr>${prov}</table>`;
+  status(`person ${p.person_id}`);
+}
+
+// -- a case thread across agencies, with its timeline -------------------------------------------
+async function showCase(id) {
+  const c = await api(`/v1/cases/${encodeURIComponent(id)}`);
+  const t = (await api(`/v1/cases/${encodeURIComponent(id)}/timeline`)).items;
+  view.innerHTML = `<h2>Case thread ${esc(c.case_id)} <small>${esc(c.category)}</small></h2>
+    <table><tr><th>stage</th><td>${esc(c.stage)} (${esc(c.status)})${c.overdue ? ' <b class="error">overdue</b>' : ""}</td></tr>
+    <tr><th>due</th><td>${esc(c.due_at)}</td></tr><tr><th>grid</th><td><a href="#grid/${esc(c.grid)}">${esc(c.grid)}</a></td></tr>
+    <tr><th>agency records</th><td>${c.refs.map((r) => `${agency(r.agency)} ${esc(r.kind)} ${esc(r.id)}`).join("<br>")}</td></tr>
+    <tr><th>persons</th><td>${c.persons.map((p) => `<a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a> ${esc(p.role)} (${esc(p.agency)})`).join("<br>")}</td></tr>
+    <tr><th>places</th><td>${c.places.map((p) => `<a href="#place/${esc(p.place_id)}">${esc(p.text)}</a>`).join("<br>")}</td></tr></table>
+    <h3>Timeline, every agency, in event time</h3>
+    <table class="timeline"><tr><th>time</th><th>agency</th><th>what happened</th></tr>${t.map((i) => `<tr><td>${esc(i.time)}</td><td>${agency(i.agency)}</td><td>${esc(i.summary)}</td></tr>`).join("")}</table>`;
+  status(`case ${c.case_id}`);
+}
+
+async function showPlace(id) {
+  const p = await api(`/v1/places/${encodeURIComponent(id)}`);
+  const a = p.address || {};
+  view.innerHTML = `<h2>Place ${esc(p.place_id)}</h2><table>
+    ${Object.entries(a).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("")}
+    <tr><th>grid</th><td><a href="#grid/${esc(p.grid)}">${esc(p.grid)}</a></td></tr>
+    <tr><th>written as</th><td>${p.spellings.map(esc).join("<br>")}</td></tr>
+    <tr><th>residents</th><td>${p.residents.map((r) => `<a href="#person/${esc(r)}">${esc(r)}</a>`).join("<br>")}</td></tr>
+    <tr><th>cases</th><td>${p.cases.map((c) => `<a href="#case/${esc(c)}">${esc(c)}</a>`).join("<br>")}</td></tr></table>`;
+  status(`place ${p.place_id}`);
+}
+
+$("#auth").onsubmit = (e) => {
+  e.preventDefault();
+  state.token = $("#token").value.trim();
+  state.purpose = $("#purpose").value.trim();
+  sessionStorage.setItem("hub.token", state.token);
+  sessionStorage.setItem("hub.purpose", state.purpose);
+  route();
+};
+$("#search").onsubmit = (e) => { e.preventDefault(); location.hash = `search/${$("#q").value.trim()}`; };
+window.onhashchange = route;
+$("#token").value = state.token;
+$("#purpose").value = state.purpose;
+const fromLink = new URLSearchParams(location.search).get("token");
+if (fromLink) { state.token = fromLink; $("#token").value = fromLink; sessionStorage.setItem("hub.token", fromLink); history.replaceState(null, "", "/" + location.hash); }
+route();
