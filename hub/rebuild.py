@@ -21,11 +21,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.config import Settings
-from projections.store import REBUILT_TABLES, Store, create_pool, migrate
+from projections.store import REBUILT_TABLES, Positions, Store, create_pool, migrate, read_positions
 from streams.intake import InboundRecord
 
 REBUILD_CONSUMER = "hub.internal.rebuild"
-Positions = dict[tuple[str, int], int]
 
 
 @dataclass
@@ -38,14 +37,6 @@ class RebuildReport:
     @property
     def equal(self) -> bool:
         return not self.differences
-
-
-async def live_positions(conn: asyncpg.Connection | asyncpg.Pool, consumer: str,
-                         schema: str = "public") -> Positions:
-    rows = await conn.fetch(
-        f'SELECT topic, partition, next_offset FROM "{schema}".stream_position'
-        " WHERE consumer = $1", consumer)
-    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
 class Rebuilder:
@@ -142,12 +133,12 @@ async def rebuild(settings: Settings, schema: str, verify: bool,
     conn = await asyncpg.connect(settings.require_database())
     try:
         await rb.start()
-        await rb.run_until(await live_positions(conn, live_consumer))
+        await rb.run_until(await read_positions(conn, live_consumer))
         if verify:
             async with conn.transaction():
                 # Freeze the live model: projector transactions wait at their first statement.
                 await conn.execute("LOCK TABLE public.stream_position IN SHARE MODE")
-                final = await live_positions(conn, live_consumer)
+                final = await read_positions(conn, live_consumer)
                 await rb.run_until(final)
                 report.differences = await compare(conn, "public", schema)
         report.events = rb.events

@@ -142,18 +142,32 @@ class BatchResult:
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+Positions = dict[tuple[str, int], int]
+
+
+async def read_positions(conn: asyncpg.Pool | asyncpg.Connection, consumer: str,
+                         schema: str = "public") -> Positions:
+    """Where ``consumer`` is: the next offset it will apply, per topic partition."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    rows = await conn.fetch(
+        f'SELECT topic, partition, next_offset FROM "{schema}".stream_position'
+        " WHERE consumer = $1", consumer)
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
+def reached(have: Positions, want: Positions) -> bool:
+    return all(have.get(tp, 0) >= o for tp, o in want.items())
+
+
 class Store:
     def __init__(self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...]):
         self.pool = pool
         self.consumer = consumer
         self.agencies = agencies
 
-    async def positions(self) -> dict[tuple[str, int], int]:
-        rows = await self.pool.fetch(
-            "SELECT topic, partition, next_offset FROM stream_position WHERE consumer = $1",
-            self.consumer,
-        )
-        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+    async def positions(self) -> Positions:
+        return await read_positions(self.pool, self.consumer)
 
     async def apply_batch(self, records: Sequence[InboundRecord],
                           deadletter: DeadletterSink | None = None,

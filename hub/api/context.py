@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hub import audit, policy
 from hub.api.problems import Problem
 from hub.tokens import Principal, TokenBook
+from projections.store import reached, read_positions
 
 bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS file")
 
@@ -57,11 +58,7 @@ async def wait_for_offsets(pool: asyncpg.Pool, consumer: str, token: str) -> Non
     want = parse_min_offset(token)
     deadline = time.monotonic() + MIN_OFFSET_WAIT
     while True:
-        rows = await pool.fetch(
-            "SELECT topic, partition, next_offset FROM stream_position WHERE consumer = $1",
-            consumer)
-        have = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-        if all(have.get(tp, 0) >= o for tp, o in want.items()):
+        if reached(await read_positions(pool, consumer), want):
             return
         if time.monotonic() > deadline:
             raise Problem(503, "Not caught up",

@@ -30,7 +30,7 @@ from hub.config import Settings, agency_topic, load_settings
 from hub.devstack import EmbeddedStack, free_port
 from hub.tokens import Principal, TokenBook
 from hub.topics import ensure_topics
-from projections.store import create_pool, migrate
+from projections.store import create_pool, migrate, reached, read_positions
 
 pytestmark = pytest.mark.integration
 
@@ -195,11 +195,8 @@ async def wait_caught_up(pool: asyncpg.Pool, consumer: str, ends: dict[tuple[str
     against a hung worker; it is not a speed assertion."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = await pool.fetch(
-            "SELECT topic, partition, next_offset FROM stream_position WHERE consumer = $1",
-            consumer)
-        have = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-        if all(have.get(tp, 0) >= end for tp, end in ends.items()):
+        have = await read_positions(pool, consumer)
+        if reached(have, ends):
             return
         if worker is not None and worker.proc.poll() is not None:
             raise AssertionError(f"worker exited with {worker.proc.returncode}:\n{worker.tail()}")
