@@ -94,6 +94,7 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
 
     embedded_broker: bool = True
+    policy_path: Path | None = None
 
     @property
     def embedded_kafka(self) -> bool:
@@ -154,6 +155,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_port=port,
         tokens_path=Path(tokens) if tokens else None,
         embedded_broker=embedded,
+        policy_path=Path(env["HUB_POLICY"]) if env.get("HUB_POLICY") else None,
         data_dir=Path(env.get("HUB_DATA_DIR") or ".hub-data").resolve(),
         agencies=agencies,
         partitions=_env_int(env, "HUB_TOPIC_PARTITIONS", 4),

@@ -88,6 +88,7 @@ async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dic
         "addresses": [{"place_id": m["member"], "text": (m["attrs"] or {}).get("text"),
                        "current": m["member"] == current} for m in listed("address")],
         "cases": [m["attrs"] for m in listed("case")],
+        "assistance": [m["attrs"] for m in listed("assistance")],
         "provenance": _provenance(fields, hide=("national_id_valid",)),
     }
 
@@ -272,7 +273,7 @@ async def find_cases(conn: asyncpg.Pool | asyncpg.Connection, filters: dict[str,
         rows = await conn.fetch(
             "SELECT entity_id, field, value FROM entity_field WHERE entity_kind = 'case'"
             " AND entity_id = ANY($1::text[]) AND field = ANY($2::text[])", chunk,
-            ["category", "status", "stage", "due_at", "grid"])
+            ["category", "status", "stage", "due_at", "grid", "sealed"])
         facts: dict[str, dict[str, Any]] = {}
         for r in rows:
             facts.setdefault(r[0], {})[r[1]] = r[2]
@@ -281,7 +282,8 @@ async def find_cases(conn: asyncpg.Pool | asyncpg.Connection, filters: dict[str,
             status = f.get("status") or "open"
             item = {"case_id": cid, "category": f.get("category"), "status": status,
                     "stage": f.get("stage"), "due_at": f.get("due_at"),
-                    "overdue": is_overdue(f.get("due_at"), status, at), "grid": f.get("grid")}
+                    "overdue": is_overdue(f.get("due_at"), status, at), "grid": f.get("grid"),
+                    "sealed": bool(f.get("sealed"))}
             if overdue is not None and item["overdue"] != overdue:
                 continue
             out.append(item)

@@ -20,6 +20,7 @@ from hub import __version__
 from hub.api import audit_log, candidates, cases, events, persons, places, problems, system
 from hub.config import Settings
 from hub.gateway import Gateway
+from hub.policy import Policy
 from hub.tokens import TokenBook
 from projections.store import create_pool
 
@@ -36,10 +37,12 @@ class OrjsonResponse(JSONResponse):
 
 
 def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
+    policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings.require_database(), max_size=16)
         app.state.tokens = tokens
+        app.state.policy = policy
         app.state.consumer = settings.streams_app_id
         app.state.resolution_topic = settings.resolution_topic
         producer = AIOKafkaProducer(

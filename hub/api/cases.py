@@ -25,7 +25,7 @@ EXAMPLE_CASE = {
 
 
 def _persons_of(case: dict[str, Any]) -> list[str]:
-    return sorted({p["person_id"] for p in case["persons"]})
+    return sorted({p["person_id"] for p in case.get("persons", []) if p["person_id"]})
 
 
 @router.get(
@@ -55,6 +55,7 @@ async def find_cases(
                                           cursor, limit)
     if status == "open":
         items = [i for i in items if i["status"] == "open"]
+    items = [ctx.policy.mask_case(ctx.principal, i)[0] for i in items]
     await ctx.done([])
     return {"items": items, "next": nxt}
 
@@ -67,10 +68,12 @@ async def find_cases(
 )
 async def get_case(case_id: str, ctx: CaseReader) -> dict[str, Any]:
     c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
-    await ctx.done(_persons_of(c) if c else [], "ok" if c else "not-found")
     if c is None:
+        await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
-    return c
+    shown, masked = ctx.policy.mask_case(ctx.principal, c)
+    await ctx.done(_persons_of(shown), "ok-masked" if masked else "ok")
+    return shown
 
 
 @router.get(
@@ -85,6 +88,10 @@ async def get_timeline(case_id: str, ctx: CaseReader) -> dict[str, Any]:
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
+    if ctx.policy.case_sealed_for(ctx.principal, c):
+        await ctx.done([], "denied")
+        raise Problem(403, "Forbidden", "the case is sealed; ask "
+                      + ", ".join(sorted(ctx.policy.sealed_visible_to)))
     items = await queries.case_timeline(ctx.pool, case_id)
     await ctx.done(_persons_of(c))
     return {"items": items, "next": None}

@@ -12,8 +12,9 @@ import asyncpg
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hub import audit, policy
+from hub import audit
 from hub.api.problems import Problem
+from hub.policy import Policy
 from hub.tokens import Principal, TokenBook
 from projections.store import reached, read_positions
 
@@ -23,6 +24,7 @@ bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS f
 @dataclass
 class ReadContext:
     pool: asyncpg.Pool
+    policy: Policy
     principal: Principal
     purpose: str | None
     client: str | None
@@ -84,13 +86,15 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         path = request.url.path
         if principal is None:
             anonymous = Principal("-", "-", "-")
-            await ReadContext(pool, anonymous, purpose, client, request.method, path).done(
+            await ReadContext(pool, request.app.state.policy, anonymous, purpose, client,
+                              request.method, path).done(
                 [], "unauthenticated")
             raise Problem(401, "Unauthorized",
                           "send Authorization: Bearer <token> with a token from HUB_TOKENS",
                           headers={"WWW-Authenticate": "Bearer"})
-        ctx = ReadContext(pool, principal, purpose, client, request.method, path)
-        decision = policy.decide(principal, resource, purpose)
+        ctx = ReadContext(pool, request.app.state.policy, principal, purpose, client,
+                          request.method, path)
+        decision = ctx.policy.decide(principal, resource, purpose)
         if not decision.allowed:
             await ctx.done([], "denied")
             raise Problem(403, "Forbidden", decision.reason)

@@ -33,10 +33,12 @@ EXAMPLE_PERSON = {
 )
 async def get_person(person_id: str, ctx: PersonReader) -> dict[str, Any]:
     p = await queries.person(ctx.pool, person_id)
-    await ctx.done([person_id] if p else [], "ok" if p else "not-found")
     if p is None:
+        await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
-    return p
+    shown, masked = ctx.policy.mask_person(ctx.principal, p)
+    await ctx.done([p["person_id"]], "ok-masked" if masked else "ok")
+    return shown
 
 
 @router.get(
@@ -62,6 +64,8 @@ async def find_persons(
         ids = await queries.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
         if len(ids) > limit:
             ids, nxt = ids[:limit], ids[limit - 1]
-    items = [p for p in [await queries.person(ctx.pool, i) for i in ids] if p is not None]
-    await ctx.done([p["person_id"] for p in items])
-    return {"items": items, "next": nxt}
+    found = [p for p in [await queries.person(ctx.pool, i) for i in ids] if p is not None]
+    shown = [ctx.policy.mask_person(ctx.principal, p) for p in found]
+    await ctx.done([p["person_id"] for p in found],
+                   "ok-masked" if any(m for _, m in shown) else "ok")
+    return {"items": [p for p, _ in shown], "next": nxt}

@@ -95,9 +95,9 @@ async function showPerson(id) {
     <tr><th>gender, birth</th><td>${esc(p.gender)} ${esc(p.birth_date)}</td></tr>
     <tr><th>status</th><td>${esc(p.status)}</td></tr>
     <tr><th>phones</th><td>${esc(p.phones.join(", "))}</td></tr>
-    <tr><th>records</th><td>${p.records.map((r) => `${agency(r.agency)} ${esc(r.kind)} ${esc(r.id)}`).join("<br>")}</td></tr></table>
+    <tr><th>records</th><td>${p.records.map((r) => `${agency(r.agency)} ${esc(r.kind)} ${r.id === null ? "(restricted, ask " + r.ask.join(", ") + ")" : esc(r.id)}`).join("<br>")}</td></tr></table>
     <h3>Addresses</h3><table>${p.addresses.map((a) => `<tr><td><a href="#place/${esc(a.place_id)}">${esc(a.text)}</a></td><td>${a.current ? "current" : ""}</td></tr>`).join("")}</table>
-    <h3>Cases</h3><table>${p.cases.map((c) => `<tr><td><a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a></td><td>${agency(c.agency)}</td><td>${esc(c.role)}</td></tr>`).join("")}</table>
+    <h3>Cases</h3><table>${p.cases.map((c) => c.case_id ? `<tr><td><a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a></td><td>${agency(c.agency)}</td><td>${esc(c.role)}</td></tr>` : `<tr><td>a restricted record</td><td>${agency(c.agency)}</td><td>ask ${c.ask.map(agency).join(" ")}</td></tr>`).join("")}</table>
     <h3>Where each field came from</h3><table><tr><th>field</th><th>agency</th><th>event</th><th>time</th></tr>${prov}</table>`;
   status(`person ${p.person_id}`);
 }
@@ -105,12 +105,17 @@ async function showPerson(id) {
 // -- a case thread across agencies, with its timeline -------------------------------------------
 async function showCase(id) {
   const c = await api(`/v1/cases/${encodeURIComponent(id)}`);
+  if (c.status === "restricted") {
+    view.innerHTML = `<h2>Case ${esc(c.case_id)}</h2><p>This case is sealed. Ask: ${c.ask.map(agency).join(" ")}</p>`;
+    status(`case ${c.case_id} (sealed)`);
+    return;
+  }
   const t = (await api(`/v1/cases/${encodeURIComponent(id)}/timeline`)).items;
   view.innerHTML = `<h2>Case thread ${esc(c.case_id)} <small>${esc(c.category)}</small></h2>
     <table><tr><th>stage</th><td>${esc(c.stage)} (${esc(c.status)})${c.overdue ? ' <b class="error">overdue</b>' : ""}</td></tr>
     <tr><th>due</th><td>${esc(c.due_at)}</td></tr><tr><th>grid</th><td><a href="#grid/${esc(c.grid)}">${esc(c.grid)}</a></td></tr>
     <tr><th>agency records</th><td>${c.refs.map((r) => `${agency(r.agency)} ${esc(r.kind)} ${esc(r.id)}`).join("<br>")}</td></tr>
-    <tr><th>persons</th><td>${c.persons.map((p) => `<a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a> ${esc(p.role)} (${esc(p.agency)})`).join("<br>")}</td></tr>
+    <tr><th>persons</th><td>${c.persons.map((p) => p.person_id ? `<a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a> ${esc(p.role)} (${esc(p.agency)})` : `restricted (${esc(p.agency)}), ask ${p.ask.join(", ")}`).join("<br>")}</td></tr>
     <tr><th>places</th><td>${c.places.map((p) => `<a href="#place/${esc(p.place_id)}">${esc(p.text)}</a>`).join("<br>")}</td></tr></table>
     <h3>Timeline, every agency, in event time</h3>
     <table class="timeline"><tr><th>time</th><th>agency</th><th>what happened</th></tr>${t.map((i) => `<tr><td>${esc(i.time)}</td><td>${agency(i.agency)}</td><td>${esc(i.summary)}</td></tr>`).join("")}</table>`;

@@ -38,6 +38,8 @@ TOKENS = {
     "cc-token-0123456789abcdef": Principal("duty-officer-7", "city", "command-center"),
     "sys-token-0123456789abcdef": Principal("civil-registry", "civil", "agency-system"),
     "aud-token-0123456789abcdef": Principal("auditor-1", "civil", "auditor"),
+    "court-token-0123456789abcdef": Principal("clerk-3", "court", "command-center"),
+    "police-token-0123456789abcdef": Principal("officer-9", "police", "investigator"),
 }
 CC = {"Authorization": "Bearer cc-token-0123456789abcdef", "X-Purpose": "integration test"}
 

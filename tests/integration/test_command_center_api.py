@@ -78,3 +78,40 @@ async def test_the_command_center_page_is_served_without_any_outside_resource(
         assert "http://" not in r.text and "https://" not in r.text, "no CDN: closed networks"
     grids = await api.get("/v1/grids", headers=CC)
     assert grids.status_code == 200 and isinstance(grids.json()["items"], list)
+
+
+async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+) -> None:
+    tag = unique("seal") + "-"
+    events = feed.story(seed=7, n_residents=3, tag=tag)
+    sealed = feed.event("court", "court.case.sealed", f"{tag}seal", feed.EPOCH + timedelta(
+        days=30), f"{tag}F-2026-0009", {"case_id": f"{tag}F-2026-0009", "reason": "未成年人"})
+    ends = await publish(producer, [*events, sealed])
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+    court = {"Authorization": "Bearer court-token-0123456789abcdef", "X-Purpose": "hearing"}
+    police = {"Authorization": "Bearer police-token-0123456789abcdef", "X-Purpose": "inquiry"}
+    cid = await db.fetchval("SELECT entity_id FROM record_link WHERE agency = 'court'"
+                            " AND kind = 'case' AND record_id = $1", f"{tag}F-2026-0009")
+
+    as_city = (await api.get(f"/v1/cases/{cid}", headers=CC)).json()
+    assert as_city == {"case_id": as_city["case_id"], "sealed": True, "status": "restricted",
+                       "ask": ["court"]}
+    assert (await api.get(f"/v1/cases/{cid}/timeline", headers=CC)).status_code == 403
+    as_court = (await api.get(f"/v1/cases/{cid}", headers=court)).json()
+    assert as_court["sealed"] is True and as_court["refs"]
+    assert (await api.get(f"/v1/cases/{cid}/timeline", headers=court)).status_code == 200
+
+    suspect_nid = events[0]["data"]["person"]["national_id"]
+    seen_by_city = (await api.get("/v1/persons", params={"national_id": suspect_nid},
+                                  headers=CC)).json()["items"][0]
+    assert {"case_id": None, "role": "restricted", "agency": "police",
+            "ask": ["court", "police"]} in seen_by_city["cases"]
+    assert "suspect" not in str(seen_by_city["records"])
+    seen_by_police = (await api.get("/v1/persons", params={"national_id": suspect_nid},
+                                    headers=police)).json()["items"][0]
+    assert "suspect" in {c["role"] for c in seen_by_police["cases"]}
+    outcome = await db.fetchval(
+        "SELECT outcome FROM audit_log WHERE user_name = 'duty-officer-7' AND $1 = ANY(subject_ids)"
+        " ORDER BY id DESC LIMIT 1", seen_by_city["person_id"])
+    assert outcome == "ok-masked"

@@ -1,0 +1,63 @@
+"""The access policy: deny by default, purpose required, restricted content masked with whom
+to ask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.policy import Policy, PolicyError
+from hub.tokens import Principal
+
+POLICY = Policy.load()
+CITY = Principal("duty-officer", "city", "command-center")
+CIVIL = Principal("caseworker", "civil", "command-center")
+POLICE = Principal("officer", "police", "investigator")
+COURT = Principal("clerk", "court", "command-center")
+
+PERSON = {
+    "person_id": "P-1", "records": [
+        {"agency": "civil", "kind": "resident", "id": "R-1"},
+        {"agency": "police", "kind": "case-party", "id": "A-1/suspect/ev-7"}],
+    "cases": [{"case_id": "C-1", "role": "party", "agency": "city"},
+              {"case_id": "C-2", "role": "suspect", "agency": "police"}],
+    "assistance": [{"program": "dibao", "monthly_amount": 1200}],
+}
+
+
+def test_reading_needs_a_reading_role_and_for_persons_a_purpose() -> None:
+    assert POLICY.decide(CITY, "person", "dispute follow-up").allowed
+    assert not POLICY.decide(CITY, "person", None).allowed
+    assert not POLICY.decide(Principal("sys", "civil", "agency-system"), "case", "x").allowed
+    assert not POLICY.decide(CITY, "audit", "x").allowed
+    assert not POLICY.decide(CITY, "something-new", "x").allowed, "deny by default"
+
+
+def test_assistance_is_civil_only_and_suspects_police_and_court_only() -> None:
+    seen, masked = POLICY.mask_person(CITY, PERSON)
+    assert masked
+    assert seen["assistance"] == [{"restricted": True, "ask": ["civil"]}]
+    assert seen["cases"][1] == {"case_id": None, "role": "restricted", "agency": "police",
+                                "ask": ["court", "police"]}
+    assert seen["records"][1]["id"] is None
+    assert seen["cases"][0] == PERSON["cases"][0]
+    civil, _ = POLICY.mask_person(CIVIL, PERSON)
+    assert civil["assistance"] == PERSON["assistance"]
+    police, _ = POLICY.mask_person(POLICE, PERSON)
+    assert police["cases"] == PERSON["cases"] and police["records"] == PERSON["records"]
+    assert police["assistance"] != PERSON["assistance"]
+
+
+def test_a_sealed_case_is_the_courts_alone() -> None:
+    case = {"case_id": "C-9", "sealed": True, "persons": [], "refs": [{"agency": "court"}]}
+    assert POLICY.mask_case(CITY, case) == ({"case_id": "C-9", "sealed": True,
+                                             "status": "restricted", "ask": ["court"]}, True)
+    assert POLICY.mask_case(COURT, case) == (case, False)
+
+
+def test_a_policy_file_with_an_unknown_rule_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "policy.toml"
+    p.write_text('[readers]\nperson = ["investigator"]\n[restricted.x]\nwhat = "everything"\n')
+    with pytest.raises(PolicyError, match=r"restricted\.x"):
+        Policy.load(p)
