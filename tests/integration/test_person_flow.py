@@ -139,7 +139,9 @@ async def test_a_dispute_from_grid_to_police_to_court_is_one_thread(
         ("city", "case"), ("police", "case"), ("court", "case")}
     assert thread["stage"] == "court-settled" and thread["status"] == "closed"
     roles = {p["role"] for p in thread["persons"]}
-    assert {"party", "suspect", "plaintiff", "defendant"} <= roles
+    # The city's duty officer sees that police hold a suspect, not who (policy).
+    assert {"party", "plaintiff", "defendant", "restricted"} <= roles
+    assert "suspect" not in roles
     timeline = (await api.get(f"/v1/cases/{thread['case_id']}/timeline", headers=CC)).json()
     agencies = [i["agency"] for i in timeline["items"]]
     assert {"city", "police", "court"} <= set(agencies)
