@@ -18,6 +18,7 @@ from prometheus_client import Counter, Histogram
 
 from hub import __version__
 from hub.api import audit_log, candidates, cases, events, persons, places, problems, system
+from hub.audit import AuditWriter
 from hub.config import Settings
 from hub.gateway import Gateway
 from hub.policy import Policy
@@ -43,6 +44,8 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.pool = await create_pool(settings.require_database(), max_size=16)
         app.state.tokens = tokens
         app.state.policy = policy
+        app.state.audit = AuditWriter(app.state.pool)
+        app.state.audit.start()
         app.state.consumer = settings.streams_app_id
         app.state.resolution_topic = settings.resolution_topic
         producer = AIOKafkaProducer(
@@ -55,6 +58,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.audit.stop()
             await producer.stop()
             await app.state.pool.close()
 

@@ -24,6 +24,7 @@ bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS f
 @dataclass
 class ReadContext:
     pool: asyncpg.Pool
+    audit: audit.AuditWriter
     policy: Policy
     principal: Principal
     purpose: str | None
@@ -33,7 +34,7 @@ class ReadContext:
 
     async def done(self, subject_ids: Sequence[str], outcome: str = "ok") -> None:
         """Write the audit record; the answer goes out only after this returns."""
-        await audit.write(self.pool, audit.AuditRecord(
+        await self.audit.write(audit.AuditRecord(
             self.principal.user, self.principal.agency, self.principal.role, self.client,
             self.method, self.path, self.purpose, subject_ids, outcome,
         ))
@@ -86,14 +87,14 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         path = request.url.path
         if principal is None:
             anonymous = Principal("-", "-", "-")
-            await ReadContext(pool, request.app.state.policy, anonymous, purpose, client,
-                              request.method, path).done(
+            await ReadContext(pool, request.app.state.audit, request.app.state.policy,
+                              anonymous, purpose, client, request.method, path).done(
                 [], "unauthenticated")
             raise Problem(401, "Unauthorized",
                           "send Authorization: Bearer <token> with a token from HUB_TOKENS",
                           headers={"WWW-Authenticate": "Bearer"})
-        ctx = ReadContext(pool, request.app.state.policy, principal, purpose, client,
-                          request.method, path)
+        ctx = ReadContext(pool, request.app.state.audit, request.app.state.policy, principal,
+                          purpose, client, request.method, path)
         decision = ctx.policy.decide(principal, resource, purpose)
         if not decision.allowed:
             await ctx.done([], "denied")

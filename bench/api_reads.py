@@ -1,0 +1,131 @@
+"""API read speed with policy and the durable audit write included: person and case by id,
+p50/p99 and requests/s (one API process = one core), next to a plain asyncpg primary-key
+select on one connection in the same run.
+
+    .venv/bin/python -m bench.api_reads [--events 50000] [--requests 4000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import time
+
+import aiohttp
+import asyncpg
+import httpx
+
+from bench.common import child_env, header, spawn, stack
+from bench.quality import apply_city
+from hub.devstack import free_port
+from hub.simulator import SimConfig, simulate
+from hub.topics import ensure_topics
+from projections.store import migrate
+
+TOKEN = "bench-command-center-token-0123456789"
+
+
+def pct(xs: list[float], q: float) -> float:
+    return sorted(xs)[max(0, int(len(xs) * q) - 1)] * 1000
+
+
+async def raw_select(dsn: str, ids: list[str]) -> tuple[float, float, float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        lat = []
+        t0 = time.perf_counter()
+        for i in ids:
+            t = time.perf_counter()
+            await conn.fetchrow("SELECT * FROM person_node WHERE person_id = $1", i)
+            lat.append(time.perf_counter() - t)
+        return len(ids) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, .99)
+    finally:
+        await conn.close()
+
+
+async def api_load(url: str, paths: list[str], concurrency: int) -> tuple[float, float, float]:
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Purpose": "bench"}
+    queue = list(paths)
+    lat: list[float] = []
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while queue:
+            path = queue.pop()
+            t = time.perf_counter()
+            async with session.get(url + path, headers=headers) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"{path}: {r.status}")
+            lat.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+    return len(paths) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, .99)
+
+
+async def main(n: int, requests: int, concurrency: int) -> None:
+    with stack() as s:
+        dsn = s.require_database()
+        await migrate(dsn)
+        await ensure_topics(s)
+        await apply_city(s, dsn, simulate(SimConfig(seed=4, events=n)))
+        conn = await asyncpg.connect(dsn)
+        persons = [r[0] for r in await conn.fetch(
+            "SELECT person_id FROM person_node WHERE node LIKE 'nid:%' LIMIT 20000")]
+        cases = [r[0] for r in await conn.fetch("SELECT case_id FROM case_thread LIMIT 20000")]
+        audit_before = await conn.fetchval("SELECT count(*) FROM audit_log")
+        await conn.close()
+        rng = random.Random(1)
+        tokens = s.data_dir / "tokens.toml"
+        tokens.write_text(f'[tokens."{TOKEN}"]\nuser = "bench"\nagency = "city"\n'
+                          'role = "command-center"\n')
+        port = free_port()
+        api = spawn(["-m", "hub.cli", "up"], child_env(
+            s, HUB_TOKENS=str(tokens), HUB_API_BIND=f"127.0.0.1:{port}", HUB_WORKERS="0"),
+            s.data_dir / "api.log")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient() as c:
+                for _ in range(300):
+                    try:
+                        if (await c.get(url + "/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+            await api_load(url, [f"/v1/persons/{p}" for p in persons[:200]], concurrency)
+            if os.environ.get("BENCH_PAUSE"):
+                print("api pid", api.pid, flush=True)
+                await asyncio.sleep(float(os.environ["BENCH_PAUSE"]))
+            raw = await raw_select(dsn, [rng.choice(persons) for _ in range(requests)])
+            person = await api_load(url, [f"/v1/persons/{rng.choice(persons)}"
+                                          for _ in range(requests)], concurrency)
+            case = await api_load(url, [f"/v1/cases/{rng.choice(cases)}"
+                                        for _ in range(requests)], concurrency)
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+        conn = await asyncpg.connect(dsn)
+        audited = await conn.fetchval("SELECT count(*) FROM audit_log") - audit_before
+        await conn.close()
+        print(header("api reads"))
+        print(f"city of {n:,} simulated events; {requests:,} requests per path, "
+              f"{concurrency} concurrent clients; {audited:,} audit rows written")
+        print(f"raw asyncpg PK select, 1 connection   {raw[0]:8,.0f}/s   p50 {raw[1]:.2f} ms"
+              f"   p99 {raw[2]:.2f} ms")
+        for name, r in (("GET /v1/persons/{id}", person), ("GET /v1/cases/{id}", case)):
+            print(f"{name:37s} {r[0]:8,.0f}/s   p50 {r[1]:.2f} ms   p99 {r[2]:.2f} ms"
+                  f"   {r[0] / raw[0]:.0%} of raw (aim >= 2,000/s, 30 %, p99 <= 5 ms)")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=50_000)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--concurrency", type=int, default=8)
+    a = ap.parse_args()
+    asyncio.run(main(a.events, a.requests, a.concurrency))
