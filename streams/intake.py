@@ -52,16 +52,28 @@ def check(rec: InboundRecord, agencies: tuple[str, ...]) -> Accepted | RejectedR
 
 def split(records: list[InboundRecord], agencies: tuple[str, ...]
           ) -> tuple[list[Accepted], list[RejectedRecord]]:
-    """Check a batch. Accepted events keep log order; an event's second copy within the batch
-    (same source and id) is dropped here, and copies across batches by the archive."""
-    accepted: list[Accepted] = []
+    """Check a batch. Accepted events keep log order. Copies of one event (same source and
+    id) within the batch behave exactly as they would across batches, so that where a batch
+    happens to be cut never shows: identical copies count once (the lowest log position is
+    the one kept), and a copy with other content is rejected as a conflicting duplicate."""
+    kept: dict[tuple[str, str], Accepted] = {}
+    order: list[tuple[str, str]] = []
     rejected: list[RejectedRecord] = []
-    seen: set[tuple[str, str]] = set()
     for rec in records:
         out = check(rec, agencies)
         if isinstance(out, RejectedRecord):
             rejected.append(out)
-        elif out.env.key not in seen:
-            seen.add(out.env.key)
-            accepted.append(out)
-    return accepted, rejected
+            continue
+        key = out.env.key
+        prev = kept.get(key)
+        if prev is None:
+            kept[key] = out
+            order.append(key)
+        elif (prev.env.type, prev.env.raw["data"]) != (out.env.type, out.env.raw["data"]):
+            rejected.append(RejectedRecord(
+                rec, "conflicting-duplicate",
+                f"source {out.env.source!r} already sent id {out.env.id!r} with other content;"
+                " an event id must not be reused", "id", out.env.id))
+        elif (out.topic, out.partition, out.offset) < (prev.topic, prev.partition, prev.offset):
+            kept[key] = out
+    return [kept[k] for k in order], rejected
