@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import time
 
 import aiohttp
 import asyncpg
-import httpx
 
-from bench.common import child_env, header, spawn, stack
+from bench.common import header, stack, start_api
 from bench.quality import apply_city
-from hub.devstack import free_port
 from hub.simulator import SimConfig, simulate
 from hub.topics import ensure_topics
 from projections.store import migrate
@@ -80,27 +77,9 @@ async def main(n: int, requests: int, concurrency: int) -> None:
         audit_before = await conn.fetchval("SELECT count(*) FROM audit_log")
         await conn.close()
         rng = random.Random(1)
-        tokens = s.data_dir / "tokens.toml"
-        tokens.write_text(f'[tokens."{TOKEN}"]\nuser = "bench"\nagency = "city"\n'
-                          'role = "command-center"\n')
-        port = free_port()
-        api = spawn(["-m", "hub.cli", "up"], child_env(
-            s, HUB_TOKENS=str(tokens), HUB_API_BIND=f"127.0.0.1:{port}", HUB_WORKERS="0"),
-            s.data_dir / "api.log")
-        url = f"http://127.0.0.1:{port}"
+        api, url = await start_api(s, TOKEN, "city", "command-center")
         try:
-            async with httpx.AsyncClient() as c:
-                for _ in range(300):
-                    try:
-                        if (await c.get(url + "/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
             await api_load(url, [f"/v1/persons/{p}" for p in persons[:200]], concurrency)
-            if os.environ.get("BENCH_PAUSE"):
-                print("api pid", api.pid, flush=True)
-                await asyncio.sleep(float(os.environ["BENCH_PAUSE"]))
             raw = await raw_select(dsn, [rng.choice(persons) for _ in range(requests)])
             person = await api_load(url, [f"/v1/persons/{rng.choice(persons)}"
                                           for _ in range(requests)], concurrency)

@@ -46,6 +46,36 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
                             stderr=subprocess.STDOUT)
 
 
+async def start_api(s: Settings, token: str, agency: str, role: str
+                    ) -> tuple[subprocess.Popen[bytes], str]:
+    """The API as its own process (`civic-hub up`, no workers) with one token; returns the
+    process and its base URL once /healthz answers."""
+    import asyncio
+
+    import httpx
+
+    from hub.devstack import free_port
+
+    tokens = s.data_dir / "tokens.toml"
+    tokens.write_text(f'[tokens."{token}"]\nuser = "bench"\nagency = "{agency}"\n'
+                      f'role = "{role}"\n')
+    port = free_port()
+    api = spawn(["-m", "hub.cli", "up"], child_env(
+        s, HUB_TOKENS=str(tokens), HUB_API_BIND=f"127.0.0.1:{port}", HUB_WORKERS="0"),
+        s.data_dir / "api.log")
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url) as c:
+        for _ in range(300):
+            try:
+                if (await c.get("/healthz")).status_code == 200:
+                    return api, url
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    api.terminate()
+    raise RuntimeError(f"the API did not start; see {s.data_dir / 'api.log'}")
+
+
 def header(name: str) -> str:
     return (f"{name} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}")

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 
 import aiohttp
-import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from bench.common import child_env, header, spawn, stack
-from hub.devstack import free_port
+from bench.common import header, stack, start_api
 from hub.feed import bulk
 from hub.topics import ensure_topics
 from projections.store import migrate
@@ -82,28 +79,10 @@ async def main(n: int, concurrency: int) -> None:
                   if e["type"] == "civil.resident.registered"][:n]
         payloads = [(e["subject"].encode(), orjson.dumps(e)) for e in events]
         avg = sum(len(v) for _, v in payloads) / len(payloads)
-        tokens = s.data_dir / "tokens.toml"
-        tokens.write_text(f'[tokens."{TOKEN}"]\nuser = "bench"\nagency = "civil"\n'
-                          'role = "agency-system"\n')
-        port = free_port()
-        api = spawn(["-m", "hub.cli", "up"], child_env(
-            s, HUB_TOKENS=str(tokens), HUB_API_BIND=f"127.0.0.1:{port}", HUB_WORKERS="0"),
-            s.data_dir / "api.log")
-        url = f"http://127.0.0.1:{port}"
+        api, url = await start_api(s, TOKEN, "civil", "agency-system")
         try:
-            async with httpx.AsyncClient(base_url=url) as c:
-                for _ in range(300):
-                    try:
-                        if (await c.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
             batches = [orjson.dumps(events[i:i + 500]) for i in range(0, len(events), 500)]
             await gateway(url, batches[:4], 1)  # warm-up, not reported
-            if os.environ.get("BENCH_PAUSE"):
-                print("api pid", api.pid, flush=True)
-                await asyncio.sleep(float(os.environ["BENCH_PAUSE"]))
             gw_events = len(events) - 2000
             gw = await gateway(url, batches[4:], concurrency)
             raw = await raw_send_batch(s.require_kafka(), payloads)
