@@ -79,7 +79,7 @@ async def _up(settings: Settings, demo: bool) -> int:
         app = create_app(settings, tokens)
         server = uvicorn.Server(uvicorn.Config(
             app, host=settings.api_host, port=settings.api_port, log_level="warning",
-            lifespan="on", access_log=False))
+            lifespan="on", access_log=False, timeout_graceful_shutdown=2))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         serving = asyncio.create_task(server.serve())
         while not server.started:

@@ -17,10 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
-from hub.api import audit_log, candidates, cases, events, persons, places, problems, system
+from hub.api import audit_log, candidates, cases, events, live, persons, places, problems, system
 from hub.audit import AuditWriter
 from hub.config import Settings
 from hub.gateway import Gateway
+from hub.livefeed import LiveFeed
 from hub.policy import Policy
 from hub.tokens import TokenBook
 from projections.store import create_pool
@@ -46,6 +47,8 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.policy = policy
         app.state.audit = AuditWriter(app.state.pool)
         app.state.audit.start()
+        app.state.feed = LiveFeed(app.state.pool)
+        app.state.feed.start()
         app.state.consumer = settings.streams_app_id
         app.state.resolution_topic = settings.resolution_topic
         producer = AIOKafkaProducer(
@@ -58,6 +61,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.feed.stop()
             await app.state.audit.stop()
             await producer.stop()
             await app.state.pool.close()
@@ -74,6 +78,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(candidates.router)
     app.include_router(persons.router)
     app.include_router(cases.router)
+    app.include_router(live.router)
     app.include_router(places.router)
     app.include_router(audit_log.router)
     app.include_router(events.router)

@@ -8,7 +8,7 @@ const state = {
   token: sessionStorage.getItem("hub.token") || "",
   purpose: sessionStorage.getItem("hub.purpose") || "duty watch",
   timer: null,
-  seenOverdue: new Set(),
+  feed: null,  // AbortController of the live feed stream
 };
 
 function esc(v) {
@@ -50,16 +50,9 @@ async function showDashboard() {
       }
       html += `</div></div>`;
     }
-    html += `</div><h3>Incoming: cases turning overdue</h3><div class="feed" id="feed"></div>`;
-    const feed = document.getElementById("feed")?.innerHTML || "";
+    html += `</div>`;
     view.innerHTML = html;
-    document.getElementById("feed").innerHTML = feed;
     view.querySelectorAll(".tile").forEach((t) => t.onclick = () => { location.hash = `grid/${t.dataset.grid}`; });
-    const over = (await api("/v1/cases?overdue=true&limit=200")).items;
-    const fresh = over.filter((c) => !state.seenOverdue.has(c.case_id));
-    fresh.forEach((c) => state.seenOverdue.add(c.case_id));
-    const lines = fresh.map((c) => `<div>${new Date().toLocaleTimeString()} · <a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a> ${esc(c.category)} in grid ${esc(c.grid)} overdue since ${esc(c.due_at)}</div>`).join("");
-    document.getElementById("feed").insertAdjacentHTML("afterbegin", lines);
     status(`live · ${grids.length} grids · updated ${new Date().toLocaleTimeString()}`);
   };
   await render();
@@ -134,12 +127,87 @@ async function showPlace(id) {
   status(`place ${p.place_id}`);
 }
 
+
+// -- live feed: server-sent events from /v1/feed, read with fetch so the token goes in a header
+function feedLine(kind, d) {
+  const when = new Date().toLocaleTimeString();
+  const link = `<a href="#case/${esc(d.case_id)}">${esc(d.case_id)}</a>`;
+  if (d.status === "restricted") return `<div class="item ${kind}">${when} · ${kind}: a sealed case, ask ${(d.ask || []).map(agency).join(" ")}</div>`;
+  const grid = d.grid ? ` in grid <a href="#grid/${esc(d.grid)}">${esc(d.grid)}</a>` : "";
+  if (kind === "overdue") return `<div class="item overdue">${when} · <b>overdue</b> ${link} ${esc(d.category)}${grid}, due ${esc(d.due_at)} (${esc(d.stage)})</div>`;
+  if (kind === "referral") return `<div class="item referral">${when} · <b>referral</b> ${agency(d.agency)} → ${agency(d.to_agency)} ${link} ${esc(d.category)}${grid}</div>`;
+  return `<div class="item case">${when} · <b>new</b> ${agency(d.agency)} ${link} ${esc(d.summary)}${grid}</div>`;
+}
+
+function parseFrame(frame) {
+  const ev = {event: "message", data: "", id: null};
+  for (const line of frame.split("\n")) {
+    if (!line || line.startsWith(":")) continue;
+    const i = line.indexOf(":");
+    const k = i < 0 ? line : line.slice(0, i);
+    const v = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+    if (k === "data") ev.data += (ev.data ? "\n" : "") + v;
+    else if (k === "event") ev.event = v;
+    else if (k === "id") ev.id = v;
+  }
+  return ev;
+}
+
+async function followFeed() {
+  if (state.feed) state.feed.abort();
+  const ctl = new AbortController();
+  state.feed = ctl;
+  const feedState = (t, err) => { $("#feedstate").textContent = t; $("#feedstate").className = err ? "error" : ""; };
+  let last = null;
+  while (!ctl.signal.aborted) {
+    try {
+      const headers = {"Authorization": `Bearer ${state.token}`, "Accept": "text/event-stream"};
+      if (last) headers["Last-Event-ID"] = last;
+      const r = await fetch("/v1/feed", {headers, signal: ctl.signal});
+      if (!r.ok) {
+        const body = await r.json().catch(() => ({}));
+        throw new Error(`${r.status}: ${body.detail || r.statusText}`);
+      }
+      feedState("live");
+      const reader = r.body.getReader();
+      const dec = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, {stream: true}).replace(/\r\n?/g, "\n");
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const ev = parseFrame(buf.slice(0, i));
+          buf = buf.slice(i + 2);
+          if (ev.id) last = ev.id;
+          if (!ev.data) continue;
+          const box = $("#feed");
+          box.insertAdjacentHTML("afterbegin", feedLine(ev.event, JSON.parse(ev.data)));
+          while (box.children.length > 300) box.lastElementChild.remove();
+        }
+      }
+      feedState("reconnecting…", true);
+    } catch (e) {
+      if (ctl.signal.aborted) return;
+      feedState(`reconnecting (${e.message})`, true);
+    }
+    await new Promise((res) => setTimeout(res, 2000));
+  }
+}
+
+function signedIn() {
+  $("#feedpanel").hidden = !state.token;
+  if (state.token) followFeed();
+}
+
 $("#auth").onsubmit = (e) => {
   e.preventDefault();
   state.token = $("#token").value.trim();
   state.purpose = $("#purpose").value.trim();
   sessionStorage.setItem("hub.token", state.token);
   sessionStorage.setItem("hub.purpose", state.purpose);
+  signedIn();
   route();
 };
 $("#search").onsubmit = (e) => { e.preventDefault(); location.hash = `search/${$("#q").value.trim()}`; };
@@ -148,4 +216,5 @@ $("#token").value = state.token;
 $("#purpose").value = state.purpose;
 const fromLink = new URLSearchParams(location.search).get("token");
 if (fromLink) { state.token = fromLink; $("#token").value = fromLink; sessionStorage.setItem("hub.token", fromLink); history.replaceState(null, "", "/" + location.hash); }
+signedIn();
 route();

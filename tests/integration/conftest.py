@@ -144,7 +144,7 @@ async def api(hub: Settings, main_worker: Worker) -> AsyncIterator[httpx.AsyncCl
     port = free_port()
     app = create_app(dataclasses.replace(hub, api_port=port), TokenBook(dict(TOKENS)))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", timeout_graceful_shutdown=2))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -61,3 +61,23 @@ def test_a_policy_file_with_an_unknown_rule_is_refused(tmp_path: Path) -> None:
     p.write_text('[readers]\nperson = ["investigator"]\n[restricted.x]\nwhat = "everything"\n')
     with pytest.raises(PolicyError, match=r"restricted\.x"):
         Policy.load(p)
+
+
+def test_live_feed_items_of_a_sealed_case_show_only_that_it_exists() -> None:
+    from hub.api.context import ReadContext
+    from hub.api.live import _frame
+    from hub.livefeed import Item, LiveFeed
+
+    policy = Policy.load()
+    item = Item(5, "case", {"case_id": "C-1", "type": "court.case.filed", "agency": "court",
+                            "summary": "离婚纠纷 filed", "category": None, "grid": None,
+                            "sealed": True})
+    feed = LiveFeed(None)  # type: ignore[arg-type]  # framing only, no database
+    frames = {}
+    for agency in ("city", "court"):
+        ctx = ReadContext(None, None, policy, Principal("u", agency, "command-center"),  # type: ignore[arg-type]
+                          None, None, "GET", "/v1/feed")
+        frames[agency] = _frame(ctx, feed, item)
+    assert frames["city"].startswith(f"id: {feed.epoch}-5\nevent: case\ndata: ".encode())
+    assert b"filed" not in frames["city"] and b'"restricted"' in frames["city"]
+    assert b"filed" in frames["court"]

@@ -1,0 +1,212 @@
+"""The command center's live feed: new cases, referrals, and cases turning overdue.
+
+One poller per API process tails the event archive in commit order (by the transaction id
+each row was written under, below the oldest transaction still running: so a row is never
+skipped when two projector transactions commit out of order, and never seen twice) and asks
+PostgreSQL, at each tick, which open cases' due time passed since the last tick. Overdue is
+asked at a time, as everywhere in the hub: a case is announced when its due time passes
+while it is open, or when an event arrives for a case already past due.
+
+Items are kept in a ring buffer so a client that reconnects with ``Last-Event-ID`` misses
+nothing that is still in the buffer; a new client gets the recent items first. Items carry
+case facts only, never person ids; the API masks each item for its reader (sealed cases).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from projections.queries import is_overdue
+
+log = structlog.get_logger("hub.livefeed")
+
+# type → (agency, kind of record, the data field naming it, what the feed calls it)
+TRACKED: dict[str, tuple[str, str, str, str | None]] = {
+    "city.case.reported": ("city", "case", "case_id", "case"),
+    "police.incident.reported": ("police", "incident", "incident_id", "case"),
+    "police.case.opened": ("police", "case", "case_id", "case"),
+    "court.case.filed": ("court", "case", "case_id", "case"),
+    "city.case.escalated": ("city", "case", "case_id", "referral"),
+    "police.incident.referred": ("police", "incident", "incident_id", "referral"),
+}
+# events that may leave a case past due: announce it then, not only when the clock passes
+for _t in ("city.case.registered", "city.case.dispatched", "city.case.handled",
+           "city.case.verified"):
+    TRACKED[_t] = ("city", "case", "case_id", None)
+
+FACTS = ["category", "status", "stage", "due_at", "grid", "sealed"]
+BUFFER = 500
+MAX_ROWS = 5000  # per tick; the rest is read at the next tick, nothing dropped
+_ROWS = ("SELECT xid::text AS xid, time, agency, type, summary, data->>$3 AS ref1,"
+         " data->>$4 AS ref2, data->>'to_agency' AS to_agency FROM event_archive"
+         " WHERE xid >= $1::text::xid8 AND xid < $2::text::xid8 AND type = ANY($5)"
+         " ORDER BY xid, time, source, event_id LIMIT $6")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    kind: str  # case | referral | overdue
+    data: dict[str, Any]
+
+
+class LiveFeed:
+    def __init__(self, pool: asyncpg.Pool, interval: float = 0.5) -> None:
+        self.pool = pool
+        self.interval = interval
+        self.epoch = os.urandom(3).hex()  # ids of another process (or run) are not ours
+        self.items: deque[Item] = deque(maxlen=BUFFER)
+        self.counter = itertools.count(1)
+        self.announced: set[str] = set()  # cases announced overdue (until they close)
+        self.changed = asyncio.Condition()
+        self.task: asyncio.Task[None] | None = None
+        self.xid: int | None = None
+        self.clock: datetime | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be restarting: keep the feed alive
+                log.exception("livefeed.tick_failed")
+            await asyncio.sleep(self.interval)
+
+    # -- one tick ---------------------------------------------------------------------------
+    async def tick(self, now: datetime | None = None) -> list[Item]:
+        now = now or datetime.now(UTC)
+        async with self.pool.acquire() as conn:
+            xmin = int(await conn.fetchval(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
+            if self.xid is None:  # start from now: what happened before is on the dashboard
+                self.xid, self.clock = xmin, now
+                return []
+            rows = await conn.fetch(_ROWS, str(self.xid), str(xmin), "case_id", "incident_id",
+                                    list(TRACKED), MAX_ROWS)
+            upto = xmin
+            if len(rows) == MAX_ROWS:  # more than a tick's worth: stop at a transaction edge
+                last = int(rows[-1]["xid"])
+                kept = [r for r in rows if int(r["xid"]) < last]
+                if kept:
+                    rows, upto = kept, last
+                else:  # one transaction wrote them all: take all of it
+                    rows = await conn.fetch(_ROWS.replace(" LIMIT $6", ""), str(last),
+                                            str(last + 1), "case_id", "incident_id",
+                                            list(TRACKED))
+                    upto = last + 1
+            refs = []
+            for r in rows:
+                agency, kind, field, _ = TRACKED[r["type"]]
+                rid = r["ref1"] if field == "case_id" else r["ref2"]
+                refs.append((agency, kind, rid))
+            links = await self._case_ids(conn, refs)
+            due = await conn.fetch(
+                "SELECT entity_id FROM entity_field WHERE entity_kind = 'case'"
+                " AND field = 'due_at' AND hub_ts(value #>> '{}') > $1"
+                " AND hub_ts(value #>> '{}') <= $2", self.clock, now)
+            case_ids = sorted({c for c in links.values() if c} | {r[0] for r in due})
+            facts = await self._facts(conn, case_ids)
+        new: list[Item] = []
+        for r, ref in zip(rows, refs, strict=True):
+            cid = links.get(ref)
+            what = TRACKED[r["type"]][3]
+            if cid is None or what is None:
+                continue
+            data = {"case_id": cid, "type": r["type"], "agency": r["agency"],
+                    "time": r["time"].isoformat(), "summary": r["summary"],
+                    **{k: facts.get(cid, {}).get(k) for k in ("category", "grid", "sealed")}}
+            if what == "referral":
+                data["to_agency"] = r["to_agency"]
+            new.append(self._item(what, data))
+        for cid in case_ids:
+            f = facts.get(cid, {})
+            status = f.get("status") or "open"
+            if status == "closed":
+                self.announced.discard(cid)
+            elif cid not in self.announced and is_overdue(f.get("due_at"), status, now):
+                self.announced.add(cid)
+                new.append(self._item("overdue", {
+                    "case_id": cid, "due_at": f.get("due_at"), "stage": f.get("stage"),
+                    **{k: f.get(k) for k in ("category", "grid", "sealed")}}))
+        self.xid, self.clock = upto, now
+        if new:
+            async with self.changed:
+                self.items.extend(new)
+                self.changed.notify_all()
+        return new
+
+    def _item(self, kind: str, data: dict[str, Any]) -> Item:
+        return Item(next(self.counter), kind, data)
+
+    @staticmethod
+    async def _case_ids(conn: asyncpg.Connection, refs: list[tuple[str, str, str | None]]
+                        ) -> dict[tuple[str, str, str | None], str]:
+        keys = sorted({r for r in refs if r[2] is not None})  # type: ignore[misc]
+        if not keys:
+            return {}
+        rows = await conn.fetch(
+            "SELECT l.agency, l.kind, l.record_id, l.entity_id FROM record_link l"
+            " JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(a, k, r)"
+            " ON l.agency = k.a AND l.kind = k.k AND l.record_id = k.r"
+            " WHERE l.entity_kind = 'case'",
+            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+    @staticmethod
+    async def _facts(conn: asyncpg.Connection, case_ids: list[str]
+                     ) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        if case_ids:
+            for r in await conn.fetch(
+                    "SELECT entity_id, field, value FROM entity_field WHERE entity_kind = 'case'"
+                    " AND entity_id = ANY($1::text[]) AND field = ANY($2::text[])",
+                    case_ids, FACTS):
+                out.setdefault(r[0], {})[r[1]] = r[2]
+        return out
+
+    # -- readers ------------------------------------------------------------------------------
+    def parse_last_id(self, last: str | None) -> int:
+        """Items after ``Last-Event-ID`` if it is one of ours, else the recent buffer."""
+        if last:
+            epoch, _, n = last.partition("-")
+            if epoch == self.epoch and n.isdigit():
+                return int(n)
+        return 0
+
+    async def follow(self, after: int, heartbeat: float = 15.0
+                     ) -> AsyncIterator[list[Item]]:
+        """Batches of items with ids above ``after``, as they come; an empty batch every
+        ``heartbeat`` seconds so proxies and clients see the stream is alive."""
+        while True:
+            batch = [i for i in self.items if i.id > after]
+            if batch:
+                after = batch[-1].id
+                yield batch
+                continue
+            async with self.changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), heartbeat)
+            if not any(i.id > after for i in self.items):
+                yield []
