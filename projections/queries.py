@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from projections.graph import canonical_node, canonical_persons, components, person_id_of
+from projections.names import normalize_name, sound_key
 
 
 async def _merged_facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, ids: list[str]
@@ -101,12 +102,24 @@ async def persons_by_national_id(conn: asyncpg.Pool | asyncpg.Connection, nid: s
 
 
 async def persons_by_name(conn: asyncpg.Pool | asyncpg.Connection, name: str, after: str | None,
-                          limit: int) -> list[str]:
+                          limit: int) -> list[tuple[str, str]]:
+    """Persons by name, tolerant of how agencies write it: first those with a record that
+    spells it exactly (once normalized), then those with a name that sounds the same
+    (张/章, 陈/程, …). Returns ``(person_id, "exact" | "sounds-alike")`` in that order, after
+    the cursor ``after`` (``<0|1>:<person_id>``)."""
+    norm = normalize_name(name)
     rows = await conn.fetch(
-        "SELECT DISTINCT entity_id FROM entity_member WHERE relation = 'name' AND member = $1"
-        " AND entity_kind = 'record' LIMIT 10000", name)
-    ids = sorted(set((await canonical_persons(conn, [r[0] for r in rows])).values()))
-    return [i for i in ids if after is None or i > after][:limit]
+        "SELECT DISTINCT entity_id, member IN ($1, $2) AS exact FROM entity_member"
+        " WHERE relation = 'name' AND member IN ($1, $2) AND entity_kind = 'record'"
+        " UNION SELECT record, false FROM mention WHERE sound = $3 LIMIT 10000",
+        name, norm, sound_key(norm))
+    persons = await canonical_persons(conn, sorted({r[0] for r in rows}))
+    exact = {persons[r[0]] for r in rows if r[1]}
+    ranked = sorted({(0 if p in exact else 1, p) for p in persons.values()})
+    if after:
+        rank, _, pid = after.partition(":")
+        ranked = [x for x in ranked if x > (int(rank) if rank.isdigit() else 0, pid)]
+    return [(p, "exact" if r == 0 else "sounds-alike") for r, p in ranked[:limit]]
 
 
 def is_overdue(due_at: str | None, status: str | None, at: datetime) -> bool:

@@ -30,6 +30,7 @@ from projections.graph import (
     write_edges,
     write_nodes,
 )
+from projections.names import sound_key
 from projections.project import Accepted, Links, archive_rows, links_needed, project
 from streams.intake import InboundRecord, RejectedRecord, split
 
@@ -458,17 +459,18 @@ class Store:
             mi = sorted(ch.mentions.items())
             await conn.execute(
                 "INSERT INTO mention AS m (record, name, national_id, nid_valid, birth_date, phone,"
-                " stamp) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[],"
-                " $5::text[], $6::text[], $7::text[])"
+                " stamp, sound) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+                " $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])"
                 " ON CONFLICT (record) DO UPDATE SET name = excluded.name,"
                 " national_id = excluded.national_id, nid_valid = excluded.nid_valid,"
-                " birth_date = excluded.birth_date, phone = excluded.phone, stamp = excluded.stamp"
-                " WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
+                " birth_date = excluded.birth_date, phone = excluded.phone, stamp = excluded.stamp,"
+                " sound = excluded.sound WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
                 [k for k, _ in mi], [f.get("name") for _, (_, f) in mi],
                 [f.get("national_id") for _, (_, f) in mi],
                 [bool(f.get("nid_valid")) for _, (_, f) in mi],
                 [f.get("birth_date") for _, (_, f) in mi], [f.get("phone") for _, (_, f) in mi],
-                [stamp_text(st) for _, (st, _) in mi])
+                [stamp_text(st) for _, (st, _) in mi],
+                [sound_key(f.get("name")) for _, (_, f) in mi])
         if ch.mention_places:
             pi = sorted(ch.mention_places.items())
             await conn.execute(
@@ -575,7 +577,7 @@ REBUILT_TABLES: dict[str, str] = {
     " agency",
     "record_link": "agency, kind, record_id, entity_kind, entity_id",
     "mention": "record, name, national_id, nid_valid, birth_date, phone, stamp, place_id,"
-    " place_stamp",
+    " place_stamp, sound",
     "person_edge": "src, dst, origin",
     "case_edge": "src, dst, origin",
     "person_node": "person_id, node",

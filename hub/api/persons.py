@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from hub.api.context import ReadContext, reader
 from hub.api.problems import Problem
 from projections import queries
+from projections.names import normalize_name
 from schemas import national_id as nid_rules
 
 router = APIRouter(tags=["persons"])
@@ -43,14 +44,21 @@ async def get_person(person_id: str, ctx: PersonReader) -> dict[str, Any]:
 
 @router.get(
     "/v1/persons",
-    summary="Find persons by identity number (exact) or name",
+    summary="Find persons by identity number (exact) or name (tolerant of variants)",
+    description="`national_id`: the 18-character number, exact (spaces and a lower-case x "
+    "are accepted). `name`: persons with a record that spells the name exactly come first "
+    "(`match: exact`), then persons with a name that sounds the same as agencies mistype it "
+    "(张/章, 陈/程, 周/邹: toneless pinyin with the zh/z, ch/c, sh/s, n/l, -n/-ng merges; "
+    "`match: sounds-alike`). Full-width characters, spaces and the middle dot of minority "
+    "names are ignored. Pages follow `next`.",
     responses={200: {"content": {"application/json": {
-        "example": {"items": [EXAMPLE_PERSON], "next": None}}}}},
+        "example": {"items": [{**EXAMPLE_PERSON, "match": "exact"}], "next": None}}}}},
 )
 async def find_persons(
     ctx: PersonReader,
-    national_id: Annotated[str | None, Query(max_length=32)] = None,
-    name: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    national_id: Annotated[str | None, Query(max_length=32, examples=["11010519491231002X"])
+                           ] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=100, examples=["张三"])] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
@@ -59,13 +67,22 @@ async def find_persons(
         raise Problem(400, "Bad request", "give exactly one of national_id or name")
     nxt = None
     if national_id is not None:
-        ids = await queries.persons_by_national_id(ctx.pool, nid_rules.normalize(national_id))
+        hits = [(i, "exact") for i in
+                await queries.persons_by_national_id(ctx.pool, nid_rules.normalize(national_id))]
     else:
-        ids = await queries.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
-        if len(ids) > limit:
-            ids, nxt = ids[:limit], ids[limit - 1]
-    found = [p for p in [await queries.person(ctx.pool, i) for i in ids] if p is not None]
-    shown = [ctx.policy.mask_person(ctx.principal, p) for p in found]
-    await ctx.done([p["person_id"] for p in found],
-                   "ok-masked" if any(m for _, m in shown) else "ok")
-    return {"items": [p for p, _ in shown], "next": nxt}
+        if not normalize_name(name or ""):
+            await ctx.done([], "bad-request")
+            raise Problem(400, "Bad request", "name has no letters to search for")
+        hits = await queries.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
+        if len(hits) > limit:
+            hits = hits[:limit]
+            nxt = f"{0 if hits[-1][1] == 'exact' else 1}:{hits[-1][0]}"
+    found = []
+    for pid, how in hits:
+        p = await queries.person(ctx.pool, pid)
+        if p is not None:
+            found.append((p, how))
+    shown = [(*ctx.policy.mask_person(ctx.principal, p), how) for p, how in found]
+    await ctx.done([p["person_id"] for p, _ in found],
+                   "ok-masked" if any(m for _, m, _ in shown) else "ok")
+    return {"items": [{**p, "match": how} for p, _, how in shown], "next": nxt}

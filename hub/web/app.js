@@ -74,8 +74,8 @@ async function showSearch(q) {
   if (/^C-[0-9a-f]+$/.test(q)) { location.hash = `case/${q}`; return; }
   const param = /^[0-9]{17}[0-9Xx]$/.test(q) ? "national_id" : "name";
   const found = (await api(`/v1/persons?${param}=${encodeURIComponent(q)}`)).items;
-  if (found.length === 1) { location.hash = `person/${found[0].person_id}`; return; }
-  view.innerHTML = `<h2>Persons matching “${esc(q)}”</h2>` + (found.length ? `<table><tr><th>person</th><th>names</th><th>birth</th><th>records</th></tr>${found.map((p) => `<tr><td><a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a></td><td>${esc(p.names.join(", "))}</td><td>${esc(p.birth_date)}</td><td>${p.records.map((r) => agency(r.agency)).join(" ")}</td></tr>`).join("")}</table>` : `<p>No one.</p>`);
+  if (found.length === 1 && found[0].match === "exact") { location.hash = `person/${found[0].person_id}`; return; }
+  view.innerHTML = `<h2>Persons matching “${esc(q)}”</h2>` + (found.length ? `<table><tr><th>person</th><th>names</th><th>match</th><th>birth</th><th>records</th></tr>${found.map((p) => `<tr><td><a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a></td><td>${esc(p.names.join(", "))}</td><td>${esc(p.match)}</td><td>${esc(p.birth_date)}</td><td>${p.records.map((r) => agency(r.agency)).join(" ")}</td></tr>`).join("")}</table>` : `<p>No one.</p>`);
   status(`${found.length} found`);
 }
 
