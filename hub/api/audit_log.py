@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from hub.api.context import ReadContext, reader
+from hub.api.params import PersonId
 from projections import queries
 
 router = APIRouter(tags=["audit"])
@@ -22,7 +23,7 @@ AuditReader = Annotated[ReadContext, Depends(reader("audit"))]
          "path": "/v1/persons/P-72fe43937491d8a6", "outcome": "ok"}], "next": None}}}}},
 )
 async def subject_reads(
-    person_id: str, ctx: AuditReader,
+    person_id: PersonId, ctx: AuditReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 
 from hub.api.context import ReadContext, reader
+from hub.api.params import DecisionId, PersonId
 from hub.api.problems import Problem
 from projections import queries
 from projections.decide import Decision
@@ -19,8 +20,14 @@ PersonReader = Annotated[ReadContext, Depends(reader("person"))]
 
 
 @router.get("/v1/persons/{person_id}/candidates",
-            summary="Records that may be this person, waiting for someone to confirm or reject")
-async def candidates(person_id: str, ctx: PersonReader) -> dict[str, Any]:
+            summary="Records that may be this person, waiting for someone to confirm or reject",
+            responses={200: {"content": {"application/json": {"example": {"items": [
+                {"decision_id": "D-7d1e0c5b9a3f2e41", "record": "city:reporter:C-2026-000042",
+                 "person_id": "P-0b9e2d71c4a85f13", "score": 0.82,
+                 "evidence": {"name": "one character apart", "birth_date": "same",
+                              "phone": "different"},
+                 "time": "2026-11-23T08:00:00Z"}], "next": None}}}}})
+async def candidates(person_id: PersonId, ctx: PersonReader) -> dict[str, Any]:
     p = await queries.person(ctx.pool, person_id)
     if p is None:
         await ctx.done([], "not-found")
@@ -46,8 +53,11 @@ async def candidates(person_id: str, ctx: PersonReader) -> dict[str, Any]:
 
 
 @router.post("/v1/persons/candidates/{decision_id}/{verdict}", status_code=202,
-             summary="Confirm (link) or reject a candidate match; becomes an event in the log")
-async def judge(decision_id: str, verdict: Literal["confirm", "reject"], request: Request,
+             summary="Confirm (link) or reject a candidate match; becomes an event in the log",
+             responses={202: {"content": {"application/json": {"example": {
+                 "decision_id": "D-5e0a9c3b1d7f2468", "action": "link",
+                 "a": "civil:resident:R-000001", "b": "city:reporter:C-2026-000042"}}}}})
+async def judge(decision_id: DecisionId, verdict: Literal["confirm", "reject"], request: Request,
                 ctx: PersonReader) -> dict[str, Any]:
     row = await ctx.pool.fetchrow(
         "SELECT a, b, score, evidence FROM resolution_decision WHERE decision_id = $1"

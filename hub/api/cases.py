@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from hub.api.context import ReadContext, reader
+from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
 from projections import queries
 
@@ -66,7 +67,7 @@ async def find_cases(
     responses={200: {"content": {"application/json": {"example": EXAMPLE_CASE}}},
                404: {"description": "no such case"}},
 )
-async def get_case(case_id: str, ctx: CaseReader) -> dict[str, Any]:
+async def get_case(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
     c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
@@ -83,7 +84,7 @@ async def get_case(case_id: str, ctx: CaseReader) -> dict[str, Any]:
         {"time": "2026-11-23T00:00:00Z", "agency": "city", "type": "city.case.reported",
          "event_id": "e-1", "summary": "city case C-2026-000042 reported"}], "next": None}}}}},
 )
-async def get_timeline(case_id: str, ctx: CaseReader) -> dict[str, Any]:
+async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
     c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
@@ -98,7 +99,10 @@ async def get_timeline(case_id: str, ctx: CaseReader) -> dict[str, Any]:
 
 
 @router.get("/v1/grids", tags=["grids"],
-            summary="Every grid with city cases: open, overdue, closed (the dashboard map)")
+            summary="Every grid with city cases: open, overdue, closed (the dashboard map)",
+            responses={200: {"content": {"application/json": {"example": {"items": [
+                {"grid": "11010500100101", "open": 12, "overdue": 3, "closed": 140}],
+                "next": None}}}}})
 async def list_grids(ctx: CaseReader) -> dict[str, Any]:
     items = await queries.grids(ctx.pool, datetime.now(UTC))
     await ctx.done([])
@@ -114,7 +118,7 @@ async def list_grids(ctx: CaseReader) -> dict[str, Any]:
         "incidents": {"open": 2, "closed": 9}, "residents": 388,
         "overdue_case_ids": ["C-3f0c1d2e4b5a6978"]}}}}, 404: {"description": "unknown grid"}},
 )
-async def get_grid(grid: str, ctx: CaseReader) -> dict[str, Any]:
+async def get_grid(grid: GridCode, ctx: CaseReader) -> dict[str, Any]:
     board = await queries.grid_board(ctx.pool, grid, datetime.now(UTC))
     await ctx.done([], "ok" if board else "not-found")
     if board is None:

@@ -75,7 +75,7 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         request: Request,
         creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
         min_offset: str | None = Query(
-            None, max_length=2000,
+            None, max_length=2000, examples=["agency.civil:0:1234,agency.city:2:88"],
             description="The gateway's min_offset token: answer only once the read model "
             "has applied those writes (read-your-writes)."),
     ) -> ReadContext:

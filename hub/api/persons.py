@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from hub.api.context import ReadContext, reader
+from hub.api.params import PersonId
 from hub.api.problems import Problem
 from projections import queries
 from projections.names import normalize_name
@@ -32,7 +33,7 @@ EXAMPLE_PERSON = {
     responses={200: {"content": {"application/json": {"example": EXAMPLE_PERSON}}},
                404: {"description": "no such person"}},
 )
-async def get_person(person_id: str, ctx: PersonReader) -> dict[str, Any]:
+async def get_person(person_id: PersonId, ctx: PersonReader) -> dict[str, Any]:
     p = await queries.person(ctx.pool, person_id)
     if p is None:
         await ctx.done([], "not-found")

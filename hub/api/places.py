@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from hub.api.context import ReadContext, reader
+from hub.api.params import PlaceId
 from hub.api.problems import Problem
 from projections import queries
 from projections.address import parse as parse_address
@@ -24,7 +25,7 @@ EXAMPLE = {"place_id": "PL-12bc0ffbc1c9c023",
 
 @router.get("/v1/places/{place_id}", summary="One place: standard address, grid, residents, cases",
             responses={200: {"content": {"application/json": {"example": EXAMPLE}}}})
-async def get_place(place_id: str, ctx: PlaceReader) -> dict[str, Any]:
+async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:
     p = await queries.place(ctx.pool, place_id)
     await ctx.done(p["residents"] if p else [], "ok" if p else "not-found")
     if p is None:

@@ -16,7 +16,12 @@ CONSUMED = Gauge("hub_consumed_offset", "Next offset the projector will read, pe
 DEADLETTERS = Gauge("hub_deadletter_records", "Records rejected by the intake", ["reason"])
 
 
-@router.get("/healthz", summary="Liveness and read-model positions", response_model=None)
+@router.get("/healthz", summary="Liveness and read-model positions", response_model=None,
+            responses={200: {"content": {"application/json": {"example": {
+                "status": "ok", "positions": [{"consumer": "hub.internal.streams",
+                                               "topic": "agency.city", "partition": 0,
+                                               "next_offset": 1234}]}}}},
+                       503: {"description": "the database cannot be reached"}})
 async def healthz(request: Request) -> Response | dict[str, Any]:
     pool: asyncpg.Pool = request.app.state.pool
     try:
@@ -30,7 +35,11 @@ async def healthz(request: Request) -> Response | dict[str, Any]:
     return {"status": "ok", "positions": [dict(r) for r in rows]}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"example": (
+                "# TYPE hub_consumed_offset gauge\n"
+                'hub_consumed_offset{consumer="hub.internal.streams",topic="agency.city",'
+                'partition="0"} 1234.0\n')}}}})
 async def metrics(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
     rows = await pool.fetch("SELECT consumer, topic, partition, next_offset FROM stream_position")
