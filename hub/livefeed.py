@@ -135,7 +135,7 @@ class LiveFeed:
             if cid is None or what is None:
                 continue
             data = {"case_id": cid, "type": r["type"], "agency": r["agency"],
-                    "time": r["time"].isoformat(), "summary": r["summary"],
+                    "time": r["time"], "summary": r["summary"],
                     **{k: facts.get(cid, {}).get(k) for k in ("category", "grid", "sealed")}}
             if what == "referral":
                 data["to_agency"] = r["to_agency"]

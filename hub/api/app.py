@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
@@ -35,7 +35,35 @@ LATENCY = Histogram("hub_api_request_seconds", "API request latency", ["route"])
 
 class OrjsonResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
+
+
+class Observe:
+    """Requests and latency per route for /metrics. Plain ASGI (no per-request task or
+    body re-streaming, as Starlette's BaseHTTPMiddleware would add)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", "unmatched")
+            REQUESTS.labels(name, str(status[0])).inc()
+            LATENCY.labels(name).observe(time.perf_counter() - t0)
 
 
 def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
@@ -89,14 +117,5 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     async def index() -> FileResponse:
         return FileResponse(WEB / "index.html")
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        REQUESTS.labels(name, str(response.status_code)).inc()
-        LATENCY.labels(name).observe(time.perf_counter() - t0)
-        return response
-
+    app.add_middleware(Observe)
     return app

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, answer, reader
 from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
 from projections import queries
@@ -66,15 +67,16 @@ async def find_cases(
     summary="One case thread: refs from every agency, stage, due time, persons, places",
     responses={200: {"content": {"application/json": {"example": EXAMPLE_CASE}}},
                404: {"description": "no such case"}},
+    response_model=None,
 )
-async def get_case(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
+async def get_case(case_id: CaseId, ctx: CaseReader) -> Response:
     c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
     shown, masked = ctx.policy.mask_case(ctx.principal, c)
     await ctx.done(_persons_of(shown), "ok-masked" if masked else "ok")
-    return shown
+    return answer(shown)
 
 
 @router.get(

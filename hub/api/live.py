@@ -33,7 +33,7 @@ def _frame(ctx: ReadContext, feed: LiveFeed, item: Item) -> bytes:
     if ctx.policy.case_sealed_for(ctx.principal, data):
         data, _ = ctx.policy.mask_case(ctx.principal, data)
     return (f"id: {feed.epoch}-{item.id}\nevent: {item.kind}\ndata: ".encode()
-            + orjson.dumps(data) + b"\n\n")
+            + orjson.dumps(data, option=orjson.OPT_UTC_Z) + b"\n\n")
 
 
 @router.get(

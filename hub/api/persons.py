@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, answer, reader
 from hub.api.params import PersonId
 from hub.api.problems import Problem
 from projections import queries
@@ -32,15 +33,16 @@ EXAMPLE_PERSON = {
     summary="One person, with the agency records it was resolved from and each field's source",
     responses={200: {"content": {"application/json": {"example": EXAMPLE_PERSON}}},
                404: {"description": "no such person"}},
+    response_model=None,
 )
-async def get_person(person_id: PersonId, ctx: PersonReader) -> dict[str, Any]:
+async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
     p = await queries.person(ctx.pool, person_id)
     if p is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
     shown, masked = ctx.policy.mask_person(ctx.principal, p)
     await ctx.done([p["person_id"]], "ok-masked" if masked else "ok")
-    return shown
+    return answer(shown)
 
 
 @router.get(
