@@ -82,12 +82,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute(_STAGING_DDL)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's reset query (advisory unlocks, CLOSE ALL, UNLISTEN,
+    RESET ALL: one more round trip per checkout, measured at ~8 % of an API read). Pool
+    connections never take session locks, cursors, LISTENs or SETs (migrations use their own
+    connection); an open transaction is still rolled back by asyncpg before this runs."""
+
+
 async def create_pool(dsn: str, schema: str = "public", min_size: int = 1,
                       max_size: int = 10) -> asyncpg.Pool:
     if not _SCHEMA_NAME.match(schema):
         raise ValueError(f"not a plain schema name: {schema!r}")
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
         server_settings={"search_path": schema, "application_name": "civic-hub"},
     )
     assert pool is not None
