@@ -25,7 +25,7 @@ OUT = os.environ.get("BENCH_OUT", "/tmp/bench-null.txt")
 
 app = faust.App(
     f"bench.{MODE}.{os.getpid()}",
-    broker=[f"kafka://{h}" for h in (settings.kafka_bootstrap or "").split(",")],
+    broker=[f"hubkafka://{h}" for h in (settings.kafka_bootstrap or "").split(",")],  # as the hub
     value_serializer="raw", key_serializer="raw", web_enabled=False,
     consumer_auto_offset_reset="earliest", topic_allow_declare=False, topic_disable_leader=True,
     broker_session_timeout=settings.session_timeout, broker_heartbeat_interval=1.5,

@@ -86,7 +86,7 @@ class Settings:
     streams_app_id: str = "hub.internal.streams"
     workers: int = 1
     batch_size: int = 2000
-    batch_within: float = 0.2
+    batch_within: float = 0.05  # a batch closes after this long even if not full (freshness)
     # Consumer-group session timeout. The embedded broker holds every JoinGroup for half of
     # it (measured: 60 s → 30 s, 6 s → 3 s), so it bounds how fast a worker starts there, and
     # how fast a killed worker's partitions move to another.
@@ -164,5 +164,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         streams_app_id=env.get("HUB_STREAMS_APP_ID") or "hub.internal.streams",
         workers=_env_int(env, "HUB_WORKERS", 1, minimum=0),
         batch_size=_env_int(env, "HUB_BATCH_SIZE", 2000),
+        batch_within=_env_int(env, "HUB_BATCH_WITHIN_MS", 50, minimum=1) / 1000,
         session_timeout=float(_env_int(env, "HUB_SESSION_TIMEOUT", 6 if embedded else 30)),
     )

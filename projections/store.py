@@ -251,38 +251,59 @@ class Store:
     # -- steps -------------------------------------------------------------------------
     async def _apply_decisions(self, conn: asyncpg.Connection,
                                records: list[InboundRecord]) -> list[RejectedRecord]:
-        """Resolution decisions read from the log become (or stop being) edges."""
+        """Resolution decisions read from the log become (or stop being) edges. Set-based:
+        one statement records them all, then each run of same-kind decisions (in log order,
+        so a link then an unlink of the same pair still ends unlinked) is one statement."""
         bad: list[RejectedRecord] = []
+        parsed: list[Decision] = []
         for rec in records:
             try:
-                d = parse_decision(rec.value or b"")
+                parsed.append(parse_decision(rec.value or b""))
             except (ValueError, KeyError, TypeError) as exc:
                 bad.append(RejectedRecord(rec, "bad-decision", str(exc)[:500], None, None))
-                continue
-            inserted = await conn.fetchval(
-                "INSERT INTO resolution_decision (decision_id, action, a, b, score, evidence,"
-                " decided_by, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                d.id, d.action, d.a, d.b, d.score, d.evidence, d.decided_by, d.time)
-            if not inserted:
-                continue  # the same decision again (a replay after a crash): once is enough
-            if d.graph == "case":
-                if d.action == "link":
-                    await conn.execute(
-                        "INSERT INTO case_edge AS e (src, dst, origin) VALUES ($1, $2, $3),"
-                        " ($2, $1, $3) ON CONFLICT (src, dst) DO UPDATE SET origin = "
-                        + ORIGIN_MERGE, d.a, d.b, d.id)
-                elif d.action in ("unlink", "reject"):
-                    await conn.execute(
-                        "DELETE FROM case_edge WHERE origin LIKE 'D-%' AND"
-                        " ((src = $1 AND dst = $2) OR (src = $2 AND dst = $1))", d.a, d.b)
-            elif d.action == "link":
-                await write_edges(conn, [(d.a, d.b)], d.id)
-                await write_nodes(conn, {d.a, d.b})
-            elif d.action in ("unlink", "reject"):
+        if not parsed:
+            return bad
+        first: dict[str, int] = {}
+        for i, d in enumerate(parsed):
+            first.setdefault(d.id, i)
+        once = [d for i, d in enumerate(parsed) if first[d.id] == i]
+        inserted = {r[0] for r in await conn.fetch(
+            "INSERT INTO resolution_decision (decision_id, action, a, b, score, evidence,"
+            " decided_by, time) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+            " $4::text[], $5::float8[], $6::jsonb[], $7::text[], $8::timestamptz[])"
+            " ON CONFLICT DO NOTHING RETURNING decision_id",
+            [d.id for d in once], [d.action for d in once], [d.a for d in once],
+            [d.b for d in once], [d.score for d in once], [d.evidence for d in once],
+            [d.decided_by for d in once], [d.time for d in once])}
+        # the same decision again (a replay after a crash): once is enough
+        todo = [d for d in once if d.id in inserted]
+        runs: list[tuple[tuple[str, bool], list[Decision]]] = []
+        for d in todo:
+            key = (d.graph, d.action == "link")
+            if runs and runs[-1][0] == key:
+                runs[-1][1].append(d)
+            else:
+                runs.append((key, [d]))
+        for (graph, link), ds in runs:
+            a, b, ids = [d.a for d in ds], [d.b for d in ds], [d.id for d in ds]
+            table = "case_edge" if graph == "case" else "person_edge"
+            if link:
                 await conn.execute(
-                    "DELETE FROM person_edge WHERE origin <> 'national_id' AND"
-                    " ((src = $1 AND dst = $2) OR (src = $2 AND dst = $1))", d.a, d.b)
+                    # both directions; a pair decided twice in the run keeps the smallest
+                    # decision id, as ORIGIN_MERGE does for decisions across statements
+                    f"INSERT INTO {table} AS e (src, dst, origin) SELECT s, d, min(o) FROM"
+                    " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) UNION ALL"
+                    "  SELECT * FROM unnest($2::text[], $1::text[], $3::text[])) x(s, d, o)"
+                    " GROUP BY s, d ORDER BY s, d"
+                    " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE, a, b, ids)
+                if graph == "person":
+                    await write_nodes(conn, set(a) | set(b))
+            else:  # unlink, reject: remove decided edges; an agency's own statement stays
+                keep = "origin LIKE 'D-%'" if graph == "case" else "origin <> 'national_id'"
+                await conn.execute(
+                    f"DELETE FROM {table} e USING unnest($1::text[], $2::text[]) AS x(a, b)"
+                    f" WHERE e.{keep} AND ((e.src = x.a AND e.dst = x.b)"
+                    " OR (e.src = x.b AND e.dst = x.a))", a, b)
         return bad
 
     async def _decide(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
@@ -296,34 +317,35 @@ class Store:
         city_nodes = {eid for (agency, kind, _rid), (_k, eid) in ch.links.items()
                       if (agency, kind) == ("city", "case")}
         city_cases = sorted(c for c in city_nodes if c in places)
-        for cid in city_cases:
+        if city_cases:
             rows = await conn.fetch(
-                "SELECT pl.entity_id FROM entity_member pl"
+                "SELECT x.cid, pl.entity_id FROM unnest($1::text[], $2::text[]) AS x(cid, place)"
+                " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = x.place"
+                " AND pl.entity_kind = 'case'"
                 " JOIN entity_member esc ON esc.entity_kind = 'case'"
                 " AND esc.entity_id = pl.entity_id AND esc.relation = 'escalation'"
                 " AND esc.member = 'city'"
                 " JOIN case_thread ct ON ct.case_id = pl.entity_id"
-                " JOIN case_thread me ON me.case_id = $2"
-                " WHERE pl.relation = 'place' AND pl.member = $1 AND pl.entity_kind = 'case'"
-                " AND ct.opened_at BETWEEN me.opened_at - interval '72 hours' AND me.opened_at",
-                places[cid], cid)
-            probes += [(cid, r[0]) for r in rows]
-        referred = [k[1] for k in ch.members
-                    if k[0] == "case" and k[2] == "escalation" and k[3] == "city"]
-        for inc in referred:
+                " JOIN case_thread me ON me.case_id = x.cid"
+                " WHERE ct.opened_at BETWEEN me.opened_at - interval '72 hours' AND me.opened_at",
+                city_cases, [places[c] for c in city_cases])
+            probes += [(r[0], r[1]) for r in rows]
+        referred = sorted({k[1] for k in ch.members
+                           if k[0] == "case" and k[2] == "escalation" and k[3] == "city"})
+        if referred:
             rows = await conn.fetch(
-                "SELECT pl.entity_id FROM entity_member inc_pl"
+                "SELECT pl.entity_id, x.inc FROM unnest($1::text[]) AS x(inc)"
+                " JOIN entity_member inc_pl ON inc_pl.entity_kind = 'case'"
+                " AND inc_pl.entity_id = x.inc AND inc_pl.relation = 'place'"
                 " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = inc_pl.member"
                 " AND pl.entity_kind = 'case'"
                 " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
                 " AND rl.agency = 'city' AND rl.kind = 'case'"
                 " JOIN case_thread ct ON ct.case_id = pl.entity_id"
-                " JOIN case_thread me ON me.case_id = $1"
-                " WHERE inc_pl.entity_kind = 'case' AND inc_pl.entity_id = $1"
-                " AND inc_pl.relation = 'place'"
-                " AND ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'",
-                inc)
-            probes += [(r[0], inc) for r in rows]
+                " JOIN case_thread me ON me.case_id = x.inc"
+                " WHERE ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'",
+                referred)
+            probes += [(r[0], r[1]) for r in rows]
         out: list[Decision] = []
         for city_case, incident in sorted(set(probes)):
             comps = await components(conn, [city_case, incident], "case_edge")

@@ -34,7 +34,8 @@ if settings.kafka_bootstrap:
 
 app = faust.App(
     settings.streams_app_id,
-    broker=[f"kafka://{h}" for h in (settings.kafka_bootstrap or "127.0.0.1:9092").split(",")],
+    # hubkafka: faust's aiokafka driver with a short fetch wait (streams/transport.py)
+    broker=[f"hubkafka://{h}" for h in (settings.kafka_bootstrap or "127.0.0.1:9092").split(",")],
     value_serializer="raw",
     key_serializer="raw",
     web_enabled=False,
