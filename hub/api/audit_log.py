@@ -25,7 +25,7 @@ AuditReader = Annotated[ReadContext, Depends(reader("audit"))]
 async def subject_reads(
     person_id: PersonId, ctx: AuditReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> dict[str, Any]:
     # A person merged later was read under its other ids too: ask for all of them.
     p = await queries.person(ctx.pool, person_id)

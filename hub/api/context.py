@@ -24,6 +24,12 @@ from projections.store import reached, read_positions
 bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS file")
 
 
+def _storable(text: str | None) -> str | None:
+    """As asked, but storable: PostgreSQL text cannot hold NUL, and the audit row of a
+    request that carried one must still be written (escaped) before the 400 goes out."""
+    return text.replace("\x00", "\\x00") if text else text
+
+
 @dataclass
 class ReadContext:
     pool: asyncpg.Pool
@@ -39,7 +45,7 @@ class ReadContext:
         """Write the audit record; the answer goes out only after this returns."""
         await self.audit.write(audit.AuditRecord(
             self.principal.user, self.principal.agency, self.principal.role, self.client,
-            self.method, self.path, self.purpose, subject_ids, outcome,
+            self.method, _storable(self.path), _storable(self.purpose), subject_ids, outcome,
         ))
 
 
@@ -104,6 +110,12 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
                           headers={"WWW-Authenticate": "Bearer"})
         ctx = ReadContext(pool, request.app.state.audit, request.app.state.policy, principal,
                           purpose, client, request.method, path)
+        if "\x00" in request.url.path or any(
+                "\x00" in k + v for k, v in request.query_params.multi_items()):
+            # PostgreSQL text cannot hold NUL; no id, name or filter contains one.
+            await ctx.done([], "bad-request")
+            raise Problem(400, "Bad request", "a NUL character is not allowed in a path or "
+                          "query value")
         decision = ctx.policy.decide(principal, resource, purpose)
         if not decision.allowed:
             await ctx.done([], "denied")
