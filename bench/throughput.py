@@ -67,11 +67,12 @@ async def faust_baseline(s: Settings, mode: str, n: int, db: str) -> float:
     return int(events) / float(seconds)
 
 
-async def live_path(s: Settings, ends: dict[tuple[str, int], int], group: str) -> float:
+async def live_path(s: Settings, ends: dict[tuple[str, int], int], group: str,
+                    workers: int = 1) -> float:
     db = await fresh_db(s, group.replace(".", "_").replace("-", "_"))
-    proc = spawn(["-m", "streams", "worker", "--without-web", "-l", "warn"],
-                 child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
-                 s.data_dir / f"{group}.log")
+    procs = [spawn(["-m", "streams", "worker", "--without-web", "-l", "warn"],
+                   child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
+                   s.data_dir / f"{group}-{i}.log") for i in range(workers)]
     conn = await asyncpg.connect(db)
     first_t, first_n = 0.0, 0
     try:
@@ -84,12 +85,15 @@ async def live_path(s: Settings, ends: dict[tuple[str, int], int], group: str) -
                 first_t, first_n = time.perf_counter(), done
             if all(have.get(tp, 0) >= e for tp, e in ends.items()):
                 return (done - first_n) / (time.perf_counter() - first_t)
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited {proc.returncode}")
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"worker exited {proc.returncode}")
             await asyncio.sleep(0.02)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
         await conn.close()
 
 
@@ -219,6 +223,9 @@ async def main(n: int, naive_n: int, fresh_seconds: int, only_freshness: bool) -
             live = await live_path(s, ends, "hub.internal.bench-live")
             print(f"live path, 1 worker                         {live:9,.0f} events/s"
                   f"   ratio {live / null:.2f}x (aim >= 0.7x)", flush=True)
+            two = await live_path(s, ends, "hub.internal.bench-live2", workers=2)
+            print(f"live path, 2 workers (one group)            {two:9,.0f} events/s"
+                  f"   {two / live:.2f}x one worker (aim: near 2x)", flush=True)
             db = s.require_database().rsplit("/", 1)[0] + "/hub_internal_bench_live"
             bare = await bare_copy(s, db, ends)
             print(f"bare getmany + orjson + COPY                {bare:9,.0f} events/s", flush=True)
