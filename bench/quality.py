@@ -89,7 +89,7 @@ def case_record(e: dict[str, Any]) -> str | None:
 
 
 async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted]) -> dict[str, Any]:
-    pool = await create_pool(dsn, max_size=2)
+    pool = await create_pool(dsn, max_size=2, custom_plans=True)  # as the projector
     store = Store(pool, "bench", settings.agencies)
     pending: list[Decision] = []
     offsets: dict[tuple[str, int], int] = {}

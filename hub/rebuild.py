@@ -68,7 +68,7 @@ class Rebuilder:
             self.deferred = await defer_indexes(conn, self.schema)
         finally:
             await conn.close()
-        pool = await create_pool(dsn, schema=self.schema, max_size=2)
+        pool = await create_pool(dsn, schema=self.schema, max_size=2, custom_plans=True)
         self.store = Store(pool, REBUILD_CONSUMER, self.settings.agencies)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.require_kafka(), enable_auto_commit=False,

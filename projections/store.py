@@ -10,7 +10,9 @@ any point leaves the read model as if the batch had never been seen.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -90,12 +92,21 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, schema: str = "public", min_size: int = 1,
-                      max_size: int = 10) -> asyncpg.Pool:
+                      max_size: int = 10, custom_plans: bool = False) -> asyncpg.Pool:
+    """``custom_plans`` (the projector's pools): plan each statement for its own arguments.
+    asyncpg prepares statements, and after five runs PostgreSQL may keep a generic plan made
+    while the tables were empty (a worker starting on a fresh read model): the blocking
+    lookups of the resolver then scanned whole tables until the next autoanalyze (measured
+    on 100-event batches: resolver 9.7 → 3.2 ms per batch, the batch 46 → 37 ms). Planning
+    per statement costs far less than that over a batch."""
     if not _SCHEMA_NAME.match(schema):
         raise ValueError(f"not a plain schema name: {schema!r}")
+    settings = {"search_path": schema, "application_name": "civic-hub"}
+    if custom_plans:
+        settings["plan_cache_mode"] = "force_custom_plan"
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
-        server_settings={"search_path": schema, "application_name": "civic-hub"},
+        server_settings=settings,
     )
     assert pool is not None
     return pool
@@ -173,6 +184,9 @@ class Store:
         self.pool = pool
         self.consumer = consumer
         self.agencies = agencies
+        self.applied = 0
+        self.analyze_at = ANALYZE_FIRST
+        self._analyzing: asyncio.Task[None] | None = None
 
     async def positions(self) -> Positions:
         return await read_positions(self.pool, self.consumer)
@@ -246,7 +260,29 @@ class Store:
                     [v for _, v in moved],
                 )
             result.positions = nxt
+        self.applied += result.accepted
+        if self.applied >= self.analyze_at and (self._analyzing is None
+                                                 or self._analyzing.done()):
+            self.analyze_at = max(self.analyze_at * 2, self.applied + ANALYZE_FIRST)
+            self._analyzing = asyncio.create_task(self.analyze())
         return result
+
+    async def analyze(self) -> None:
+        """Fresh planner statistics while the read model grows fast: at 2k, 4k, 8k, …
+        events applied by this process. Autovacuum's thresholds lag a bulk load, and a plan
+        made on stale counts can be 100× off (a referral probe joined all city cases on a
+        100k-event model: 36 ms a batch instead of under 1 ms). In the background, on its
+        own connection, with a small sample: batches do not wait for it."""
+        t0 = time.perf_counter()
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute("SET LOCAL default_statistics_target = 20")
+                await conn.execute("ANALYZE " + ", ".join(ANALYZED))
+        except (OSError, asyncpg.PostgresError) as exc:  # statistics are an optimisation
+            log.warning("store.analyze_failed", error=str(exc))
+            return
+        log.info("store.analyzed", applied=self.applied,
+                 ms=round((time.perf_counter() - t0) * 1000, 1), next_at=self.analyze_at)
 
     # -- steps -------------------------------------------------------------------------
     async def _apply_decisions(self, conn: asyncpg.Connection,
@@ -596,6 +632,7 @@ class Store:
 
 
 # Every table the projection writes (so a rebuild must reproduce), with its columns.
+ANALYZE_FIRST = 2000
 REBUILT_TABLES: dict[str, str] = {
     "event_archive": 'source, event_id, type, agency, time, subject, topic, partition, "offset",'
     " version, data, summary",
@@ -613,6 +650,7 @@ REBUILT_TABLES: dict[str, str] = {
     "resolution_decision": "decision_id, action, a, b, score, evidence, decided_by, time",
     "case_thread": "case_id, opened_at",
 }
+ANALYZED = (*REBUILT_TABLES, "stream_position")
 
 
 async def snapshot(pool: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:

@@ -49,7 +49,8 @@ class Projector:
     @classmethod
     async def start(cls, settings: Settings, consumer: str | None = None,
                     schema: str = "public") -> Projector:
-        pool = await create_pool(settings.require_database(), schema=schema, max_size=4)
+        pool = await create_pool(settings.require_database(), schema=schema, max_size=4,
+                                 custom_plans=True)
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.require_kafka(), acks="all",
             enable_idempotence=settings.producer_idempotence, linger_ms=5,
