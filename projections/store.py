@@ -11,6 +11,7 @@ any point leaves the read model as if the batch had never been seen.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -196,7 +197,26 @@ class Store:
                           decisions: DecisionSink | None = None) -> BatchResult:
         """Apply one batch in one transaction. ``decisions``, when given (the live workers),
         receives the resolution decisions this batch calls for, to write them to the log
-        before the commit; without it (a rebuild) nothing is decided, only replayed."""
+        before the commit; without it (a rebuild) nothing is decided, only replayed.
+
+        Workers sharing the partitions write some of the same rows (edges, places) in
+        different orders; PostgreSQL then aborts one transaction as a deadlock. The batch
+        is rolled back whole, so it is simply applied again (what it sent to the log on the
+        way is sent again: decisions are keyed by id, dead letters by origin)."""
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                return await self._apply_batch_once(records, deadletter, decisions)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                log.warning("store.batch_retried", attempt=attempt, error=type(exc).__name__,
+                            records=len(records))
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    async def _apply_batch_once(self, records: Sequence[InboundRecord],
+                                deadletter: DeadletterSink | None,
+                                decisions: DecisionSink | None) -> BatchResult:
         result = BatchResult(records=len(records))
         if not records:
             return result
@@ -633,6 +653,7 @@ class Store:
 
 # Every table the projection writes (so a rebuild must reproduce), with its columns.
 ANALYZE_FIRST = 2000
+DEADLOCK_RETRIES = 5
 REBUILT_TABLES: dict[str, str] = {
     "event_archive": 'source, event_id, type, agency, time, subject, topic, partition, "offset",'
     " version, data, summary",
