@@ -88,9 +88,10 @@ def case_record(e: dict[str, Any]) -> str | None:
     return None
 
 
-async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted]) -> dict[str, Any]:
+async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted],
+                     consumer: str = "bench", batch: int = 2000) -> dict[str, Any]:
     pool = await create_pool(dsn, max_size=2, custom_plans=True)  # as the projector
-    store = Store(pool, "bench", settings.agencies)
+    store = Store(pool, consumer, settings.agencies)
     pending: list[Decision] = []
     offsets: dict[tuple[str, int], int] = {}
 
@@ -118,8 +119,8 @@ async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted]) -> di
 
     t0 = time.perf_counter()
     decided = 0
-    for i in range(0, len(emitted), 2000):
-        res = await store.apply_batch(decision_records() + records(emitted[i:i + 2000]),
+    for i in range(0, len(emitted), batch):
+        res = await store.apply_batch(decision_records() + records(emitted[i:i + batch]),
                                       decisions=sink)
         decided += res.decisions
     while pending:
