@@ -443,13 +443,14 @@ class Store:
             "WITH p AS (SELECT * FROM mention WHERE record = ANY($1::text[]))"
             " SELECT p.record AS probe, m.record, m.name, m.national_id, m.nid_valid,"
             " m.birth_date, m.phone, m.place_id FROM p JOIN LATERAL ("
+            # up to 20 per key, the same 20 whatever the plan: decisions repeat run to run
             "  (SELECT * FROM mention m WHERE m.name = p.name AND m.birth_date = p.birth_date"
-            "   LIMIT 20)"
-            "  UNION (SELECT * FROM mention m WHERE m.phone = p.phone LIMIT 20)"
+            "   ORDER BY m.record LIMIT 20)"
+            "  UNION (SELECT * FROM mention m WHERE m.phone = p.phone ORDER BY m.record LIMIT 20)"
             "  UNION (SELECT * FROM mention m WHERE m.birth_date = p.birth_date"
-            "   AND m.place_id = p.place_id LIMIT 20)"
+            "   AND m.place_id = p.place_id ORDER BY m.record LIMIT 20)"
             "  UNION (SELECT * FROM mention m WHERE m.name = p.name AND m.place_id = p.place_id"
-            "   LIMIT 20)) m ON m.record <> p.record"
+            "   ORDER BY m.record LIMIT 20)) m ON m.record <> p.record"
             " WHERE NOT (p.nid_valid AND m.nid_valid)", probes_ids)
         if not cand_rows:
             return []
