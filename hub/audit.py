@@ -8,12 +8,13 @@ commit that holds its own record before it answers. One fsync then serves many r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 import structlog
+
+from hub.background import BackgroundLoop
 
 log = structlog.get_logger("hub.audit")
 MAX_GROUP = 512
@@ -45,22 +46,12 @@ async def _insert(conn: asyncpg.Pool | asyncpg.Connection, recs: Sequence[AuditR
         [x.outcome for x in recs])
 
 
-class AuditWriter:
+class AuditWriter(BackgroundLoop):
     """Group commit for audit records; :meth:`write` returns once its record is durable."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.queue: asyncio.Queue[tuple[AuditRecord, asyncio.Future[None]]] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
 
     async def write(self, rec: AuditRecord) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from hub.background import BackgroundLoop
 from projections.queries import is_overdue
 
 log = structlog.get_logger("hub.livefeed")
@@ -61,7 +62,7 @@ class Item:
     data: dict[str, Any]
 
 
-class LiveFeed:
+class LiveFeed(BackgroundLoop):
     def __init__(self, pool: asyncpg.Pool, interval: float = 0.5) -> None:
         self.pool = pool
         self.interval = interval
@@ -70,20 +71,10 @@ class LiveFeed:
         self.counter = itertools.count(1)
         self.announced: set[str] = set()  # cases announced overdue (until they close)
         self.changed = asyncio.Condition()
-        self.task: asyncio.Task[None] | None = None
         self.xid: int | None = None
         self.clock: datetime | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
+    # -- the poller -------------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
             try:
