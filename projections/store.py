@@ -335,6 +335,8 @@ class Store:
         todo = [d for d in once if d.id in inserted]
         runs: list[tuple[tuple[str, bool], list[Decision]]] = []
         for d in todo:
+            if d.action not in EDGE_ACTIONS:
+                continue  # a candidate waits for a person's word: no edge either way
             key = (d.graph, d.action == "link")
             if runs and runs[-1][0] == key:
                 runs[-1][1].append(d)
@@ -655,6 +657,7 @@ class Store:
 # Every table the projection writes (so a rebuild must reproduce), with its columns.
 ANALYZE_FIRST = 2000
 DEADLOCK_RETRIES = 5
+EDGE_ACTIONS = frozenset({"link", "unlink", "reject"})
 REBUILT_TABLES: dict[str, str] = {
     "event_archive": 'source, event_id, type, agency, time, subject, topic, partition, "offset",'
     " version, data, summary",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -13,7 +14,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub import feed
 from hub.config import Settings
-from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
+from projections.decide import Decision
+from projections.store import Store, create_pool
+from streams.intake import InboundRecord
+from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
 from tests.integration.test_person_flow import fresh_nid
 
 
@@ -111,3 +115,37 @@ async def test_an_uncertain_match_waits_for_a_person_who_confirms_it(
     assert row["decided_by"] == "user:duty-officer-7"
     assert row["evidence"]["candidate"] == cand["decision_id"]
     assert (await api.get(f"/v1/persons/{pid}/candidates", headers=CC)).json()["items"] == []
+
+
+async def test_only_links_unlinks_and_rejects_move_edges_whatever_the_batch_cuts(
+    hub: Settings,
+) -> None:
+    """Decisions read back from the log, applied set-based: a candidate (a person must still
+    confirm it) never touches an edge, and a link then a reject of the same pair ends
+    unlinked, in one batch or across batches."""
+    a, b, c = "civil:resident:A", "city:case-party:B/reporter", "police:incident-party:C/caller"
+    t = datetime(2026, 11, 23, tzinfo=UTC)
+    log = [Decision("link", a, b, 0.9, {"name": "x"}, "resolver/v1", t),
+           Decision("candidate", b, a, 0.5, {"name": "x"}, "resolver/v1", t),
+           Decision("link", a, c, 0.9, {"name": "x"}, "resolver/v1", t),
+           Decision("candidate", c, a, 0.5, {"name": "x"}, "resolver/v1", t),
+           Decision("reject", a, c, 1.0, {}, "user:duty-officer-7", t)]
+    topic = "hub.internal.test.resolution"
+    records = [InboundRecord(topic, 0, i, d.a.encode(), orjson.dumps(d.event()))
+               for i, d in enumerate(log)]
+    results = []
+    for cuts in ([5], [1, 1, 1, 1, 1], [2, 3]):
+        url = await new_database(hub, unique("edges").replace("-", "_"))
+        pool = await create_pool(url, max_size=2, custom_plans=True)
+        try:
+            store = Store(pool, "test", hub.agencies)
+            i = 0
+            for n in cuts:
+                await store.apply_batch(records[i:i + n])
+                i += n
+            results.append(sorted(tuple(r) for r in await pool.fetch(
+                "SELECT src, dst FROM person_edge")))
+        finally:
+            await pool.close()
+    assert results[0] == sorted([(a, b), (b, a)])  # the link stands; the rejected one is gone
+    assert results[1] == results[0] and results[2] == results[0]
