@@ -28,7 +28,8 @@ import asyncpg
 import structlog
 
 from hub.background import BackgroundLoop
-from projections.queries import is_overdue
+from projections.queries import case_facts, is_overdue
+from projections.store import read_links
 
 log = structlog.get_logger("hub.livefeed")
 
@@ -107,18 +108,19 @@ class LiveFeed(BackgroundLoop):
                                             str(last + 1), "case_id", "incident_id",
                                             list(TRACKED))
                     upto = last + 1
-            refs = []
+            refs: list[tuple[str, str, str | None]] = []
             for r in rows:
                 agency, kind, field, _ = TRACKED[r["type"]]
                 rid = r["ref1"] if field == "case_id" else r["ref2"]
                 refs.append((agency, kind, rid))
-            links = await self._case_ids(conn, refs)
+            links = {k: eid for k, (kind, eid) in (await read_links(
+                conn, {r for r in refs if r[2] is not None})).items() if kind == "case"}
             due = await conn.fetch(
                 "SELECT entity_id FROM entity_field WHERE entity_kind = 'case'"
                 " AND field = 'due_at' AND hub_ts(value #>> '{}') > $1"
                 " AND hub_ts(value #>> '{}') <= $2", self.clock, now)
             case_ids = sorted({c for c in links.values() if c} | {r[0] for r in due})
-            facts = await self._facts(conn, case_ids)
+            facts = await case_facts(conn, case_ids, FACTS)
         new: list[Item] = []
         for r, ref in zip(rows, refs, strict=True):
             cid = links.get(ref)
@@ -150,32 +152,6 @@ class LiveFeed(BackgroundLoop):
 
     def _item(self, kind: str, data: dict[str, Any]) -> Item:
         return Item(next(self.counter), kind, data)
-
-    @staticmethod
-    async def _case_ids(conn: asyncpg.Connection, refs: list[tuple[str, str, str | None]]
-                        ) -> dict[tuple[str, str, str | None], str]:
-        keys = sorted({r for r in refs if r[2] is not None})  # type: ignore[misc]
-        if not keys:
-            return {}
-        rows = await conn.fetch(
-            "SELECT l.agency, l.kind, l.record_id, l.entity_id FROM record_link l"
-            " JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(a, k, r)"
-            " ON l.agency = k.a AND l.kind = k.k AND l.record_id = k.r"
-            " WHERE l.entity_kind = 'case'",
-            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
-        return {(r[0], r[1], r[2]): r[3] for r in rows}
-
-    @staticmethod
-    async def _facts(conn: asyncpg.Connection, case_ids: list[str]
-                     ) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        if case_ids:
-            for r in await conn.fetch(
-                    "SELECT entity_id, field, value FROM entity_field WHERE entity_kind = 'case'"
-                    " AND entity_id = ANY($1::text[]) AND field = ANY($2::text[])",
-                    case_ids, FACTS):
-                out.setdefault(r[0], {})[r[1]] = r[2]
-        return out
 
     # -- readers ------------------------------------------------------------------------------
     def parse_last_id(self, last: str | None) -> int:

@@ -307,6 +307,19 @@ async def places_in_grid(conn: asyncpg.Pool | asyncpg.Connection, grid: str, aft
 CASE_FILTERS = ("grid", "status", "stage", "category")
 
 
+async def case_facts(conn: asyncpg.Pool | asyncpg.Connection, case_ids: list[str],
+                     fields: list[str]) -> dict[str, dict[str, Any]]:
+    """The named fields of each case record (its own, not its thread's): id → field → value."""
+    out: dict[str, dict[str, Any]] = {}
+    if case_ids:
+        for r in await conn.fetch(
+                "SELECT entity_id, field, value FROM entity_field WHERE entity_kind = 'case'"
+                " AND entity_id = ANY($1::text[]) AND field = ANY($2::text[])",
+                case_ids, fields):
+            out.setdefault(r[0], {})[r[1]] = r[2]
+    return out
+
+
 async def find_cases(conn: asyncpg.Pool | asyncpg.Connection, filters: dict[str, str],
                      agency: str | None, overdue: bool | None, at: datetime, after: str | None,
                      limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -332,13 +345,8 @@ async def find_cases(conn: asyncpg.Pool | asyncpg.Connection, filters: dict[str,
     last = None
     for i in range(0, len(ids), 200):
         chunk = ids[i:i + 200]
-        rows = await conn.fetch(
-            "SELECT entity_id, field, value FROM entity_field WHERE entity_kind = 'case'"
-            " AND entity_id = ANY($1::text[]) AND field = ANY($2::text[])", chunk,
-            ["category", "status", "stage", "due_at", "grid", "sealed"])
-        facts: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            facts.setdefault(r[0], {})[r[1]] = r[2]
+        facts = await case_facts(conn, chunk,
+                                 ["category", "status", "stage", "due_at", "grid", "sealed"])
         for cid in chunk:
             f = facts.get(cid, {})
             status = f.get("status") or "open"

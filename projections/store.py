@@ -180,6 +180,22 @@ def reached(have: Positions, want: Positions) -> bool:
     return all(have.get(tp, 0) >= o for tp, o in want.items())
 
 
+async def read_links(conn: asyncpg.Pool | asyncpg.Connection,
+                     keys: set[tuple[str, str, str]]) -> Links:
+    """Which hub entity each agency record ``(agency, kind, record_id)`` is linked to."""
+    if not keys:
+        return {}
+    ks = sorted(keys)
+    rows = await conn.fetch(
+        "SELECT l.agency, l.kind, l.record_id, l.entity_kind, l.entity_id FROM record_link l"
+        " JOIN unnest($1::text[], $2::text[], $3::text[]) AS x(a, k, r)"
+        " ON l.agency = x.a AND l.kind = x.k AND l.record_id = x.r",
+        [k[0] for k in ks], [k[1] for k in ks], [k[2] for k in ks],
+    )
+    return {(r["agency"], r["kind"], r["record_id"]): (r["entity_kind"], r["entity_id"])
+            for r in rows}
+
+
 class Store:
     def __init__(self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...]):
         self.pool = pool
@@ -530,17 +546,8 @@ class Store:
         return new, conflicts
 
     async def _links(self, conn: asyncpg.Connection, keys: set[tuple[str, str, str]]) -> Links:
-        if not keys:
-            return {}
-        ks = sorted(keys)
-        rows = await conn.fetch(
-            "SELECT l.agency, l.kind, l.record_id, l.entity_kind, l.entity_id FROM record_link l"
-            " JOIN unnest($1::text[], $2::text[], $3::text[]) AS x(a, k, r)"
-            " ON l.agency = x.a AND l.kind = x.k AND l.record_id = x.r",
-            [k[0] for k in ks], [k[1] for k in ks], [k[2] for k in ks],
-        )
-        return {(r["agency"], r["kind"], r["record_id"]): (r["entity_kind"], r["entity_id"])
-                for r in rows}
+        return await read_links(conn, keys)
+
 
     async def _write(self, conn: asyncpg.Connection, ch: Changes) -> None:
         if ch.mentions:

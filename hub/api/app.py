@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
 from hub.api import audit_log, candidates, cases, events, live, persons, places, problems, system
+from hub.api.context import OrjsonResponse
 from hub.audit import AuditWriter
 from hub.config import Settings
 from hub.gateway import Gateway
@@ -31,11 +31,6 @@ WEB = Path(__file__).resolve().parent.parent / "web"  # the command center page,
 
 REQUESTS = Counter("hub_api_requests_total", "API requests", ["route", "status"])
 LATENCY = Histogram("hub_api_request_seconds", "API request latency", ["route"])
-
-
-class OrjsonResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
 
 
 class Observe:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 from fastapi import Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub import audit
@@ -49,10 +49,20 @@ class ReadContext:
         ))
 
 
+def to_json(body: Any) -> bytes:
+    """How the API writes JSON, everywhere: orjson, UTC as ``Z``."""
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
+
+
+class OrjsonResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
+
+
 def answer(body: Any) -> Response:
-    """The JSON answer, serialized once by orjson (no second pass through FastAPI's encoder:
-    the read paths are hot)."""
-    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+    """The JSON answer, serialized once (no second pass through FastAPI's encoder: the read
+    paths are hot)."""
+    return Response(to_json(body), media_type="application/json")
 
 
 MIN_OFFSET_WAIT = 10.0

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, to_json
 from hub.livefeed import Item, LiveFeed
 
 router = APIRouter(tags=["cases"])
@@ -33,7 +32,7 @@ def _frame(ctx: ReadContext, feed: LiveFeed, item: Item) -> bytes:
     if ctx.policy.case_sealed_for(ctx.principal, data):
         data, _ = ctx.policy.mask_case(ctx.principal, data)
     return (f"id: {feed.epoch}-{item.id}\nevent: {item.kind}\ndata: ".encode()
-            + orjson.dumps(data, option=orjson.OPT_UTC_Z) + b"\n\n")
+            + to_json(data) + b"\n\n")
 
 
 @router.get(
