@@ -19,7 +19,7 @@ import asyncpg
 
 from bench.common import header, stack, start_api
 from bench.quality import apply_city
-from hub.simulator import SimConfig, simulate
+from hub.sim.city import SimConfig, simulate
 from hub.topics import ensure_topics
 from projections.store import migrate
 

@@ -23,7 +23,7 @@ import asyncpg
 import projections.store as store_module
 from bench import quality
 from bench.common import header, stack
-from hub.simulator import SimConfig, simulate
+from hub.sim.city import SimConfig, simulate
 from hub.topics import ensure_topics
 from projections.store import migrate
 

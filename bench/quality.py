@@ -23,13 +23,13 @@ import orjson
 
 from bench.common import header, stack
 from hub.config import Settings
-from hub.simulator import Emitted, SimConfig, simulate
+from hub.sim.city import Emitted, SimConfig, simulate
 from projections.address import parse as parse_address
 from projections.decide import Decision
 from projections.graph import canonical_node, components
 from projections.ids import hub_id, ref_key
+from projections.intake import InboundRecord
 from projections.store import Store, create_pool, migrate
-from streams.intake import InboundRecord
 
 RESOLUTION = "hub.internal.bench.resolution"
 

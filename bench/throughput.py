@@ -23,11 +23,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.common import child_env, header, spawn, stack
-from hub.config import Settings, agency_topic
+from hub.config import Settings
 from hub.rebuild import Rebuilder
-from hub.simulator import SimConfig, simulate
+from hub.sim.city import SimConfig, simulate
 from hub.topics import ensure_topics
 from projections.store import migrate
+from schemas.topics import agency_topic
 
 
 async def publish(s: Settings, events: list[dict]) -> dict[tuple[str, int], int]:
@@ -70,7 +71,7 @@ async def faust_baseline(s: Settings, mode: str, n: int, db: str) -> float:
 async def live_path(s: Settings, ends: dict[tuple[str, int], int], group: str,
                     workers: int = 1) -> float:
     db = await fresh_db(s, group.replace(".", "_").replace("-", "_"))
-    procs = [spawn(["-m", "streams", "worker", "--without-web", "-l", "warn"],
+    procs = [spawn(["-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
                    child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
                    s.data_dir / f"{group}-{i}.log") for i in range(workers)]
     conn = await asyncpg.connect(db)
@@ -147,7 +148,7 @@ async def freshness(s: Settings, events: list[dict], rate: float, group: str,
                     backlog: dict[tuple[str, int], int]) -> list[float]:
     """Publish at ``rate`` with a live worker running; publish → applied latency per event."""
     db = await fresh_db(s, group.replace(".", "_").replace("-", "_"))
-    proc = spawn(["-m", "streams", "worker", "--without-web", "-l", "warn"],
+    proc = spawn(["-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
                  child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
                  s.data_dir / f"{group}.log")
     conn = await asyncpg.connect(db)

@@ -15,9 +15,10 @@ import orjson
 import structlog
 
 from hub import logs
-from hub.config import ConfigError, Settings, agency_topic, load_settings
+from hub.config import ConfigError, Settings, load_settings
 from hub.devstack import StackError
 from hub.runtime import LogMismatch
+from schemas.topics import agency_topic
 
 log = structlog.get_logger("hub.cli")
 
@@ -91,9 +92,9 @@ async def _up(settings: Settings, demo: bool) -> int:
         hint = None
         feeding = None
         if demo:
-            from hub import feed
+            from hub.sim import story
 
-            events = feed.story()
+            events = story.story()
             hint = events[0]["data"]["person"]["national_id"]
             feeding = asyncio.create_task(_demo_feed(settings, events))
         print(_banner(settings, demo_tokens, hint), flush=True)
@@ -113,14 +114,9 @@ async def publish_records(settings: Settings, records: list[tuple[str, bytes, by
                           rate: float = 0.0, label: str = "published") -> int:
     """Send (topic, key, value) records with acks=all; at ``rate`` events/s when given, else
     as fast as the broker takes them. Progress goes to stderr on long runs."""
-    from aiokafka import AIOKafkaProducer
+    from hub.bootstrap import start_producer
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.require_kafka(), acks="all",
-        enable_idempotence=settings.producer_idempotence, linger_ms=5,
-        max_batch_size=512 * 1024, max_request_size=4 * 1024 * 1024,
-    )
-    await producer.start()
+    producer = await start_producer(settings, "publisher")
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     step = max(1, int(rate / 20)) if rate else 10_000
@@ -154,7 +150,7 @@ def _as_records(events: list[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
 
 async def _demo_feed(settings: Settings, story: list[dict[str, Any]]) -> None:
     """The scripted dispute at once, then a simulated city at a steady, watchable rate."""
-    from hub import simulator
+    from hub.sim import city as simulator
 
     await publish_records(settings, _as_records(story))
     city = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(seed=1, events=20_000))
@@ -190,7 +186,7 @@ async def _publish_file(settings: Settings, path: Path) -> int:
 
 
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from hub import simulator
+    from hub.sim import city as simulator
 
     t0 = time.monotonic()
     print(f"simulating a city of about {args.events:,} events (seed {args.seed}, "
@@ -264,9 +260,9 @@ async def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _deadletter(settings: Settings, args: argparse.Namespace) -> int:
     from hub import deadletters
-    from projections.store import create_pool
+    from hub.bootstrap import new_pool
 
-    pool = await create_pool(settings.require_database(), max_size=2)
+    pool = await new_pool(settings, "client")
     try:
         if args.action == "list":
             counts = await deadletters.summary(pool)

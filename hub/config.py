@@ -12,30 +12,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_AGENCIES = ("police", "city", "civil", "court")
+from schemas.topics import DEFAULT_AGENCIES, agency_topic, check_app_id, resolution_topic
+
 DEFAULT_API_BIND = "127.0.0.1:8400"
-
-DEADLETTER_TOPIC = "hub.deadletter"
-COORDINATION_TOPIC = "hub.coordination"
-INTERNAL_PREFIX = "hub.internal."
-# hub.deadletter takes records this large (topic max.message.bytes on real Kafka), so any
-# record an agency topic accepted can be dead-lettered whole.
-DEADLETTER_MAX_BYTES = 8 * 1024 * 1024
-
 
 class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
-
-
-def agency_topic(agency: str) -> str:
-    return f"agency.{agency}"
-
-
-def topic_agency(topic: str) -> str | None:
-    """The agency an inbound topic belongs to, or None for any other topic."""
-    if topic.startswith("agency."):
-        return topic[len("agency.") :]
-    return None
 
 
 def _parse_bind(value: str) -> tuple[str, int]:
@@ -110,8 +92,7 @@ class Settings:
 
     @property
     def resolution_topic(self) -> str:
-        """The hub's own decisions about who is who (an internal topic, part of the log)."""
-        return f"{self.streams_app_id}.resolution"
+        return resolution_topic(self.streams_app_id)
 
     @property
     def api_bind(self) -> str:
@@ -126,6 +107,13 @@ class Settings:
         if not self.database_url:
             raise ConfigError("no database: set HUB_DATABASE_URL or start the stack")
         return self.database_url
+
+
+def _app_id(value: str) -> str:
+    try:
+        return check_app_id(value)
+    except ValueError as exc:
+        raise ConfigError(f"HUB_STREAMS_APP_ID: {exc}") from None
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -161,7 +149,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         partitions=_env_int(env, "HUB_TOPIC_PARTITIONS", 4),
         replication=_env_int(env, "HUB_TOPIC_REPLICATION", 1 if embedded else 3),
         producer_idempotence=_env_bool(env, "HUB_KAFKA_IDEMPOTENCE", not embedded),
-        streams_app_id=env.get("HUB_STREAMS_APP_ID") or "hub.internal.streams",
+        streams_app_id=_app_id(env.get("HUB_STREAMS_APP_ID") or "hub.internal.streams"),
         workers=_env_int(env, "HUB_WORKERS", 1, minimum=0),
         batch_size=_env_int(env, "HUB_BATCH_SIZE", 2000),
         batch_within=_env_int(env, "HUB_BATCH_WITHIN_MS", 50, minimum=1) / 1000,

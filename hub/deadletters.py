@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
+from hub.bootstrap import start_producer
 from hub.config import Settings
-from streams.intake import InboundRecord, RejectedRecord, check
+from projections.intake import InboundRecord, RejectedRecord, check
 
 
 async def list_rows(pool: asyncpg.Pool, reason: str | None, limit: int,
@@ -68,9 +68,7 @@ async def retry(pool: asyncpg.Pool, settings: Settings, reason: str | None,
         return report
     if not passing:
         return report
-    producer = AIOKafkaProducer(bootstrap_servers=settings.require_kafka(), acks="all",
-                                enable_idempotence=settings.producer_idempotence)
-    await producer.start()
+    producer = await start_producer(settings, "retry")
     try:
         for rec in passing:
             md = await producer.send_and_wait(rec.topic, rec.value, key=rec.key)

@@ -1,182 +1,179 @@
-"""A small scripted city for ``civic-hub demo`` and the tests, until the simulator lands:
-residents registered by civil affairs, and one neighbour dispute that a grid member
-reports, the police take up and a court hears. Deterministic for a seed.
+"""The command center's live feed: new cases, referrals, and cases turning overdue.
+
+One poller per API process tails the event archive in commit order (by the transaction id
+each row was written under, below the oldest transaction still running: so a row is never
+skipped when two projector transactions commit out of order, and never seen twice) and asks
+PostgreSQL, at each tick, which open cases' due time passed since the last tick. Overdue is
+asked at a time, as everywhere in the hub: a case is announced when its due time passes
+while it is open, or when an event arrives for a case already past due.
+
+Items are kept in a ring buffer so a client that reconnects with ``Last-Event-ID`` misses
+nothing that is still in the buffer; a new client gets the recent items first. Items carry
+case facts only, never person ids; the API masks each item for its reader (sealed cases).
 """
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime, timedelta
+import asyncio
+import contextlib
+import itertools
+import os
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from schemas.national_id import checksum_char
+import asyncpg
+import structlog
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰",
-         "娟", "涛", "明", "超", "秀兰", "霞"]
-DISTRICT = ("110105", "朝阳区")
-STREETS = [("001", "望京街道"), ("002", "酒仙桥街道")]
-ROADS = ["阜通东大街", "广顺北大街", "将台路", "酒仙桥路"]
-EPOCH = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+from hub.background import BackgroundLoop
+from projections.queries import case_facts, is_overdue
+from projections.store import read_links
 
+log = structlog.get_logger("hub.livefeed")
 
-def make_national_id(rng: random.Random, region: str, birth: datetime, female: bool) -> str:
-    seq = rng.randrange(0, 100) * 10 + (rng.choice((0, 2, 4, 6, 8)) if female
-                                         else rng.choice((1, 3, 5, 7, 9)))
-    first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
-    return first17 + checksum_char(first17)
+# type → (agency, kind of record, the data field naming it, what the feed calls it)
+TRACKED: dict[str, tuple[str, str, str, str | None]] = {
+    "city.case.reported": ("city", "case", "case_id", "case"),
+    "police.incident.reported": ("police", "incident", "incident_id", "case"),
+    "police.case.opened": ("police", "case", "case_id", "case"),
+    "court.case.filed": ("court", "case", "case_id", "case"),
+    "city.case.escalated": ("city", "case", "case_id", "referral"),
+    "police.incident.referred": ("police", "incident", "incident_id", "referral"),
+}
+# events that may leave a case past due: announce it then, not only when the clock passes
+for _t in ("city.case.registered", "city.case.dispatched", "city.case.handled",
+           "city.case.verified"):
+    TRACKED[_t] = ("city", "case", "case_id", None)
 
-
-def event(agency: str, etype: str, eid: str, time: datetime, subject: str,
-          data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "specversion": "1.0", "id": eid, "source": f"/agency/{agency}/demo", "type": etype,
-        "time": time.isoformat(), "subject": subject, "agency": agency,
-        "datacontenttype": "application/json",
-        "dataschema": f"https://civic-hub.example/schemas/{agency}/{etype}/v1",
-        "data": data,
-    }
-
-
-def residents(rng: random.Random, n: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n):
-        female = rng.random() < 0.5
-        birth = datetime(1940, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(0, 365 * 65))
-        street_code, street = STREETS[i % len(STREETS)]
-        grid = f"{DISTRICT[0]}{street_code}{(i // 7) % 3 + 1:03d}"
-        road = ROADS[i % len(ROADS)]
-        text = (f"北京市{DISTRICT[1]}{street}{road}{i % 40 + 1}号"
-                f"{i % 6 + 1}号楼{i % 3 + 1}单元{101 + i % 9}室")
-        out.append({
-            "resident_id": f"R-{i + 1:06d}",
-            "household_id": f"H-{i // 3 + 1:06d}",
-            "person": {
-                "national_id": make_national_id(rng, DISTRICT[0], birth, female),
-                "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
-                "gender": "F" if female else "M",
-                "birth_date": f"{birth:%Y-%m-%d}",
-                "phone": f"13{rng.randrange(0, 10**9):09d}",
-            },
-            "address": {"text": text, "grid": grid},
-        })
-    return out
+FACTS = ["category", "status", "stage", "due_at", "grid", "sealed"]
+BUFFER = 500
+MAX_ROWS = 5000  # per tick; the rest is read at the next tick, nothing dropped
+_ROWS = ("SELECT xid::text AS xid, time, agency, type, summary, data->>$3 AS ref1,"
+         " data->>$4 AS ref2, data->>'to_agency' AS to_agency FROM event_archive"
+         " WHERE xid >= $1::text::xid8 AND xid < $2::text::xid8 AND type = ANY($5)"
+         " ORDER BY xid, time, source, event_id LIMIT $6")
 
 
-def story(seed: int = 7, n_residents: int = 20, tag: str = "") -> list[dict[str, Any]]:
-    """The events of the scripted city, in event-time order. ``tag`` prefixes every event,
-    record and case id, so the same story can be told twice without reusing an id."""
-    rng = random.Random(seed)
-    people = residents(rng, n_residents)
-    events: list[dict[str, Any]] = []
-    t = EPOCH
-    for i, r in enumerate(people):
-        events.append(event("civil", "civil.resident.registered", f"{tag}civ-reg-{i + 1}",
-                            t + timedelta(minutes=i), r["resident_id"],
-                            {k: r[k] for k in ("resident_id", "person", "address",
-                                               "household_id")}))
-    a, b = people[0], people[1]
-    t = EPOCH + timedelta(days=1)
-    case_id, inc_id, pcase, ccase = (f"{tag}C-2026-000042", f"{tag}I-2026-110-0007",
-                                     f"{tag}P-2026-0042", f"{tag}F-2026-0009")
-    dispute = {"text": a["address"]["text"], "grid": a["address"]["grid"]}
-    script = [
-        ("city", "city.case.reported", case_id, 0, {
-            "case_id": case_id, "category": "neighbour-dispute",
-            "description": "楼上楼下噪音纠纷，双方争执", "channel": "grid-member",
-            "address": dispute, "persons": [{"role": "party", "person": a["person"]},
-                                            {"role": "party", "person": b["person"]}]}),
-        ("city", "city.case.registered", case_id, 10, {
-            "case_id": case_id, "level": "community",
-            "due_at": (t + timedelta(hours=24)).isoformat()}),
-        ("city", "city.case.dispatched", case_id, 30, {
-            "case_id": case_id, "department": "望京街道综治中心",
-            "due_at": (t + timedelta(hours=48)).isoformat()}),
-        ("police", "police.incident.reported", inc_id, 60 * 20, {
-            "incident_id": inc_id, "category": "dispute", "summary": "邻里纠纷升级，有推搡",
-            "address": dispute, "caller": b["person"]}),
-        ("city", "city.case.escalated", case_id, 60 * 21, {
-            "case_id": case_id, "to_agency": "police", "reason": "纠纷升级"}),
-        ("police", "police.case.opened", pcase, 60 * 22, {
-            "case_id": pcase, "offence": "寻衅滋事", "incident_id": inc_id, "address": dispute,
-            "refs": [{"agency": "city", "kind": "case", "id": case_id}]}),
-        ("police", "police.person.involved", pcase, 60 * 23, {
-            "case_id": pcase, "role": "suspect", "person": a["person"]}),
-        ("police", "police.case.closed", pcase, 60 * 24 * 5, {
-            "case_id": pcase, "disposition": "移送法院调解"}),
-        ("court", "court.case.filed", ccase, 60 * 24 * 6, {
-            "case_id": ccase, "case_type": "civil", "cause": "相邻关系纠纷",
-            "parties": [{"role": "plaintiff", "person": b["person"]},
-                        {"role": "defendant", "person": a["person"]}],
-            "refs": [{"agency": "police", "kind": "case", "id": pcase},
-                     {"agency": "city", "kind": "case", "id": case_id}]}),
-        ("court", "court.mediation.concluded", ccase, 60 * 24 * 9, {
-            "case_id": ccase, "settled": True}),
-    ]
-    for n, (agency, etype, subject, minutes, data) in enumerate(script):
-        events.append(event(agency, etype, f"{tag}{agency}-story-{n + 1}",
-                            t + timedelta(minutes=minutes), subject, data))
-    # Another open city case, due in the past: shows as overdue.
-    c = people[2]
-    events.append(event("city", "city.case.reported", f"{tag}city-story-late-1", t,
-                        f"{tag}C-2026-000043", {
-        "case_id": f"{tag}C-2026-000043", "category": "garbage", "description": "楼道堆放杂物",
-        "channel": "hotline", "address": c["address"], "reporter": c["person"]}))
-    events.append(event("city", "city.case.registered", f"{tag}city-story-late-2",
-                        t + timedelta(minutes=5), f"{tag}C-2026-000043", {
-                            "case_id": f"{tag}C-2026-000043",
-                            "due_at": (t + timedelta(hours=4)).isoformat()}))
-    events.sort(key=lambda e: e["time"])
-    return events
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    kind: str  # case | referral | overdue
+    data: dict[str, Any]
 
 
-def bulk(seed: int, n_residents: int, n_cases: int, prefix: str = "bulk") -> list[dict[str, Any]]:
-    """A larger mixed stream for load and failure tests: registrations, moves, deaths and
-    city cases walking their stages, all with ids unique to ``prefix``."""
-    rng = random.Random(seed)
-    people = residents(rng, n_residents)
-    out: list[dict[str, Any]] = []
-    t = EPOCH
-    for i, r in enumerate(people):
-        rid = f"{prefix}-{r['resident_id']}"
-        out.append(event("civil", "civil.resident.registered", f"{prefix}-reg-{i}",
-                         t + timedelta(seconds=i), rid,
-                         {"resident_id": rid, "person": r["person"], "address": r["address"],
-                          "household_id": f"{prefix}-{r['household_id']}"}))
-        if rng.random() < 0.2:
-            other = people[rng.randrange(n_residents)]["address"]
-            out.append(event("civil", "civil.resident.moved", f"{prefix}-mov-{i}",
-                             t + timedelta(days=1, seconds=i), rid,
-                             {"resident_id": rid, "address": other,
-                              "moved_on": f"{t + timedelta(days=1):%Y-%m-%d}"}))
-        if rng.random() < 0.02:
-            out.append(event("civil", "civil.resident.deceased", f"{prefix}-dec-{i}",
-                             t + timedelta(days=2, seconds=i), rid,
-                             {"resident_id": rid, "died_on": f"{t + timedelta(days=2):%Y-%m-%d}"}))
-    stages = ["city.case.registered", "city.case.dispatched", "city.case.handled",
-              "city.case.verified", "city.case.closed"]
-    for j in range(n_cases):
-        cid = f"{prefix}-C-{j:06d}"
-        who = people[rng.randrange(n_residents)]
-        t0 = t + timedelta(hours=rng.randrange(0, 24 * 10))
-        out.append(event("city", "city.case.reported", f"{prefix}-rep-{j}", t0, cid, {
-            "case_id": cid, "category": rng.choice(["garbage", "noise", "neighbour-dispute",
-                                                    "road-damage", "illegal-parking"]),
-            "description": "网格员巡查发现", "channel": rng.choice(["grid-member", "hotline"]),
-            "address": who["address"], "reporter": who["person"]}))
-        for k, etype in enumerate(stages[: rng.randrange(0, len(stages) + 1)]):
-            tk = t0 + timedelta(hours=2 * (k + 1))
-            data: dict[str, Any] = {"case_id": cid}
-            if etype == "city.case.registered":
-                data["due_at"] = (tk + timedelta(hours=24)).isoformat()
-            elif etype == "city.case.dispatched":
-                data |= {"department": "城管执法队",
-                         "due_at": (tk + timedelta(hours=48)).isoformat()}
-            elif etype == "city.case.handled":
-                data["result"] = "已处理"
-            elif etype == "city.case.verified":
-                data["passed"] = True
-            else:
-                data["outcome"] = "结案"
-            out.append(event("city", etype, f"{prefix}-{etype.split('.')[-1]}-{j}", tk, cid, data))
-    return out
+class LiveFeed(BackgroundLoop):
+    def __init__(self, pool: asyncpg.Pool, interval: float = 0.5) -> None:
+        self.pool = pool
+        self.interval = interval
+        self.epoch = os.urandom(3).hex()  # ids of another process (or run) are not ours
+        self.items: deque[Item] = deque(maxlen=BUFFER)
+        self.counter = itertools.count(1)
+        self.announced: set[str] = set()  # cases announced overdue (until they close)
+        self.changed = asyncio.Condition()
+        self.xid: int | None = None
+        self.clock: datetime | None = None
+
+    # -- the poller -------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be restarting: keep the feed alive
+                log.exception("livefeed.tick_failed")
+            await asyncio.sleep(self.interval)
+
+    # -- one tick ---------------------------------------------------------------------------
+    async def tick(self, now: datetime | None = None) -> list[Item]:
+        now = now or datetime.now(UTC)
+        async with self.pool.acquire() as conn:
+            xmin = int(await conn.fetchval(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
+            if self.xid is None:  # start from now: what happened before is on the dashboard
+                self.xid, self.clock = xmin, now
+                return []
+            rows = await conn.fetch(_ROWS, str(self.xid), str(xmin), "case_id", "incident_id",
+                                    list(TRACKED), MAX_ROWS)
+            upto = xmin
+            if len(rows) == MAX_ROWS:  # more than a tick's worth: stop at a transaction edge
+                last = int(rows[-1]["xid"])
+                kept = [r for r in rows if int(r["xid"]) < last]
+                if kept:
+                    rows, upto = kept, last
+                else:  # one transaction wrote them all: take all of it
+                    rows = await conn.fetch(_ROWS.replace(" LIMIT $6", ""), str(last),
+                                            str(last + 1), "case_id", "incident_id",
+                                            list(TRACKED))
+                    upto = last + 1
+            refs: list[tuple[str, str, str | None]] = []
+            for r in rows:
+                agency, kind, field, _ = TRACKED[r["type"]]
+                rid = r["ref1"] if field == "case_id" else r["ref2"]
+                refs.append((agency, kind, rid))
+            links = {k: eid for k, (kind, eid) in (await read_links(
+                conn, {r for r in refs if r[2] is not None})).items() if kind == "case"}
+            due = await conn.fetch(
+                "SELECT entity_id FROM entity_field WHERE entity_kind = 'case'"
+                " AND field = 'due_at' AND hub_ts(value #>> '{}') > $1"
+                " AND hub_ts(value #>> '{}') <= $2", self.clock, now)
+            case_ids = sorted({c for c in links.values() if c} | {r[0] for r in due})
+            facts = await case_facts(conn, case_ids, FACTS)
+        new: list[Item] = []
+        for r, ref in zip(rows, refs, strict=True):
+            cid = links.get(ref)
+            what = TRACKED[r["type"]][3]
+            if cid is None or what is None:
+                continue
+            data = {"case_id": cid, "type": r["type"], "agency": r["agency"],
+                    "time": r["time"], "summary": r["summary"],
+                    **{k: facts.get(cid, {}).get(k) for k in ("category", "grid", "sealed")}}
+            if what == "referral":
+                data["to_agency"] = r["to_agency"]
+            new.append(self._item(what, data))
+        for cid in case_ids:
+            f = facts.get(cid, {})
+            status = f.get("status") or "open"
+            if status == "closed":
+                self.announced.discard(cid)
+            elif cid not in self.announced and is_overdue(f.get("due_at"), status, now):
+                self.announced.add(cid)
+                new.append(self._item("overdue", {
+                    "case_id": cid, "due_at": f.get("due_at"), "stage": f.get("stage"),
+                    **{k: f.get(k) for k in ("category", "grid", "sealed")}}))
+        self.xid, self.clock = upto, now
+        if new:
+            async with self.changed:
+                self.items.extend(new)
+                self.changed.notify_all()
+        return new
+
+    def _item(self, kind: str, data: dict[str, Any]) -> Item:
+        return Item(next(self.counter), kind, data)
+
+    # -- readers ------------------------------------------------------------------------------
+    def parse_last_id(self, last: str | None) -> int:
+        """Items after ``Last-Event-ID`` if it is one of ours, else the recent buffer."""
+        if last:
+            epoch, _, n = last.partition("-")
+            if epoch == self.epoch and n.isdigit():
+                return int(n)
+        return 0
+
+    async def follow(self, after: int, heartbeat: float = 15.0
+                     ) -> AsyncIterator[list[Item]]:
+        """Batches of items with ids above ``after``, as they come; an empty batch every
+        ``heartbeat`` seconds so proxies and clients see the stream is alive."""
+        while True:
+            batch = [i for i in self.items if i.id > after]
+            if batch:
+                after = batch[-1].id
+                yield batch
+                continue
+            async with self.changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), heartbeat)
+            if not any(i.id > after for i in self.items):
+                yield []

@@ -17,9 +17,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from hub.config import agency_topic
 from schemas.catalog import validate_data
 from schemas.envelope import Envelope, Rejected, check_envelope
+from schemas.topics import agency_topic
 
 MAX_BATCH = 5000
 

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from hub.bootstrap import new_pool
 from hub.config import Settings
-from projections.store import REBUILT_TABLES, Positions, Store, create_pool, migrate, read_positions
-from streams.intake import InboundRecord
+from projections.intake import InboundRecord
+from projections.store import REBUILT_TABLES, Positions, Store, migrate, read_positions
 
 REBUILD_CONSUMER = "hub.internal.rebuild"
 
@@ -68,7 +69,7 @@ class Rebuilder:
             self.deferred = await defer_indexes(conn, self.schema)
         finally:
             await conn.close()
-        pool = await create_pool(dsn, schema=self.schema, max_size=2, custom_plans=True)
+        pool = await new_pool(self.settings, "rebuild", schema=self.schema, dsn=dsn)
         self.store = Store(pool, REBUILD_CONSUMER, self.settings.agencies)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.require_kafka(), enable_auto_commit=False,

@@ -135,7 +135,7 @@ class Hub:
         if self.worker_log is not None:
             out = open(self.worker_log, "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "--without-web", "-l", "warn"],
+            [sys.executable, "-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
             env=self.child_env(), stdout=out, stderr=subprocess.STDOUT if out else None,
             preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
             start_new_session=True,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from hub.config import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC, Settings
+from hub.config import Settings
+from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
 
 
 def required_topics(settings: Settings) -> list[str]:

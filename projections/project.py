@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# Imported so that their handlers register (projections.registry).
+from projections import case_thread, person_profile  # noqa: F401
 from projections.changes import ArchivedEvent, Changes, NullChanges
-from projections.registry import HANDLERS, SUMMARIES, load_all
+from projections.registry import HANDLERS, SUMMARIES
 from projections.resolve import Resolver
 from schemas.envelope import Envelope
-
-load_all()
 
 LinkKey = tuple[str, str, str]
 Links = dict[LinkKey, tuple[str, str]]

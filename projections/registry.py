@@ -34,7 +34,3 @@ def summarizes(etype: str) -> Callable[[Summarizer], Summarizer]:
 
     return register
 
-
-def load_all() -> None:
-    """Import every read-model module so their handlers register."""
-    from projections import case_thread, person_profile  # noqa: F401

@@ -33,9 +33,10 @@ from projections.graph import (
     write_edges,
     write_nodes,
 )
+from projections.intake import InboundRecord, RejectedRecord, split
 from projections.names import sound_key
 from projections.project import Accepted, Links, archive_rows, links_needed, project
-from streams.intake import InboundRecord, RejectedRecord, split
+from schemas.topics import is_resolution_topic
 
 log = structlog.get_logger("projections.store")
 
@@ -68,10 +69,6 @@ def _json(v: Any) -> str:
 
 
 DecisionSink = Callable[[Sequence[Decision]], Awaitable[None]]
-
-
-def is_resolution_topic(topic: str) -> bool:
-    return topic.startswith("hub.internal.") and topic.endswith(".resolution")
 
 
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]

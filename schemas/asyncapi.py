@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from hub.config import COORDINATION_TOPIC, DEADLETTER_TOPIC, DEFAULT_AGENCIES, agency_topic
 from schemas.catalog import SCHEMA_DIR, load_catalog
+from schemas.topics import COORDINATION_TOPIC, DEADLETTER_TOPIC, DEFAULT_AGENCIES, agency_topic
 
 OUT = SCHEMA_DIR / "asyncapi.yaml"
 

@@ -1,7 +1,8 @@
 """The projector: one batch of consumed records → PostgreSQL (and rejected ones → hub.deadletter).
 
 Shared by the faust worker and by ``civic-hub rebuild``; the batch logic itself is
-:meth:`projections.store.Store.apply_batch`.
+:meth:`projections.store.Store.apply_batch`. Its store and producer are made by the
+composition root (``hub.bootstrap.projector``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from hub.config import DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC, Settings
 from projections.decide import Decision
-from projections.store import BatchResult, Store, create_pool
-from streams.intake import InboundRecord, RejectedRecord
+from projections.intake import InboundRecord, RejectedRecord
+from projections.store import BatchResult, Store
+from schemas.topics import DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
 
 log = structlog.get_logger("streams.project")
 
@@ -45,22 +46,6 @@ class Projector:
         self.resolution_topic = resolution_topic
         self.totals = BatchResult()
         self._last_report = time.monotonic()
-
-    @classmethod
-    async def start(cls, settings: Settings, consumer: str | None = None,
-                    schema: str = "public") -> Projector:
-        pool = await create_pool(settings.require_database(), schema=schema, max_size=4,
-                                 custom_plans=True)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.require_kafka(), acks="all",
-            enable_idempotence=settings.producer_idempotence, linger_ms=5,
-            # A record the broker took on an agency topic must fit the dead-letter topic too
-            # (hub.deadletter is created with the same max.message.bytes).
-            max_request_size=DEADLETTER_MAX_BYTES + 64 * 1024,
-        )
-        await producer.start()
-        store = Store(pool, consumer or settings.streams_app_id, settings.agencies)
-        return cls(store, producer, settings.resolution_topic)
 
     async def close(self) -> None:
         await self.producer.stop()

@@ -9,22 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
-from hub.api import audit_log, candidates, cases, events, live, persons, places, problems, system
+from hub.api import audit_log, candidates, cases, events, feed, persons, places, problems, system
 from hub.api.context import OrjsonResponse
 from hub.audit import AuditWriter
+from hub.bootstrap import new_pool, start_producer
 from hub.config import Settings
+from hub.feed import LiveFeed
 from hub.gateway import Gateway
-from hub.livefeed import LiveFeed
 from hub.policy import Policy
 from hub.tokens import TokenBook
-from projections.store import create_pool
 
 log = structlog.get_logger("hub.api")
 WEB = Path(__file__).resolve().parent.parent / "web"  # the command center page, no CDN
@@ -65,7 +64,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(settings.require_database(), max_size=16)
+        app.state.pool = await new_pool(settings, "api")
         app.state.tokens = tokens
         app.state.policy = policy
         app.state.audit = AuditWriter(app.state.pool)
@@ -74,12 +73,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
         app.state.resolution_topic = settings.resolution_topic
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.require_kafka(), acks="all",
-            enable_idempotence=settings.producer_idempotence, linger_ms=2,
-            max_batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024,
-        )
-        await producer.start()
+        producer = await start_producer(settings, "gateway")
         app.state.gateway = Gateway(app.state.pool, producer, settings.agencies)
         try:
             yield
@@ -101,7 +95,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(candidates.router)
     app.include_router(persons.router)
     app.include_router(cases.router)
-    app.include_router(live.router)
+    app.include_router(feed.router)
     app.include_router(places.router)
     app.include_router(audit_log.router)
     app.include_router(events.router)

@@ -26,11 +26,12 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 
 from hub.api.app import create_app
-from hub.config import Settings, agency_topic, load_settings
+from hub.config import Settings, load_settings
 from hub.devstack import EmbeddedStack, free_port
 from hub.tokens import Principal, TokenBook
 from hub.topics import ensure_topics
 from projections.store import create_pool, migrate, reached, read_positions
+from schemas.topics import agency_topic
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +122,7 @@ def start_worker(hub: Settings) -> Iterator[Callable[..., Worker]]:
         })
         log = hub.data_dir / f"worker-{app_id}-{len(started)}.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "--without-web", "-l", "warn"],
+            [sys.executable, "-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         )
         w = Worker(proc, log)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from hub import feed
+from hub.sim import story
 from projections.ids import hub_id, ref_key
 from tests.integration.conftest import Worker, publish, unique, wait_caught_up
 
@@ -43,7 +43,7 @@ async def test_a_duty_officer_follows_a_dispute_and_sees_live_updates(
     main_worker: Worker,
 ) -> None:
     tag = unique("web") + "-"
-    events = feed.story(seed=37, n_residents=3, tag=tag)  # a seed no other test uses
+    events = story.story(seed=37, n_residents=3, tag=tag)  # a seed no other test uses
     await wait_caught_up(db, "hub.internal.streams", await publish(producer, events),
                          main_worker)
     base = str(api.base_url).rstrip("/")
@@ -77,11 +77,11 @@ async def test_a_duty_officer_follows_a_dispute_and_sees_live_updates(
     grid = "97" + tag[-9:-1].encode().hex()  # a grid only this test uses
     addr = {"text": "北京市朝阳区将台路1号1号楼1单元101室", "grid": grid}
     await publish(producer, [
-        feed.event("city", "city.case.reported", f"{tag}late-1", feed.EPOCH, late, {
+        story.event("city", "city.case.reported", f"{tag}late-1", story.EPOCH, late, {
             "case_id": late, "category": "street-vendor", "description": "d",
             "channel": "video", "address": addr}),
-        feed.event("city", "city.case.registered", f"{tag}late-2",
-                   feed.EPOCH + timedelta(minutes=1), late,
+        story.event("city", "city.case.registered", f"{tag}late-2",
+                   story.EPOCH + timedelta(minutes=1), late,
                    {"case_id": late, "due_at": "2026-11-02T10:00:00+08:00"}),
     ])
     await page.wait_for_selector(f"#feed >> text={addr['grid']}", timeout=60_000)

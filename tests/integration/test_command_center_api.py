@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from hub import feed
+from hub.sim import story
 from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
 from tests.integration.test_person_flow import fresh_nid
 
@@ -22,15 +22,15 @@ async def test_places_cases_and_the_audit_trail_of_a_person(
     grid = "98" + tag[-8:].encode().hex()[:12]
     nid = fresh_nid(tag)
     home = {"text": "北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室", "grid": grid}
-    t = feed.EPOCH
+    t = story.EPOCH
     events = [
-        feed.event("civil", "civil.resident.registered", f"{tag}-r", t, f"{tag}-R", {
+        story.event("civil", "civil.resident.registered", f"{tag}-r", t, f"{tag}-R", {
             "resident_id": f"{tag}-R", "household_id": "H", "address": home,
             "person": {"national_id": nid, "name": "郑爽"}}),
-        feed.event("city", "city.case.reported", f"{tag}-c1", t, f"{tag}-C1", {
+        story.event("city", "city.case.reported", f"{tag}-c1", t, f"{tag}-C1", {
             "case_id": f"{tag}-C1", "category": "garbage", "description": "d",
             "channel": "grid-member", "address": home}),
-        feed.event("city", "city.case.registered", f"{tag}-c2", t + timedelta(minutes=5),
+        story.event("city", "city.case.registered", f"{tag}-c2", t + timedelta(minutes=5),
                    f"{tag}-C1", {"case_id": f"{tag}-C1", "due_at": "2026-11-03T08:00:00+08:00"}),
     ]
     ends = await publish(producer, events)
@@ -84,8 +84,8 @@ async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names
     api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
     tag = unique("seal") + "-"
-    events = feed.story(seed=31, n_residents=3, tag=tag)  # a seed no other test uses
-    sealed = feed.event("court", "court.case.sealed", f"{tag}seal", feed.EPOCH + timedelta(
+    events = story.story(seed=31, n_residents=3, tag=tag)  # a seed no other test uses
+    sealed = story.event("court", "court.case.sealed", f"{tag}seal", story.EPOCH + timedelta(
         days=30), f"{tag}F-2026-0009", {"case_id": f"{tag}F-2026-0009", "reason": "未成年人"})
     ends = await publish(producer, [*events, sealed])
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)

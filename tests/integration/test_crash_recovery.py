@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 
-from hub import feed
 from hub.config import Settings
 from hub.rebuild import rebuild
-from hub.simulator import SimConfig, simulate
+from hub.sim import story
+from hub.sim.city import SimConfig, simulate
 from projections.store import create_pool, snapshot
 from tests.integration.conftest import (
     Worker,
@@ -46,7 +46,7 @@ async def test_sigkill_mid_stream_then_restart_equals_a_clean_rebuild(
         for e in events:  # ids unique to this run: the topics are shared with other tests
             e["id"] = f"{tag}-{e['id']}"
     else:
-        events = feed.bulk(seed=11, n_residents=1500, n_cases=700, prefix=tag)
+        events = story.bulk(seed=11, n_residents=1500, n_cases=700, prefix=tag)
     dupes = events[::50]  # the same (source, id) again: must count once
     live_url = await new_database(hub, f"live_{tag.replace('-', '_')}")
     live = await create_pool(live_url)
@@ -103,7 +103,7 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(
     try:
         first = start_worker(url, app_id=group, HUB_BATCH_SIZE="100")
         second = start_worker(url, app_id=group, HUB_BATCH_SIZE="100")
-        events = feed.bulk(seed=13, n_residents=1500, n_cases=600, prefix=tag)
+        events = story.bulk(seed=13, n_residents=1500, n_cases=600, prefix=tag)
         ends = await publish(producer, events)
         deadline = time.monotonic() + 120
         while await _count(pool, f"{tag}%") < 0.3 * len(events):

@@ -10,8 +10,9 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from hub import feed
-from hub.config import DEADLETTER_TOPIC, Settings
+from hub.config import Settings
+from hub.sim import story
+from schemas.topics import DEADLETTER_TOPIC
 from tests.integration.conftest import Worker, merge_ends, send_raw, unique, wait_caught_up
 
 
@@ -39,7 +40,7 @@ async def test_malformed_forged_and_invalid_records_are_dead_lettered_with_reaso
     hub: Settings, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
     tag = unique("dl")
-    good = feed.event("civil", "civil.resident.registered", f"{tag}-ok", feed.EPOCH, f"{tag}-R",
+    good = story.event("civil", "civil.resident.registered", f"{tag}-ok", story.EPOCH, f"{tag}-R",
                       {"resident_id": f"{tag}-R", "household_id": "H",
                        "person": {"name": "王芳"}, "address": {"text": "某路1号"}})
     forged = dict(good, id=f"{tag}-forged", agency="police", type="police.case.opened")
@@ -79,7 +80,7 @@ async def test_the_same_event_sent_twice_counts_once(
     producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
     tag = unique("dup")
-    e = feed.event("civil", "civil.resident.registered", f"{tag}-once", feed.EPOCH, f"{tag}-R",
+    e = story.event("civil", "civil.resident.registered", f"{tag}-once", story.EPOCH, f"{tag}-R",
                    {"resident_id": f"{tag}-R", "household_id": "H", "person": {"name": "赵磊"},
                     "address": {"text": "某路2号"}})
     first = await send_raw(producer, "agency.civil", orjson.dumps(e), e["subject"].encode())
@@ -99,7 +100,7 @@ async def test_an_id_reused_for_other_content_is_dead_lettered_as_a_conflict(
     producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
     tag = unique("conflict")
-    e = feed.event("civil", "civil.resident.registered", f"{tag}-1", feed.EPOCH, f"{tag}-R",
+    e = story.event("civil", "civil.resident.registered", f"{tag}-1", story.EPOCH, f"{tag}-R",
                    {"resident_id": f"{tag}-R", "household_id": "H", "person": {"name": "钱明"},
                     "address": {"text": "某路3号"}})
     other = {**e, "data": {**e["data"], "person": {"name": "钱铭"}}}

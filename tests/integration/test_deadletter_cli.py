@@ -10,8 +10,8 @@ import sys
 import asyncpg
 import orjson
 
-from hub import feed
 from hub.config import Settings
+from hub.sim import story
 from tests.integration.conftest import Worker, unique, wait_caught_up
 
 
@@ -28,7 +28,7 @@ async def test_retry_sends_again_what_now_passes_and_only_once(
     hub: Settings, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
     tag = unique("retry")
-    good = feed.event("civil", "civil.resident.registered", f"{tag}-ok", feed.EPOCH, f"{tag}-R",
+    good = story.event("civil", "civil.resident.registered", f"{tag}-ok", story.EPOCH, f"{tag}-R",
                       {"resident_id": f"{tag}-R", "household_id": "H", "person": {"name": "孙杰"},
                        "address": {"text": "某路9号"}})
     still_bad = dict(good, id=f"{tag}-bad", data={"resident_id": f"{tag}-R"})

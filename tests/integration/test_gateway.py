@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import orjson
 
-from hub import feed
+from hub.sim import story
 from tests.integration.conftest import CC, Worker, unique
 
 SYS = {"Authorization": "Bearer sys-token-0123456789abcdef"}  # civil agency-system
@@ -18,7 +18,7 @@ ONE = {**SYS, "Content-Type": "application/cloudevents+json"}
 
 
 def registrations(tag: str, n: int) -> list[dict]:
-    return [e for e in feed.bulk(seed=8, n_residents=n, n_cases=0, prefix=tag)
+    return [e for e in story.bulk(seed=8, n_residents=n, n_cases=0, prefix=tag)
             if e["type"] == "civil.resident.registered"]
 
 

@@ -14,9 +14,9 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from hub import feed
 from hub.config import Settings
-from hub.livefeed import LiveFeed
+from hub.feed import LiveFeed
+from hub.sim import story
 from projections.store import create_pool
 from tests.integration.conftest import CC, Worker, new_database, publish, unique
 
@@ -56,18 +56,18 @@ async def test_new_cases_referrals_and_overdue_arrive_on_an_open_stream_and_resu
     tag = unique("live")
     grid = "96" + tag[-8:].encode().hex()[:12]
     home = {"text": "北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室", "grid": grid}
-    t = feed.EPOCH
+    t = story.EPOCH
     late, later = f"{tag}-LATE", f"{tag}-REF"
     events = [
-        feed.event("city", "city.case.reported", f"{tag}-1", t, late, {
+        story.event("city", "city.case.reported", f"{tag}-1", t, late, {
             "case_id": late, "category": "garbage", "description": "d",
             "channel": "grid-member", "address": home}),
-        feed.event("city", "city.case.registered", f"{tag}-2", t + timedelta(minutes=5), late,
+        story.event("city", "city.case.registered", f"{tag}-2", t + timedelta(minutes=5), late,
                    {"case_id": late, "due_at": "2026-11-03T08:00:00+08:00"}),
-        feed.event("city", "city.case.reported", f"{tag}-3", t, later, {
+        story.event("city", "city.case.reported", f"{tag}-3", t, later, {
             "case_id": later, "category": "neighbour-dispute", "description": "d",
             "channel": "grid-member", "address": home}),
-        feed.event("city", "city.case.escalated", f"{tag}-4", t + timedelta(hours=1), later,
+        story.event("city", "city.case.escalated", f"{tag}-4", t + timedelta(hours=1), later,
                    {"case_id": later, "to_agency": "police", "reason": "threats"}),
     ]
     async with api.stream("GET", "/v1/feed", headers=CC) as resp:

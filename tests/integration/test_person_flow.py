@@ -9,12 +9,13 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from hub import feed
+from hub.sim import story
+from hub.sim.people import national_id
 from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
 
 
 def resident_event(tag: str, nid: str, name: str = "李秀英") -> dict:
-    return feed.event("civil", "civil.resident.registered", f"{tag}-reg", feed.EPOCH,
+    return story.event("civil", "civil.resident.registered", f"{tag}-reg", story.EPOCH,
                       f"{tag}-R1", {
                           "resident_id": f"{tag}-R1", "household_id": f"{tag}-H1",
                           "person": {"national_id": nid, "name": name, "phone": "13800000000"},
@@ -24,7 +25,7 @@ def resident_event(tag: str, nid: str, name: str = "李秀英") -> dict:
 
 def fresh_nid(seed: str) -> str:
     rng = random.Random(seed)
-    return feed.make_national_id(rng, "110105", feed.EPOCH.replace(year=1980), female=True)
+    return national_id(rng, "110105", story.EPOCH.replace(year=1980), female=True)
 
 
 async def test_a_registered_resident_is_served_with_provenance(
@@ -89,7 +90,7 @@ async def test_a_city_case_is_read_with_its_timeline(
     api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
     tag = unique("case")
-    events = [e for e in feed.bulk(seed=3, n_residents=3, n_cases=1, prefix=tag)
+    events = [e for e in story.bulk(seed=3, n_residents=3, n_cases=1, prefix=tag)
               if e["agency"] == "city"]
     ends = await publish(producer, events)
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
@@ -122,7 +123,7 @@ async def test_a_dispute_from_grid_to_police_to_court_is_one_thread(
     api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
     tag = unique("thread") + "-"
-    events = feed.story(seed=7, n_residents=3, tag=tag)
+    events = story.story(seed=7, n_residents=3, tag=tag)
     ends = await publish(producer, events)
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
     ids = {}
@@ -154,11 +155,11 @@ async def test_the_grid_board_counts_open_overdue_closed_and_residents(
 ) -> None:
     tag = unique("grid")
     grid = "99" + tag[-8:].encode().hex()[:12]  # a grid no other test uses
-    base = feed.EPOCH
+    base = story.EPOCH
     addr = {"text": "北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室", "grid": grid}
 
     def city(etype: str, n: int, cid: str, minutes: int, data: dict) -> dict:
-        return feed.event("city", etype, f"{tag}-{n}", base + timedelta(
+        return story.event("city", etype, f"{tag}-{n}", base + timedelta(
             minutes=minutes), cid, {"case_id": cid, **data})
 
     events = [
@@ -171,7 +172,7 @@ async def test_the_grid_board_counts_open_overdue_closed_and_residents(
         city("city.case.reported", 5, f"{tag}-C", 0, {"category": "noise", "description": "d",
                                                        "channel": "hotline", "address": addr}),
         city("city.case.closed", 6, f"{tag}-C", 9, {"outcome": "ok"}),
-        feed.event("civil", "civil.resident.registered", f"{tag}-r", base, f"{tag}-R", {
+        story.event("civil", "civil.resident.registered", f"{tag}-r", base, f"{tag}-R", {
             "resident_id": f"{tag}-R", "household_id": "H", "person": {"name": "周杰"},
             "address": addr}),
     ]
@@ -195,7 +196,7 @@ async def test_name_search_finds_exact_spellings_first_then_names_that_sound_the
     name = "".join(a for a, _ in picked)
     typed = "".join(b if i % 2 == 0 else a for i, (a, b) in enumerate(picked))  # 张→章, …
     nid = fresh_nid(tag)
-    reported = feed.event("city", "city.case.reported", f"{tag}-c", feed.EPOCH, f"{tag}-C", {
+    reported = story.event("city", "city.case.reported", f"{tag}-c", story.EPOCH, f"{tag}-C", {
         "case_id": f"{tag}-C", "category": "noise", "description": "d", "channel": "hotline",
         "address": {"text": "北京市海淀区中关村大街1号", "grid": "110108001001"},
         "reporter": {"name": typed, "phone": "13900000000"}})

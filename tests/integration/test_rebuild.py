@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 
-from hub import feed
 from hub.config import Settings
 from hub.rebuild import rebuild
+from hub.sim import story
 from projections.store import create_pool
 from tests.integration.conftest import Worker, new_database, publish, unique, wait_caught_up
 
@@ -28,7 +28,7 @@ async def test_rebuild_verify_matches_and_catches_tampering(
     worker = start_worker(url, app_id=group)
     # Unique ids: the shared topics also hold other tests' records, including the property
     # test's copies of sample events, which the rebuild reads too.
-    ends = await publish(producer, feed.bulk(seed=21, n_residents=300, n_cases=150, prefix=tag))
+    ends = await publish(producer, story.bulk(seed=21, n_residents=300, n_cases=150, prefix=tag))
     pool = await create_pool(url)
     try:
         await wait_caught_up(pool, group, ends, worker)

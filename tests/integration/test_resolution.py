@@ -12,11 +12,11 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from hub import feed
 from hub.config import Settings
+from hub.sim import story
 from projections.decide import Decision
+from projections.intake import InboundRecord
 from projections.store import Store, create_pool
-from streams.intake import InboundRecord
 from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
 from tests.integration.test_person_flow import fresh_nid
 
@@ -27,12 +27,12 @@ async def test_a_mention_without_an_id_is_linked_by_a_decision_with_evidence(
 ) -> None:
     tag = unique("res")
     nid = fresh_nid(tag)
-    resident = feed.event("civil", "civil.resident.registered", f"{tag}-reg", feed.EPOCH,
+    resident = story.event("civil", "civil.resident.registered", f"{tag}-reg", story.EPOCH,
                           f"{tag}-R", {"resident_id": f"{tag}-R", "household_id": "H",
                                        "person": {"national_id": nid, "name": "欧阳娜娜",
                                                   "phone": "13912345678"},
                                        "address": {"text": "某路8号"}})
-    involved = feed.event("police", "police.person.involved", f"{tag}-inv", feed.EPOCH,
+    involved = story.event("police", "police.person.involved", f"{tag}-inv", story.EPOCH,
                           f"{tag}-A1", {"case_id": f"{tag}-A1", "role": "witness",
                                         "person": {"name": "欧阳娜娜", "phone": "13912345678"}})
     ends = await publish(producer, [resident])
@@ -77,12 +77,12 @@ async def test_an_uncertain_match_waits_for_a_person_who_confirms_it(
 ) -> None:
     tag = unique("cand")
     nid = fresh_nid(tag)
-    resident = feed.event("civil", "civil.resident.registered", f"{tag}-reg", feed.EPOCH,
+    resident = story.event("civil", "civil.resident.registered", f"{tag}-reg", story.EPOCH,
                           f"{tag}-R", {"resident_id": f"{tag}-R", "household_id": "H",
                                        "person": {"national_id": nid, "name": "司马光明",
                                                   "phone": "13700001111"},
                                        "address": {"text": "某路9号"}})
-    typo = feed.event("police", "police.person.involved", f"{tag}-inv", feed.EPOCH, f"{tag}-A",
+    typo = story.event("police", "police.person.involved", f"{tag}-inv", story.EPOCH, f"{tag}-A",
                       {"case_id": f"{tag}-A", "role": "victim",
                        "person": {"name": "司马光铭", "phone": "13700001111"}})
     await wait_caught_up(db, "hub.internal.streams", await publish(producer, [resident]),

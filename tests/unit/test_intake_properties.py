@@ -9,13 +9,13 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub import feed
+from hub.sim import story
+from projections.intake import InboundRecord, check, split
 from projections.memory import InMemoryReadModel
 from projections.project import Accepted
-from streams.intake import InboundRecord, check, split
 
 AGENCIES = ("police", "city", "civil", "court")
-SAMPLES = feed.story(seed=5, n_residents=4) + feed.bulk(seed=6, n_residents=4, n_cases=4,
+SAMPLES = story.story(seed=5, n_residents=4) + story.bulk(seed=6, n_residents=4, n_cases=4,
                                                         prefix="h")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)

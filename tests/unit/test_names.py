@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.simulator import TYPOS
+from hub.sim.people import TYPOS
 from projections.names import normalize_name, sound_key
 
 

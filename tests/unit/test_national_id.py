@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.feed import make_national_id
+from hub.sim.people import national_id as make_national_id
 from schemas import national_id
 
 

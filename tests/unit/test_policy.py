@@ -65,8 +65,8 @@ def test_a_policy_file_with_an_unknown_rule_is_refused(tmp_path: Path) -> None:
 
 def test_live_feed_items_of_a_sealed_case_show_only_that_it_exists() -> None:
     from hub.api.context import ReadContext
-    from hub.api.live import _frame
-    from hub.livefeed import Item, LiveFeed
+    from hub.api.feed import _frame
+    from hub.feed import Item, LiveFeed
 
     policy = Policy.load()
     item = Item(5, "case", {"case_id": "C-1", "type": "court.case.filed", "agency": "court",

@@ -7,11 +7,11 @@ from typing import Any
 
 import orjson
 
-from hub import feed
+from hub.sim import story
 from projections.ids import hub_id
+from projections.intake import InboundRecord, check
 from projections.memory import InMemoryReadModel
 from projections.project import Accepted
-from streams.intake import InboundRecord, check
 
 AGENCIES = ("police", "city", "civil", "court")
 
@@ -36,7 +36,7 @@ def model_of(batches: list[list[Accepted]]) -> InMemoryReadModel:
 
 
 def test_given_a_resident_registered_then_the_person_carries_provenance() -> None:
-    events = feed.story(seed=1, n_residents=3)
+    events = story.story(seed=1, n_residents=3)
     m = model_of([accepted(events)])
     nid = events[0]["data"]["person"]["national_id"]
     rec = f"civil:resident:{events[0]['data']['resident_id']}"
@@ -47,7 +47,7 @@ def test_given_a_resident_registered_then_the_person_carries_provenance() -> Non
 
 
 def test_given_a_dispute_across_agencies_then_one_person_holds_every_role() -> None:
-    events = feed.story(seed=1, n_residents=3)
+    events = story.story(seed=1, n_residents=3)
     m = model_of([accepted(events)])
     a = events[0]["data"]["person"]["national_id"]
     records = m.component(f"nid:{a}") - {f"nid:{a}"}
@@ -57,7 +57,7 @@ def test_given_a_dispute_across_agencies_then_one_person_holds_every_role() -> N
 
 
 def test_when_a_city_case_closes_then_its_stage_and_status_follow_event_time() -> None:
-    events = feed.bulk(seed=5, n_residents=5, n_cases=40, prefix="t")
+    events = story.bulk(seed=5, n_residents=5, n_cases=40, prefix="t")
     m = model_of([accepted(events)])
     closed = {e["data"]["case_id"] for e in events if e["type"] == "city.case.closed"}
     assert closed
@@ -68,7 +68,7 @@ def test_when_a_city_case_closes_then_its_stage_and_status_follow_event_time() -
 
 
 def test_the_same_event_twice_is_applied_once() -> None:
-    events = feed.bulk(seed=2, n_residents=10, n_cases=5, prefix="d")
+    events = story.bulk(seed=2, n_residents=10, n_cases=5, prefix="d")
     once = model_of([accepted(events)])
     twice = model_of([accepted(events), accepted(events[:7])])
     assert once == twice
@@ -77,7 +77,7 @@ def test_the_same_event_twice_is_applied_once() -> None:
 def test_any_batching_and_any_interleaving_of_partitions_gives_the_same_model() -> None:
     """Partitions keep their own order but interleave arbitrarily between each other, and a
     restart cuts batches anywhere: the read model must not notice."""
-    events = feed.story(seed=3, n_residents=8) + feed.bulk(seed=4, n_residents=30, n_cases=30,
+    events = story.story(seed=3, n_residents=8) + story.bulk(seed=4, n_residents=30, n_cases=30,
                                                            prefix="i")
     events.sort(key=lambda e: e["time"])
     reference = model_of([accepted(events)])
@@ -105,7 +105,7 @@ def test_any_batching_and_any_interleaving_of_partitions_gives_the_same_model() 
 
 
 def test_one_address_written_four_ways_is_one_place_and_distinct_addresses_stay_apart() -> None:
-    from hub.simulator import SimConfig, Simulator
+    from hub.sim.city import SimConfig, Simulator
     from projections.address import parse
 
     sim = Simulator(SimConfig(seed=1, events=20_000))

@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from projections.intake import InboundRecord, check
 from schemas import compat
 from schemas.catalog import SCHEMA_DIR, load_catalog, validate_data
 from schemas.envelope import Rejected, check_envelope
-from streams.intake import InboundRecord, check
 
 
 def test_the_committed_catalog_keeps_every_rule() -> None:

@@ -7,10 +7,10 @@ from collections import Counter
 
 import orjson
 
-from hub.simulator import SimConfig, simulate
+from hub.sim.city import SimConfig, simulate
+from projections.intake import InboundRecord, split
 from schemas import national_id
 from schemas.catalog import load_catalog
-from streams.intake import InboundRecord, split
 
 AGENCIES = ("police", "city", "civil", "court")
 

@@ -25,22 +25,11 @@ from typing import Any
 
 import orjson
 
-from schemas.national_id import checksum_char
+from hub.sim.people import GIVEN, SURNAMES, TYPOS, national_id
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 CST = "+08:00"
 
-SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
-            "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷")
-GIVEN = ("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国文辉玉兰秀萍鹏飞宇浩然子涵"
-         "欣怡梓轩雨桐博文佳琪晨阳思远嘉怡一鸣海燕红梅志强春生秋菊冬梅永刚德明")
-# Characters agencies confuse when typing a name (same sound or shape).
-TYPOS = {"伟": "玮", "芳": "方", "娜": "纳", "静": "晶", "丽": "莉", "强": "蔷", "磊": "垒",
-         "军": "君", "洋": "阳", "勇": "永", "杰": "洁", "娟": "鹃", "涛": "滔", "明": "铭",
-         "超": "潮", "霞": "侠", "平": "萍", "刚": "钢", "华": "桦", "建": "健", "文": "雯",
-         "辉": "晖", "玉": "钰", "秀": "琇", "鹏": "朋", "飞": "菲", "宇": "雨", "浩": "皓",
-         "王": "汪", "张": "章", "刘": "柳", "陈": "程", "杨": "阳", "黄": "王", "徐": "许",
-         "周": "邹", "吴": "伍", "林": "琳", "李": "黎", "赵": "肇", "孙": "荪", "胡": "湖"}
 DISTRICTS = [("110105", "朝阳区"), ("110108", "海淀区"), ("110102", "西城区"),
              ("110106", "丰台区"), ("110114", "昌平区"), ("110112", "通州区")]
 STREET_NAMES = ("望京", "酒仙桥", "将台", "三里屯", "呼家楼", "八里庄", "双井", "劲松", "潘家园",
@@ -203,14 +192,12 @@ class Simulator:
         rng = self.rng
         female = rng.random() < 0.5
         birth = datetime(1935, 1, 1) + timedelta(days=rng.randrange(0, 365 * 70))
-        seq = rng.randrange(0, 100) * 10 + (rng.choice((0, 2, 4, 6, 8)) if female
-                                             else rng.choice((1, 3, 5, 7, 9)))
-        first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
+        nid = national_id(rng, region, birth, female)
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN)
                                               for _ in range(rng.choice((1, 2, 2))))
         phones = [f"1{rng.choice('3578')}{rng.randrange(0, 10**9):09d}" for _ in range(2)]
         n = len(self.city.residents) + len(self.city.visitors) + 1
-        return Person(f"TP-{n:08d}", first17 + checksum_char(first17), name,
+        return Person(f"TP-{n:08d}", nid, name,
                       "F" if female else "M", f"{birth:%Y-%m-%d}", phones)
 
     # -- mentions with noise -----------------------------------------------------------

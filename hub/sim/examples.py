@@ -2,7 +2,7 @@
 valid examples taken from the simulated city, invalid ones made from them by breaking one
 rule each (a required field dropped, a wrong type, an unknown field), each saying why.
 
-    python -m schemas.make_examples
+    python -m hub.sim.examples
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from hub import feed, simulator
+from hub.sim import city, story
 from schemas.catalog import SCHEMA_DIR, load_catalog
 from schemas.upcasters import upcast_data
 
@@ -27,8 +27,8 @@ def _first_string_field(schema: dict[str, Any]) -> str | None:
 
 def main() -> None:
     samples: dict[str, list[dict[str, Any]]] = {}
-    events = [e.event for e in simulator.simulate(simulator.SimConfig(seed=3, events=20_000))]
-    for e in events + feed.story():
+    events = [e.event for e in city.simulate(city.SimConfig(seed=3, events=20_000))]
+    for e in events + story.story():
         lst = samples.setdefault(e["type"], [])
         if len(lst) < 2:
             lst.append(e["data"])

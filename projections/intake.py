@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.config import topic_agency
 from projections.project import Accepted
 from schemas.catalog import upcast, validate_data
 from schemas.envelope import Rejected, parse_envelope
+from schemas.topics import topic_agency
 
 MAX_RECORD_BYTES = 1_000_000
 

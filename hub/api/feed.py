@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 
 from hub.api.context import ReadContext, reader, to_json
-from hub.livefeed import Item, LiveFeed
+from hub.feed import Item, LiveFeed
 
 router = APIRouter(tags=["cases"])
 FeedReader = Annotated[ReadContext, Depends(reader("case"))]
