@@ -25,7 +25,7 @@ import orjson
 import structlog
 
 from projections.changes import Changes
-from projections.decide import Decision, Mention, decide, decide_referral, parse_decision
+from projections.decide import Decision, decide_referral, parse_decision
 from projections.graph import (
     ORIGIN_MERGE,
     canonical_node,
@@ -35,6 +35,7 @@ from projections.graph import (
 )
 from projections.intake import InboundRecord, RejectedRecord, split
 from projections.names import sound_key
+from projections.person_match import decide_persons
 from projections.project import Accepted, Links, archive_rows, links_needed, project
 from schemas.topics import is_resolution_topic
 
@@ -330,8 +331,13 @@ class Store:
                 parsed.append(parse_decision(rec.value or b""))
             except (ValueError, KeyError, TypeError) as exc:
                 bad.append(RejectedRecord(rec, "bad-decision", str(exc)[:500], None, None))
+        await self._apply_parsed(conn, parsed)
+        return bad
+
+    async def _apply_parsed(self, conn: asyncpg.Connection, parsed: list[Decision]) -> None:
+        """Decisions become edges, each once (a decision seen again is skipped)."""
         if not parsed:
-            return bad
+            return
         first: dict[str, int] = {}
         for i, d in enumerate(parsed):
             first.setdefault(d.id, i)
@@ -375,7 +381,6 @@ class Store:
                     f"DELETE FROM {table} e USING unnest($1::text[], $2::text[]) AS x(a, b)"
                     f" WHERE e.{keep} AND ((e.src = x.a AND e.dst = x.b)"
                     " OR (e.src = x.b AND e.dst = x.a))", a, b)
-        return bad
 
     async def _decide(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
         return await self._decide_persons(conn, ch) + await self._decide_referrals(conn, ch)
@@ -446,51 +451,18 @@ class Store:
         return out
 
     async def _decide_persons(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
-        """Compare the batch's new mentions with candidates found by blocking keys."""
-        probes_ids = sorted(set(ch.mentions) | set(ch.mention_places))
-        if not probes_ids:
+        """The decisions that bring every region the batch touched to its persons
+        (:mod:`projections.person_match`). They are applied here, in the batch's own
+        transaction, so the next batch (of this worker or another) decides on them; read
+        back from the log they are already known and change nothing, while a rebuild,
+        which never decides, applies them in log order."""
+        stamps = [v[0] for v in ch.mentions.values()] + [v[0] for v in ch.mention_places.values()]
+        if not stamps:
             return []
-        rows = await conn.fetch(
-            "SELECT record, name, national_id, nid_valid, birth_date, phone, place_id"
-            " FROM mention WHERE record = ANY($1::text[])", probes_ids)
-        probes = [Mention(**dict(r)) for r in rows]
-        cand_rows = await conn.fetch(
-            "WITH p AS (SELECT * FROM mention WHERE record = ANY($1::text[]))"
-            " SELECT p.record AS probe, m.record, m.name, m.national_id, m.nid_valid,"
-            " m.birth_date, m.phone, m.place_id FROM p JOIN LATERAL ("
-            # up to 20 per key, the same 20 whatever the plan: decisions repeat run to run
-            "  (SELECT * FROM mention m WHERE m.name = p.name AND m.birth_date = p.birth_date"
-            "   ORDER BY m.record LIMIT 20)"
-            "  UNION (SELECT * FROM mention m WHERE m.phone = p.phone ORDER BY m.record LIMIT 20)"
-            "  UNION (SELECT * FROM mention m WHERE m.birth_date = p.birth_date"
-            "   AND m.place_id = p.place_id ORDER BY m.record LIMIT 20)"
-            "  UNION (SELECT * FROM mention m WHERE m.name = p.name AND m.place_id = p.place_id"
-            "   ORDER BY m.record LIMIT 20)) m ON m.record <> p.record"
-            " WHERE NOT (p.nid_valid AND m.nid_valid)", probes_ids)
-        if not cand_rows:
-            return []
-        candidates: dict[str, list[Mention]] = {}
-        for r in cand_rows:
-            d = dict(r)
-            candidates.setdefault(d.pop("probe"), []).append(Mention(**d))
-        involved = sorted({p.record for p in probes} | {c.record for cs in candidates.values()
-                                                         for c in cs})
-        comps = await components(conn, involved)
-        component_of = {r: canonical_node(nodes) for r, nodes in comps.items()}
-        rejected = {(r["a"], r["b"]) for r in await conn.fetch(
-            "SELECT a, b FROM resolution_decision WHERE action IN ('reject', 'unlink')"
-            " AND (a = ANY($1::text[]) OR b = ANY($1::text[]))", [p.record for p in probes])}
-        stamps = {**{k: v[0] for k, v in ch.mention_places.items()},
-                  **{k: v[0] for k, v in ch.mentions.items()}}
-        out: list[Decision] = []
-        for p in probes:
-            for d in decide(p, candidates.get(p.record, []), component_of,
-                            stamps[p.record][0]):
-                if (d.a, d.b) not in rejected and (d.b, d.a) not in rejected:
-                    out.append(d)
-                    if d.action == "link":  # later probes in this batch see the join
-                        component_of[d.b] = component_of.get(d.a, d.a)
-        return out
+        touched = set(ch.mentions) | set(ch.mention_places)
+        made = await decide_persons(conn, touched, max(st[0] for st in stamps))
+        await self._apply_parsed(conn, made)
+        return made
 
     async def _archive(self, conn: asyncpg.Connection, accepted: list[Accepted]
                        ) -> tuple[list[Accepted], list[RejectedRecord]]:
