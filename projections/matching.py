@@ -101,8 +101,9 @@ _SURNAME_SHARE = {
 }
 _OTHER_SURNAME = 0.004
 # A given name of one character is shared by about one person in 300 of a surname; of two
-# characters by far fewer.
-_GIVEN_ONE, _GIVEN_MORE = 1 / 300, 1 / 20_000
+# characters by fewer, though same-name people (重名) are common enough that a name alone,
+# however rare, is never taken as a person.
+_GIVEN_ONE, _GIVEN_MORE = 1 / 300, 1 / 3_000
 
 
 def name_frequency(name: str) -> float:

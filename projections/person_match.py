@@ -43,7 +43,12 @@ _BLOCKED = (
     "  UNION (SELECT record FROM mention m WHERE m.birth_date = p.birth_date"
     "   AND m.place_id = p.place_id ORDER BY record LIMIT $2)"
     "  UNION (SELECT record FROM mention m WHERE m.national_id = p.national_id"
-    "   ORDER BY record LIMIT $2)) m ON m.record <> p.record"
+    "   ORDER BY record LIMIT $2)"
+    "  UNION (SELECT record FROM mention m WHERE m.sound = p.sound ORDER BY record LIMIT $2)"
+    "  UNION (SELECT record FROM mention m WHERE length(p.national_id) = 18"
+    "   AND length(m.national_id) = 18"
+    "   AND left(m.national_id, 14) = left(p.national_id, 14) ORDER BY record LIMIT $2)"
+    " ) m ON m.record <> p.record"
 )
 
 
@@ -55,8 +60,10 @@ def _record(row: asyncpg.Record) -> Record:
 def blocking_keys(r: Record, sound: str | None) -> list[tuple[str, ...]]:
     """The keys :data:`_BLOCKED` looks records up by, for pairing a region in memory."""
     keys: list[tuple[str, ...]] = []
+    nid14 = r.national_id[:14] if r.national_id and len(r.national_id) == 18 else None
     for k in (("phone", r.phone), ("sb", sound, r.birth_date), ("sp", sound, r.place_id),
-              ("bp", r.birth_date, r.place_id), ("nid", r.national_id)):
+              ("bp", r.birth_date, r.place_id), ("nid", r.national_id), ("s", sound),
+              ("nid14", nid14)):
         if all(k[1:]):
             keys.append(tuple(str(x) for x in k))
     return keys
@@ -74,9 +81,11 @@ def blocked_pairs(model: Model, records: dict[str, Record], sounds: dict[str, st
 
 
 async def region(conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAULT
-                 ) -> tuple[dict[str, Record], dict[str, str | None]]:
+                 ) -> tuple[dict[str, Record], dict[str, str | None], list[Scored]]:
     """The records joined, or to be joined, to ``seeds``: closed under current persons,
-    shared valid identity numbers and blocked pairs that score as links."""
+    shared valid identity numbers and blocked pairs that score as links. Besides, the
+    blocked pairs to records outside that score as candidates."""
+    near: list[Scored] = []
     records: dict[str, Record] = {}
     sounds: dict[str, str | None] = {}
     frontier = set(seeds)
@@ -97,11 +106,15 @@ async def region(conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAU
             cands = {r["record"]: _record(r) for r in await conn.fetch(
                 f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[])", unseen)}
             for probe, rid in blocked:
-                if rid in cands and (score(model, found[probe], cands[rid]).weight
-                                     >= model.link_weight):
+                if rid not in cands:
+                    continue
+                p = score(model, found[probe], cands[rid])
+                if p.weight >= model.link_weight:
                     grow.add(rid)
+                elif p.weight >= model.candidate_weight:
+                    near.append(p)
         frontier = grow - records.keys()
-    return records, sounds
+    return records, sounds, [p for p in near if not (p.a in records and p.b in records)]
 
 
 async def decide_persons(conn: asyncpg.Connection, touched: set[str], time: datetime,
@@ -109,7 +122,7 @@ async def decide_persons(conn: asyncpg.Connection, touched: set[str], time: date
     """The decisions that make the persons of every region ``touched`` reaches."""
     if not touched:
         return []
-    records, sounds = await region(conn, touched, model)
+    records, sounds, near = await region(conn, touched, model)
     if not records:
         return []
     ids = sorted(records)
@@ -150,11 +163,13 @@ async def decide_persons(conn: asyncpg.Connection, touched: set[str], time: date
                             ev | {"why": "the region's persons no longer join this pair"},
                             DECIDER, time, seq=counts.get((a, b), 0)))
     # Pairs close to a link but not joined: for a person to confirm or reject, asked once.
+    outside = sorted({x for p in near for x in (p.a, p.b)} - records.keys())
     asked = {(r["a"], r["b"]) for r in await conn.fetch(
         "SELECT least(a, b) AS a, greatest(a, b) AS b FROM resolution_decision"
-        " WHERE action = 'candidate' AND a = ANY($1::text[]) AND b = ANY($1::text[])", ids)}
-    group = _groups(ids, target | set(joined))
-    for p in pairs:
+        " WHERE action = 'candidate' AND a = ANY($1::text[]) AND b = ANY($1::text[])",
+        ids + outside)}
+    group = _groups(ids + outside, target | set(joined))
+    for p in sorted([*pairs, *near], key=lambda p: (p.a, p.b)):
         if (model.candidate_weight <= p.weight < model.link_weight
                 and group[p.a] != group[p.b] and (p.a, p.b) not in asked
                 and (p.a, p.b) not in people_pairs):
