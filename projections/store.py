@@ -258,7 +258,8 @@ class Store:
             else:
                 fresh_inbound = fresh
             accepted, rejected = split(fresh_inbound, self.agencies)
-            rejected += await self._apply_decisions(conn, decision_records)
+            bad, by_people = await self._apply_decisions(conn, decision_records)
+            rejected += bad
             new, conflicts = await self._archive(conn, accepted)
             if conflicts:
                 by_pos = {(r.topic, r.partition, r.offset): r for r in fresh}
@@ -267,15 +268,17 @@ class Store:
                                             c.field, c.event_id) for c in conflicts]
             result.accepted = len(new)
             result.duplicates = len(accepted) - len(new) - len(conflicts)
+            changes = Changes()
             if new:
                 known = await self._links(conn, links_needed(new))
                 changes = project(new, known)
                 await self._write(conn, changes)
-                if decisions is not None:
-                    made = await self._decide(conn, changes)
-                    if made:
-                        await decisions(made)
-                        result.decisions = len(made)
+            if decisions is not None and (new or by_people):
+                # a person's confirmation or rejection reshapes its region too
+                made = await self._decide(conn, changes, by_people)
+                if made:
+                    await decisions(made)
+                    result.decisions = len(made)
             if rejected:
                 if deadletter is not None:
                     await deadletter(rejected)
@@ -320,7 +323,8 @@ class Store:
 
     # -- steps -------------------------------------------------------------------------
     async def _apply_decisions(self, conn: asyncpg.Connection,
-                               records: list[InboundRecord]) -> list[RejectedRecord]:
+                               records: list[InboundRecord]
+                               ) -> tuple[list[RejectedRecord], list[Decision]]:
         """Resolution decisions read from the log become (or stop being) edges. Set-based:
         one statement records them all, then each run of same-kind decisions (in log order,
         so a link then an unlink of the same pair still ends unlinked) is one statement."""
@@ -331,13 +335,17 @@ class Store:
                 parsed.append(parse_decision(rec.value or b""))
             except (ValueError, KeyError, TypeError) as exc:
                 bad.append(RejectedRecord(rec, "bad-decision", str(exc)[:500], None, None))
-        await self._apply_parsed(conn, parsed)
-        return bad
+        applied = await self._apply_parsed(conn, parsed)
+        by_people = [d for d in applied if d.graph == "person"
+                     and not d.decided_by.startswith("resolver/")]
+        return bad, by_people
 
-    async def _apply_parsed(self, conn: asyncpg.Connection, parsed: list[Decision]) -> None:
-        """Decisions become edges, each once (a decision seen again is skipped)."""
+    async def _apply_parsed(self, conn: asyncpg.Connection, parsed: list[Decision]
+                            ) -> list[Decision]:
+        """Decisions become edges, each once (a decision seen again is skipped); returns
+        those applied now."""
         if not parsed:
-            return
+            return []
         first: dict[str, int] = {}
         for i, d in enumerate(parsed):
             first.setdefault(d.id, i)
@@ -381,9 +389,12 @@ class Store:
                     f"DELETE FROM {table} e USING unnest($1::text[], $2::text[]) AS x(a, b)"
                     f" WHERE e.{keep} AND ((e.src = x.a AND e.dst = x.b)"
                     " OR (e.src = x.b AND e.dst = x.a))", a, b)
+        return todo
 
-    async def _decide(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
-        return await self._decide_persons(conn, ch) + await self._decide_referrals(conn, ch)
+    async def _decide(self, conn: asyncpg.Connection, ch: Changes,
+                      by_people: list[Decision]) -> list[Decision]:
+        return (await self._decide_persons(conn, ch, by_people)
+                + await self._decide_referrals(conn, ch))
 
     async def _decide_referrals(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
         """A city case at the address of a 110 call the police referred to the city, opened
@@ -450,17 +461,20 @@ class Store:
                 out.append(d)
         return out
 
-    async def _decide_persons(self, conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
+    async def _decide_persons(self, conn: asyncpg.Connection, ch: Changes,
+                              by_people: list[Decision]) -> list[Decision]:
         """The decisions that bring every region the batch touched to its persons
         (:mod:`projections.person_match`). They are applied here, in the batch's own
         transaction, so the next batch (of this worker or another) decides on them; read
         back from the log they are already known and change nothing, while a rebuild,
         which never decides, applies them in log order."""
-        stamps = [v[0] for v in ch.mentions.values()] + [v[0] for v in ch.mention_places.values()]
-        if not stamps:
+        times = [v[0][0] for v in (*ch.mentions.values(), *ch.mention_places.values())]
+        times += [d.time for d in by_people]
+        if not times:
             return []
         touched = set(ch.mentions) | set(ch.mention_places)
-        made = await decide_persons(conn, touched, max(st[0] for st in stamps))
+        touched |= {x for d in by_people for x in (d.a, d.b)}
+        made = await decide_persons(conn, touched, max(times))
         await self._apply_parsed(conn, made)
         return made
 
