@@ -24,7 +24,7 @@ import asyncpg
 
 from projections.decide import Decision
 from projections.graph import components
-from projections.matching import DEFAULT, Model, Record, Scored, cluster, score
+from projections.matching import DEFAULT, Model, Record, Scored, cluster, compare, score, train
 
 DECIDER = "resolver/fs-1"
 # Candidates per blocking key and record, the same ones whatever the plan: a key shared by
@@ -69,13 +69,20 @@ def blocking_keys(r: Record, sound: str | None) -> list[tuple[str, ...]]:
     return keys
 
 
-def blocked_pairs(model: Model, records: dict[str, Record], sounds: dict[str, str | None]
-                  ) -> list[Scored]:
-    """Every pair of the region that shares a blocking key, scored."""
+# The keys that pair records sharing two facts (or a phone): mostly one person, which is
+# what EM needs to tell m from u. A name alone pairs too many strangers to learn from.
+TRAINING_KEYS = frozenset({"phone", "sb", "sp", "bp", "nid"})
+
+
+def blocked_pairs(model: Model, records: dict[str, Record], sounds: dict[str, str | None],
+                  keys: frozenset[str] | None = None) -> list[Scored]:
+    """Every pair of the region that shares a blocking key (of ``keys``, all by default),
+    scored."""
     by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for rid in sorted(records):
         for k in blocking_keys(records[rid], sounds.get(rid)):
-            by_key[k].append(rid)
+            if keys is None or k[0] in keys:
+                by_key[k].append(rid)
     pairs = {(a, b) for ids in by_key.values() for a, b in itertools.combinations(ids, 2)}
     return [score(model, records[a], records[b]) for a, b in sorted(pairs)]
 
@@ -195,3 +202,23 @@ def _groups(ids: list[str], links: set[tuple[str, str]]) -> dict[str, str]:
 
 def _evidence(p: Scored, model: Model) -> dict[str, object]:
     return {"levels": p.vector, "weight": round(p.weight, 3), "model": model.version}
+
+
+async def train_from_mentions(conn: asyncpg.Connection, limit: int = 50_000,
+                              start: Model = DEFAULT) -> tuple[Model, int, int]:
+    """Fellegi–Sunter weights estimated from the read model's own records: the first
+    ``limit`` records by id (the same sample every time), the pairs blocking finds among
+    them (for m, by EM) and as many pairs drawn without blocking (for u). Returns the model
+    and the numbers of blocked and unblocked pairs it saw."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM mention ORDER BY record LIMIT $1", limit)
+    records = {r["record"]: _record(r) for r in rows}
+    sounds = {r["record"]: r["sound"] for r in rows}
+    blocked = [p.vector for p in blocked_pairs(start, records, sounds, TRAINING_KEYS)]
+    ids = sorted(records)
+    n = len(ids)
+    # Unblocked pairs: each record with one far from it in id order (a fixed stride): nearly
+    # all are two different people, which is what u measures.
+    strangers = [compare(records[ids[i]], records[ids[(i * 7919 + n // 2) % n]])
+                 for i in range(n) if ids[i] != ids[(i * 7919 + n // 2) % n]]
+    return train(blocked, strangers, start), len(blocked), len(strangers)

@@ -34,6 +34,7 @@ from projections.graph import (
     write_nodes,
 )
 from projections.intake import InboundRecord, RejectedRecord, split
+from projections.matching import DEFAULT, Model
 from projections.names import sound_key
 from projections.person_match import decide_persons
 from projections.project import Accepted, Links, archive_rows, links_needed, project
@@ -195,8 +196,10 @@ async def read_links(conn: asyncpg.Pool | asyncpg.Connection,
 
 
 class Store:
-    def __init__(self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...]):
+    def __init__(self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...],
+                 model: Model = DEFAULT):
         self.pool = pool
+        self.model = model  # who is who: the Fellegi–Sunter weights the resolver decides by
         self.consumer = consumer
         self.agencies = agencies
         self.applied = 0
@@ -474,7 +477,7 @@ class Store:
             return []
         touched = set(ch.mentions) | set(ch.mention_places)
         touched |= {x for d in by_people for x in (d.a, d.b)}
-        made = await decide_persons(conn, touched, max(times))
+        made = await decide_persons(conn, touched, max(times), self.model)
         await self._apply_parsed(conn, made)
         return made
 
