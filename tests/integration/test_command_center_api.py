@@ -62,7 +62,7 @@ async def test_places_cases_and_the_audit_trail_of_a_person(
 
     trail = (await api.get(f"/v1/audit/subjects/{pid}", headers=AUDITOR)).json()["items"]
     assert trail and {(i["user"], i["purpose"], i["outcome"]) for i in trail} >= {
-        ("duty-officer-7", "integration test", "ok")}
+        ("duty-officer-7", "case-handling", "ok")}
     assert (await api.get(f"/v1/audit/subjects/{pid}", headers=CC)).status_code == 403
 
 
@@ -90,7 +90,7 @@ async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names
     ends = await publish(producer, [*events, sealed])
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
     court = {"Authorization": "Bearer court-token-0123456789abcdef", "X-Purpose": "hearing"}
-    police = {"Authorization": "Bearer police-token-0123456789abcdef", "X-Purpose": "inquiry"}
+    police = {"Authorization": "Bearer police-token-0123456789abcdef", "X-Purpose": "investigation"}
     cid = await db.fetchval("SELECT entity_id FROM record_link WHERE agency = 'court'"
                             " AND kind = 'case' AND record_id = $1", f"{tag}F-2026-0009")
 

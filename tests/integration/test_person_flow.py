@@ -55,7 +55,7 @@ async def test_a_registered_resident_is_served_with_provenance(
     audited = await db.fetch(
         "SELECT user_name, purpose, outcome FROM audit_log WHERE $1 = ANY(subject_ids)",
         person["person_id"])
-    assert [tuple(a) for a in audited] == [("duty-officer-7", "integration test", "ok")] * 2
+    assert [tuple(a) for a in audited] == [("duty-officer-7", "case-handling", "ok")] * 2
 
 
 async def test_reads_without_a_token_are_refused_and_audited(
@@ -79,7 +79,7 @@ async def test_person_reads_need_a_purpose_and_a_reading_role(api: httpx.AsyncCl
     assert no_purpose.status_code == 403
     assert "X-Purpose" in no_purpose.json()["detail"]
     system = await api.get("/v1/persons/P-0000000000000000", headers={
-        "Authorization": "Bearer sys-token-0123456789abcdef", "X-Purpose": "x"})
+        "Authorization": "Bearer sys-token-0123456789abcdef", "X-Purpose": "duty-watch"})
     assert system.status_code == 403
     missing = await api.get("/v1/persons/P-0000000000000000", headers=CC)
     assert missing.status_code == 404
