@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import asyncpg
@@ -72,10 +73,15 @@ async def test_the_command_center_page_is_served_without_any_outside_resource(
     page = await api.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "/ui/app.js" in page.text and "/ui/style.css" in page.text
-    for asset in ("/ui/app.js", "/ui/style.css"):
+    # No CDN (closed networks). The bundle names the SVG namespace and Leaflet's home page
+    # (in an attribution control the page turns off); nothing else from outside.
+    allowed = {"http://www.w3.org/2000/svg", "https://leafletjs.com"}
+    for asset in ("/", "/ui/app.js", "/ui/style.css", "/ui/fonts.css"):
         r = await api.get(asset)
         assert r.status_code == 200
-        assert "http://" not in r.text and "https://" not in r.text, "no CDN: closed networks"
+        assert set(re.findall(r"https?://[^\s\"'()]+", r.text)) <= allowed, asset
+    font = re.search(r"url\((fonts/[^)]+\.woff2)\)", (await api.get("/ui/fonts.css")).text)
+    assert font and (await api.get(f"/ui/{font[1]}")).status_code == 200, "the hub serves its font"
     grids = await api.get("/v1/grids", headers=CC)
     assert grids.status_code == 200 and isinstance(grids.json()["items"], list)
 
