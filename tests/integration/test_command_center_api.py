@@ -84,6 +84,12 @@ async def test_the_command_center_page_is_served_without_any_outside_resource(
     assert font and (await api.get(f"/ui/{font[1]}")).status_code == 200, "the hub serves its font"
     grids = await api.get("/v1/grids", headers=CC)
     assert grids.status_code == 200 and isinstance(grids.json()["items"], list)
+    drawn = await api.get("/v1/map/grids", headers=CC)
+    assert drawn.status_code == 200 and drawn.json()["type"] == "FeatureCollection"
+    assert all(f["geometry"]["type"] == "Polygon" and "overdue_share" in f["properties"]
+               for f in drawn.json()["features"])
+    assert (await api.get("/v1/map/grids")).status_code == 401
+    assert (await api.get("/ui/settings.json")).json()["timezone"] == "Asia/Shanghai"
 
 
 async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names(

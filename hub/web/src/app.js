@@ -278,11 +278,11 @@ async function showCase(id) {
   }
   const items = (await api(`/v1/cases/${encodeURIComponent(id)}/timeline`)).items;
   view.innerHTML = `<h1>${esc(t("case.title", {id: c.case_id}))} <small>${esc(t.term("category", c.category))}</small></h1>
-    <table><tbody><tr><th scope="row">${esc(t("case.stage"))}</th><td>${esc(t.term("stage", c.stage))}（${esc(t.term("status", c.status))}）${c.overdue ? ` <b class="error">${esc(t("case.overdue"))}</b>` : ""}</td></tr>
+    <table><tbody><tr><th scope="row">${esc(t("case.stage"))}</th><td>${esc(t.term("stage", c.stage))}${esc(t("paren", {x: t.term("status", c.status)}))}${c.overdue ? ` <b class="error">${esc(t("case.overdue"))}</b>` : ""}</td></tr>
     <tr><th scope="row">${esc(t("case.due"))}</th><td>${when(c.due_at)}</td></tr>
     <tr><th scope="row">${esc(t("case.grid"))}</th><td><a href="#grid/${esc(c.grid)}">${esc(c.grid)}</a></td></tr>
     <tr><th scope="row">${esc(t("case.refs"))}</th><td>${c.refs.map((r) => `${agency(r.agency)} ${esc(t.term("kind", r.kind))} ${esc(r.id)}`).join("<br>")}</td></tr>
-    <tr><th scope="row">${esc(t("case.persons"))}</th><td>${c.persons.map((p) => p.person_id ? `<a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a> ${esc(t.term("role", p.role))}（${esc(t.term("agency", p.agency))}）` : esc(t("case.restricted_person", {agency: t.term("agency", p.agency), ask: agencies(p.ask)}))).join("<br>")}</td></tr>
+    <tr><th scope="row">${esc(t("case.persons"))}</th><td>${c.persons.map((p) => p.person_id ? `<a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a> ${esc(t.term("role", p.role))}${esc(t("paren", {x: t.term("agency", p.agency)}))}` : esc(t("case.restricted_person", {agency: t.term("agency", p.agency), ask: agencies(p.ask)}))).join("<br>")}</td></tr>
     <tr><th scope="row">${esc(t("case.places"))}</th><td>${c.places.map((p) => `<a href="#place/${esc(p.place_id)}">${esc(p.text)}</a>`).join("<br>")}</td></tr></tbody></table>
     <h2>${esc(t("case.timeline"))}</h2>
     <table class="timeline"><thead><tr><th scope="col">${esc(t("col.time"))}</th><th scope="col">${esc(t("col.agency"))}</th><th scope="col">${esc(t("col.what"))}</th></tr></thead><tbody>${items.map((i) => `<tr><td>${when(i.time)}</td><td>${agency(i.agency)}</td><td title="${esc(i.summary)}">${esc(t.term("type", i.type))} ${esc(recordOf(i.summary))}</td></tr>`).join("")}</tbody></table>`;
@@ -308,7 +308,7 @@ function feedLine([kind, d, received]) {
   if (d.status === "restricted") return `<div class="item ${esc(kind)}">${at} · ${esc(t(`feed.${kind}`))}: ${esc(t("feed.sealed", {ask: agencies(d.ask)}))}</div>`;
   const grid = d.grid ? ` · <a href="#grid/${esc(d.grid)}">${esc(t("feed.in_grid", {grid: d.grid}))}</a>` : "";
   const cat = esc(t.term("category", d.category));
-  if (kind === "overdue") return `<div class="item overdue">${at} · <b>${esc(t("feed.overdue"))}</b> ${link} ${cat}${grid} · ${esc(t("feed.due", {due: ""}))}${when(d.due_at)}（${esc(t.term("stage", d.stage))}）</div>`;
+  if (kind === "overdue") return `<div class="item overdue">${at} · <b>${esc(t("feed.overdue"))}</b> ${link} ${cat}${grid} · ${esc(t("feed.due", {due: ""}))}${when(d.due_at)}${esc(t("paren", {x: t.term("stage", d.stage)}))}</div>`;
   if (kind === "referral") return `<div class="item referral">${at} · <b>${esc(t("feed.referral"))}</b> ${agency(d.agency)} → ${agency(d.to_agency)} ${link} ${cat}${grid}</div>`;
   return `<div class="item case">${at} · <b>${esc(t("feed.new"))}</b> ${agency(d.agency)} ${link} ${esc(t.term("type", d.type))} ${cat}${grid}</div>`;
 }
