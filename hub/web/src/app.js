@@ -201,7 +201,13 @@ async function showMap() {
         });
       },
     }).addTo(grids);
-    if (!fitted && layer.getLayers().length) { map.fitBounds(layer.getBounds(), {padding: [12, 12]}); fitted = true; }
+    if (!fitted && layer.getLayers().length) {
+      const bounds = layer.getBounds();
+      map.fitBounds(bounds, {padding: [12, 12]});
+      // A desk and a wall show the same district whole: refit when the window changes.
+      map.on("resize", () => map.fitBounds(bounds, {padding: [12, 12], animate: false}));
+      fitted = true;
+    }
     if (!fitted) map.setView([39.93, 116.45], 12);
     const items = fc.features.map((f) => f.properties).sort((a, b) => (b.overdue_share ?? 0) - (a.overdue_share ?? 0) || (b.overdue ?? 0) - (a.overdue ?? 0));
     $("#mapsource").textContent = t(`map.source.${fc.source}`) + (fc.unmapped.length ? " · " + t("map.unmapped", {grids: fc.unmapped.join(t("sep"))}) : "");
