@@ -42,9 +42,9 @@ def _banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str 
             lines.append(f"    {p.role:15s} {p.user:22s} {token}")
         cc = next((t for t, p in tokens.items() if p.role == "command-center"), None)
         if cc:
-            example = (f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: demo' "
+            example = (f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
                        f"'{base}/v1/persons?national_id={person_hint}'" if person_hint else
-                       f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: demo' "
+                       f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
                        f"'{base}/v1/persons?name=…'")
             lines += ["", "Try:", "  " + example,
                       f"  or open {base}/?token={cc}  (the page drops it from the address)"]
