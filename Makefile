@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean up bench browser
+WEB := hub/web
+WEB_STAMP := $(WEB)/dist/.built
+
+.PHONY: demo test lint venv clean up bench browser web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +17,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# The command center page: npm packages (Leaflet, esbuild, the Noto Sans SC font, axe-core
+# for the browser test) from the registry by the lock file, bundled into hub/web/dist.
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+$(WEB_STAMP): $(WEB)/node_modules/.package-lock.json $(WEB)/build.mjs $(wildcard $(WEB)/src/*)
+	cd $(WEB) && node build.mjs
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+
+demo: $(STAMP) $(WEB_STAMP)
 	$(BIN)/civic-hub demo
 
-up: $(STAMP)
+up: $(STAMP) $(WEB_STAMP)
 	$(BIN)/civic-hub up
 
 # The browser tests drive Debian's Chromium (no browser download: closed networks).
@@ -26,7 +39,7 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium is not installed and cannot be (not root): browser tests will be skipped"
 
-test: $(STAMP) browser
+test: $(STAMP) $(WEB_STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m schemas.asyncapi --check
 	$(BIN)/python -m schemas.compat
@@ -37,4 +50,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .hub-data
+	rm -rf $(VENV) .hub-data $(WEB)/node_modules $(WEB)/dist

@@ -51,7 +51,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def api_load(url: str, paths: list[str], concurrency: int) -> tuple[float, float, float]:
-    headers = {"Authorization": f"Bearer {TOKEN}", "X-Purpose": "bench"}
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Purpose": "duty-watch"}
     queue = list(paths)
     lat: list[float] = []
 

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,9 @@ def _banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str 
             lines.append(f"    {p.role:15s} {p.user:22s} {token}")
         cc = next((t for t, p in tokens.items() if p.role == "command-center"), None)
         if cc:
-            example = (f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: demo' "
+            example = (f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
                        f"'{base}/v1/persons?national_id={person_hint}'" if person_hint else
-                       f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: demo' "
+                       f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
                        f"'{base}/v1/persons?name=…'")
             lines += ["", "Try:", "  " + example,
                       f"  or open {base}/?token={cc}  (the page drops it from the address)"]
@@ -94,7 +95,8 @@ async def _up(settings: Settings, demo: bool) -> int:
         if demo:
             from hub.sim import story
 
-            events = story.story()
+            # the story and the city end now, so the grid map shows cases still within time
+            events = story.story(epoch=_now() - timedelta(days=10))
             hint = events[0]["data"]["person"]["national_id"]
             feeding = asyncio.create_task(_demo_feed(settings, events))
         print(_banner(settings, demo_tokens, hint), flush=True)
@@ -143,6 +145,10 @@ async def publish_records(settings: Settings, records: list[tuple[str, bytes, by
     return len(records)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def _as_records(events: list[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
     return [(agency_topic(e["agency"]), str(e["subject"]).encode(), orjson.dumps(e))
             for e in events]
@@ -153,7 +159,10 @@ async def _demo_feed(settings: Settings, story: list[dict[str, Any]]) -> None:
     from hub.sim import city as simulator
 
     await publish_records(settings, _as_records(story))
-    city = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(seed=1, events=20_000))
+    now = _now()
+    city = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(
+        seed=1, events=20_000, start=now - timedelta(days=300)))
+    city = [e for e in city if e.time <= now]  # what has happened by now, nothing after
     log.info("demo.city", events=len(city), rate=250)
     await publish_records(settings, _as_records([e.event for e in city]), rate=250,
                           label="demo city")

@@ -31,7 +31,7 @@ from hub.background import BackgroundLoop
 from projections.queries import case_facts, is_overdue
 from projections.store import read_links
 
-log = structlog.get_logger("hub.livefeed")
+log = structlog.get_logger("hub.feed")
 
 # type → (agency, kind of record, the data field naming it, what the feed calls it)
 TRACKED: dict[str, tuple[str, str, str, str | None]] = {

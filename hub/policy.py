@@ -9,20 +9,42 @@ ask, not its content.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from hub.tokens import Principal
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.toml")
 MAX_PURPOSE = 500
 KNOWN_WHAT = ("case.sealed", "person.assistance")
+PURPOSE_CODE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+LABEL_LANGUAGES = ("zh-CN", "en")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class PolicyError(ValueError):
     """The policy file cannot be used; the message says where."""
+
+
+class PurposeError(ValueError):
+    """An X-Purpose header that is not a known code (with optional text) as the contract
+    says; the message tells the caller what to send."""
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """A stated purpose: the policy's code and the free text as the person typed it."""
+
+    code: str
+    text: str = ""
+
+    def stored(self) -> str:
+        """As the audit keeps it: the code, then ``; `` and the decoded text if any."""
+        return f"{self.code}; {self.text}" if self.text else self.code
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +60,7 @@ class Policy:
     sealed_visible_to: frozenset[str] = frozenset()
     assistance_visible_to: frozenset[str] = frozenset()
     roles_visible_to: dict[str, frozenset[str]] = field(default_factory=dict)
+    purposes: dict[str, dict[str, str]] = field(default_factory=dict)  # code → language → label
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
@@ -61,7 +84,51 @@ class Policy:
             else:
                 raise PolicyError(f"{path}: restricted.{name}: `what` must be one of "
                                   f"{', '.join(KNOWN_WHAT)} or role:<role>, got {what!r}")
+        for code, labels in (doc.get("purposes") or {}).items():
+            if not PURPOSE_CODE.match(code):
+                raise PolicyError(f"{path}: purposes.{code}: a code is lower-case letters, "
+                                  "digits and '-', starting with a letter")
+            missing = [lang for lang in LABEL_LANGUAGES
+                       if not isinstance((labels or {}).get(lang), str) or not labels[lang]]
+            if missing:
+                raise PolicyError(f"{path}: purposes.{code}: needs a label for "
+                                  f"{', '.join(missing)}")
+            p.purposes[code] = {k: v for k, v in labels.items() if isinstance(v, str)}
         return p
+
+    def parse_purpose(self, raw: str | None) -> Purpose | None:
+        """``X-Purpose`` as sent: ``code`` or ``code; free text``, the text percent-encoded
+        UTF-8 (RFC 3986) so a browser can send it. A header of raw UTF-8 bytes (as curl sends
+        what is typed) is read as UTF-8 too: HTTP servers hand headers over as Latin-1, which
+        is where a typed 值班巡查 used to turn into mojibake."""
+        if raw is None or not raw.strip():
+            return None
+        try:
+            raw = raw.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise PurposeError("X-Purpose is not UTF-8: percent-encode the text "
+                               "(encodeURIComponent)") from None
+        code, sep, rest = raw.partition(";")
+        code = code.strip()
+        try:
+            code = unquote(code, errors="strict")
+            text = unquote(rest, errors="strict").strip() if sep else ""
+        except UnicodeDecodeError:
+            raise PurposeError("X-Purpose: the percent-encoded text is not UTF-8") from None
+        if code not in self.purposes:
+            known = ", ".join(sorted(self.purposes)) or "none configured"
+            raise PurposeError(f"X-Purpose must start with a purpose code from GET /v1/purposes "
+                               f"({known}), optionally followed by '; ' and percent-encoded "
+                               f"text; got {code[:60]!r}")
+        if CONTROL.search(text):
+            raise PurposeError("X-Purpose text must not contain control characters")
+        if len(text) > MAX_PURPOSE:
+            raise PurposeError(f"X-Purpose text is longer than {MAX_PURPOSE} characters")
+        return Purpose(code, text)
+
+    def purpose_label(self, code: str, language: str) -> str:
+        labels = self.purposes.get(code, {})
+        return labels.get(language) or labels.get("zh-CN") or code
 
     def decide(self, principal: Principal, resource: str, purpose: str | None) -> Decision:
         roles = self.readers.get(resource)

@@ -10,23 +10,37 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from hub import __version__
-from hub.api import audit_log, candidates, cases, events, feed, persons, places, problems, system
+from hub.api import (
+    audit_log,
+    candidates,
+    cases,
+    events,
+    feed,
+    persons,
+    places,
+    problems,
+    purposes,
+    system,
+)
+from hub.api import map as grid_map_routes
 from hub.api.context import OrjsonResponse
 from hub.audit import AuditWriter
 from hub.bootstrap import new_pool, start_producer
 from hub.config import Settings
 from hub.feed import LiveFeed
 from hub.gateway import Gateway
+from hub.geo import GridMap
 from hub.policy import Policy
 from hub.tokens import TokenBook
 
 log = structlog.get_logger("hub.api")
-WEB = Path(__file__).resolve().parent.parent / "web"  # the command center page, no CDN
+# The command center page as `make web` builds it (hub/web/build.mjs): no CDN, no tiles.
+WEB = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 REQUESTS = Counter("hub_api_requests_total", "API requests", ["route", "status"])
 LATENCY = Histogram("hub_api_request_seconds", "API request latency", ["route"])
@@ -62,11 +76,13 @@ class Observe:
 
 def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
+    grid_map = GridMap.from_env()  # HUB_GRID_GEOJSON, HUB_TIMEZONE: fail at start too
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await new_pool(settings, "api")
         app.state.tokens = tokens
         app.state.policy = policy
+        app.state.grid_map = grid_map
         app.state.audit = AuditWriter(app.state.pool)
         app.state.audit.start()
         app.state.feed = LiveFeed(app.state.pool)
@@ -97,13 +113,19 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(feed.router)
     app.include_router(places.router)
+    app.include_router(grid_map_routes.router)
+    app.include_router(purposes.router)
     app.include_router(audit_log.router)
     app.include_router(events.router)
     app.include_router(system.router)
-    app.mount("/ui", StaticFiles(directory=WEB), name="ui")
+    app.mount("/ui", StaticFiles(directory=WEB, check_dir=False), name="ui")
 
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
+    @app.get("/", include_in_schema=False, response_model=None)
+    async def index() -> FileResponse | Response:
+        if not (WEB / "index.html").exists():
+            return problems.problem_response(
+                503, "Page not built", "the command center page is built by `make web` "
+                "(npm and esbuild); the API works without it")
         return FileResponse(WEB / "index.html")
 
     app.add_middleware(Observe)

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub import audit
 from hub.api.problems import Problem
-from hub.policy import Policy
+from hub.policy import Policy, PurposeError
 from hub.tokens import Principal, TokenBook
 from projections.store import reached, read_positions
 
@@ -28,6 +28,15 @@ def _storable(text: str | None) -> str | None:
     """As asked, but storable: PostgreSQL text cannot hold NUL, and the audit row of a
     request that carried one must still be written (escaped) before the 400 goes out."""
     return text.replace("\x00", "\\x00") if text else text
+
+
+def _as_typed(raw: str | None) -> str | None:
+    """A header as the person typed it, for the audit of a refused request: servers hand
+    headers over as Latin-1, so raw UTF-8 bytes are read back as UTF-8 where they are."""
+    try:
+        return raw.encode("latin-1").decode("utf-8") if raw else raw
+    except UnicodeError:
+        return raw
 
 
 @dataclass
@@ -118,15 +127,23 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
             raise Problem(401, "Unauthorized",
                           "send Authorization: Bearer <token> with a token from HUB_TOKENS",
                           headers={"WWW-Authenticate": "Bearer"})
-        ctx = ReadContext(pool, request.app.state.audit, request.app.state.policy, principal,
-                          purpose, client, request.method, path)
+        policy: Policy = request.app.state.policy
+        ctx = ReadContext(pool, request.app.state.audit, policy, principal, _as_typed(purpose),
+                          client, request.method, path)
+        try:
+            stated = policy.parse_purpose(purpose)
+        except PurposeError as exc:
+            await ctx.done([], "bad-purpose")
+            raise Problem(400, "Bad purpose", str(exc), purposes=sorted(policy.purposes)
+                          ) from None
+        ctx.purpose = stated.stored() if stated else None  # the code and the decoded text
         if "\x00" in request.url.path or any(
                 "\x00" in k + v for k, v in request.query_params.multi_items()):
             # PostgreSQL text cannot hold NUL; no id, name or filter contains one.
             await ctx.done([], "bad-request")
             raise Problem(400, "Bad request", "a NUL character is not allowed in a path or "
                           "query value")
-        decision = ctx.policy.decide(principal, resource, purpose)
+        decision = ctx.policy.decide(principal, resource, ctx.purpose)
         if not decision.allowed:
             await ctx.done([], "denied")
             raise Problem(403, "Forbidden", decision.reason)

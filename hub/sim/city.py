@@ -47,6 +47,7 @@ class SimConfig:
     events: int = 10_000
     noise: float = 0.1
     days: int = 300
+    start: datetime = START  # the demo ends its timeline at now, so some cases are not yet due
 
 
 @dataclass
@@ -136,7 +137,7 @@ class Simulator:
 
     def _when(self, lo_days: float = 0, hi_days: float | None = None) -> datetime:
         hi = self.cfg.days if hi_days is None else hi_days
-        return START + timedelta(seconds=self.rng.uniform(lo_days, hi) * 86400)
+        return self.cfg.start + timedelta(seconds=self.rng.uniform(lo_days, hi) * 86400)
 
     def _matter(self) -> str:
         self.matter_seq += 1
@@ -198,7 +199,7 @@ class Simulator:
         limit = CITY_CATEGORIES[category][0]
         step = {"matter": matter}
         t1 = t + timedelta(minutes=rng.randrange(5, 90))
-        if t1 > START + timedelta(days=self.cfg.days):
+        if t1 > self.cfg.start + timedelta(days=self.cfg.days):
             return case_id
         self._emit("city", "city.case.registered", t1, case_id, {
             "case_id": case_id, "level": rng.choice(("grid", "community", "street")),
@@ -214,19 +215,26 @@ class Simulator:
             "department": rng.choice(("城管执法队", "街道办", "物业", "环卫所")),
             "due_at": due.isoformat()}, step, False)
         late = rng.random() < 0.15
-        if rng.random() < 0.1:
-            return case_id  # still open: the department has not reported back
+        # In the last four days of the timeline, most cases are still being handled
+        # (nothing reported back yet); older ones were all handled, some late.
+        recent = t2 > self.cfg.start + timedelta(days=self.cfg.days - 4)
+        if recent and rng.random() < 0.6:
+            return case_id
         t3 = (due + timedelta(hours=rng.uniform(1, 72)) if late
               else t2 + (due - t2) * rng.uniform(0.1, 0.95))
         self._emit("city", "city.case.handled", t3, case_id, {
             "case_id": case_id, "result": "已现场处置"}, step, False)
         t4 = t3 + timedelta(hours=rng.uniform(1, 12))
-        passed = rng.random() < 0.9
+        if rng.random() < 0.1:  # failed verification: handled again
+            self._emit("city", "city.case.verified", t4, case_id, {
+                "case_id": case_id, "passed": False}, step, False)
+            t4 += timedelta(hours=rng.uniform(4, 48))
+            self._emit("city", "city.case.handled", t4 - timedelta(hours=1), case_id, {
+                "case_id": case_id, "result": "返工后处置完毕"}, step, False)
         self._emit("city", "city.case.verified", t4, case_id, {
-            "case_id": case_id, "passed": passed}, step, False)
-        if passed:
-            self._emit("city", "city.case.closed", t4 + timedelta(hours=rng.uniform(0.5, 6)),
-                       case_id, {"case_id": case_id, "outcome": "办结"}, step, False)
+            "case_id": case_id, "passed": True}, step, False)
+        self._emit("city", "city.case.closed", t4 + timedelta(hours=rng.uniform(0.5, 6)),
+                   case_id, {"case_id": case_id, "outcome": "办结"}, step, False)
         return case_id
 
     def cases(self) -> None:

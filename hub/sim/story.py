@@ -34,7 +34,8 @@ def residents(rng: random.Random, n: int) -> list[dict[str, Any]]:
         female = rng.random() < 0.5
         birth = datetime(1940, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(0, 365 * 65))
         street_code, street = STREETS[i % len(STREETS)]
-        grid = f"{DISTRICT[0]}{street_code}{(i // 7) % 3 + 1:03d}"
+        # district (6) + street (3) + community (3) + grid (2), as the simulated city's codes
+        grid = f"{DISTRICT[0]}{street_code}001{(i // 7) % 3 + 1:02d}"
         road = ROADS[i % len(ROADS)]
         text = (f"北京市{DISTRICT[1]}{street}{road}{i % 40 + 1}号"
                 f"{i % 6 + 1}号楼{i % 3 + 1}单元{101 + i % 9}室")
@@ -53,20 +54,22 @@ def residents(rng: random.Random, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def story(seed: int = 7, n_residents: int = 20, tag: str = "") -> list[dict[str, Any]]:
+def story(seed: int = 7, n_residents: int = 20, tag: str = "",
+          epoch: datetime = EPOCH) -> list[dict[str, Any]]:
     """The events of the scripted city, in event-time order. ``tag`` prefixes every event,
-    record and case id, so the same story can be told twice without reusing an id."""
+    record and case id, so the same story can be told twice without reusing an id; the
+    story starts at ``epoch`` (the demo starts it two days ago)."""
     rng = random.Random(seed)
     people = residents(rng, n_residents)
     events: list[dict[str, Any]] = []
-    t = EPOCH
+    t = epoch
     for i, r in enumerate(people):
         events.append(event("civil", "civil.resident.registered", f"{tag}civ-reg-{i + 1}",
                             t + timedelta(minutes=i), r["resident_id"],
                             {k: r[k] for k in ("resident_id", "person", "address",
                                                "household_id")}))
     a, b = people[0], people[1]
-    t = EPOCH + timedelta(days=1)
+    t = epoch + timedelta(days=1)
     case_id, inc_id, pcase, ccase = (f"{tag}C-2026-000042", f"{tag}I-2026-110-0007",
                                      f"{tag}P-2026-0042", f"{tag}F-2026-0009")
     dispute = {"text": a["address"]["text"], "grid": a["address"]["grid"]}

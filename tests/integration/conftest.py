@@ -42,7 +42,7 @@ TOKENS = {
     "court-token-0123456789abcdef": Principal("clerk-3", "court", "command-center"),
     "police-token-0123456789abcdef": Principal("officer-9", "police", "investigator"),
 }
-CC = {"Authorization": "Bearer cc-token-0123456789abcdef", "X-Purpose": "integration test"}
+CC = {"Authorization": "Bearer cc-token-0123456789abcdef", "X-Purpose": "case-handling"}
 
 
 @pytest.fixture(scope="session")

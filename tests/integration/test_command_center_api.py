@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import asyncpg
@@ -62,7 +63,7 @@ async def test_places_cases_and_the_audit_trail_of_a_person(
 
     trail = (await api.get(f"/v1/audit/subjects/{pid}", headers=AUDITOR)).json()["items"]
     assert trail and {(i["user"], i["purpose"], i["outcome"]) for i in trail} >= {
-        ("duty-officer-7", "integration test", "ok")}
+        ("duty-officer-7", "case-handling", "ok")}
     assert (await api.get(f"/v1/audit/subjects/{pid}", headers=CC)).status_code == 403
 
 
@@ -72,12 +73,23 @@ async def test_the_command_center_page_is_served_without_any_outside_resource(
     page = await api.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "/ui/app.js" in page.text and "/ui/style.css" in page.text
-    for asset in ("/ui/app.js", "/ui/style.css"):
+    # No CDN (closed networks). The bundle names the SVG namespace and Leaflet's home page
+    # (in an attribution control the page turns off); nothing else from outside.
+    allowed = {"http://www.w3.org/2000/svg", "https://leafletjs.com"}
+    for asset in ("/", "/ui/app.js", "/ui/style.css", "/ui/fonts.css"):
         r = await api.get(asset)
         assert r.status_code == 200
-        assert "http://" not in r.text and "https://" not in r.text, "no CDN: closed networks"
+        assert set(re.findall(r"https?://[^\s\"'()]+", r.text)) <= allowed, asset
+    font = re.search(r"url\((fonts/[^)]+\.woff2)\)", (await api.get("/ui/fonts.css")).text)
+    assert font and (await api.get(f"/ui/{font[1]}")).status_code == 200, "the hub serves its font"
     grids = await api.get("/v1/grids", headers=CC)
     assert grids.status_code == 200 and isinstance(grids.json()["items"], list)
+    drawn = await api.get("/v1/map/grids", headers=CC)
+    assert drawn.status_code == 200 and drawn.json()["type"] == "FeatureCollection"
+    assert all(f["geometry"]["type"] == "Polygon" and "overdue_share" in f["properties"]
+               for f in drawn.json()["features"])
+    assert (await api.get("/v1/map/grids")).status_code == 401
+    assert (await api.get("/ui/settings.json")).json()["timezone"] == "Asia/Shanghai"
 
 
 async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names(
@@ -90,7 +102,7 @@ async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names
     ends = await publish(producer, [*events, sealed])
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
     court = {"Authorization": "Bearer court-token-0123456789abcdef", "X-Purpose": "hearing"}
-    police = {"Authorization": "Bearer police-token-0123456789abcdef", "X-Purpose": "inquiry"}
+    police = {"Authorization": "Bearer police-token-0123456789abcdef", "X-Purpose": "investigation"}
     cid = await db.fetchval("SELECT entity_id FROM record_link WHERE agency = 'court'"
                             " AND kind = 'case' AND record_id = $1", f"{tag}F-2026-0009")
 

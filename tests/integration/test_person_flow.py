@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import timedelta
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -56,7 +58,7 @@ async def test_a_registered_resident_is_served_with_provenance(
     audited = await db.fetch(
         "SELECT user_name, purpose, outcome FROM audit_log WHERE $1 = ANY(subject_ids)",
         person["person_id"])
-    assert [tuple(a) for a in audited] == [("duty-officer-7", "integration test", "ok")] * 2
+    assert [tuple(a) for a in audited] == [("duty-officer-7", "case-handling", "ok")] * 2
 
 
 async def test_reads_without_a_token_are_refused_and_audited(
@@ -80,7 +82,7 @@ async def test_person_reads_need_a_purpose_and_a_reading_role(api: httpx.AsyncCl
     assert no_purpose.status_code == 403
     assert "X-Purpose" in no_purpose.json()["detail"]
     system = await api.get("/v1/persons/P-0000000000000000", headers={
-        "Authorization": "Bearer sys-token-0123456789abcdef", "X-Purpose": "x"})
+        "Authorization": "Bearer sys-token-0123456789abcdef", "X-Purpose": "duty-watch"})
     assert system.status_code == 403
     missing = await api.get("/v1/persons/P-0000000000000000", headers=CC)
     assert missing.status_code == 404
@@ -224,3 +226,32 @@ async def test_name_search_finds_exact_spellings_first_then_names_that_sound_the
 
     empty = await api.get("/v1/persons", params={"name": "·"}, headers=CC)
     assert empty.status_code == 400 and "no letters" in empty.json()["detail"]
+
+
+async def test_a_purpose_is_a_code_and_the_audit_keeps_the_text_as_typed(
+    api: httpx.AsyncClient, db: asyncpg.Pool,
+) -> None:
+    """Given the policy's purpose codes, when a reader sends a code with Chinese text,
+    percent-encoded (as the page does) or as raw UTF-8 (as curl does), then the read is
+    allowed and the audit keeps the code and the text as typed; an unknown code is a 400."""
+    auth = CC["Authorization"]
+    path = f"/v1/persons/P-{uuid.uuid4().hex[:16]}"
+    encoded = "duty-watch; " + quote("夜班巡查 12号楼")
+    assert (await api.get(path, headers={"Authorization": auth, "X-Purpose": encoded})
+            ).status_code == 404
+    raw = "supervision; 督办 回访".encode()
+    assert (await api.get(path, headers={"Authorization": auth, "X-Purpose": raw})
+            ).status_code == 404
+    bad = await api.get(path, headers={"Authorization": auth, "X-Purpose": "integration test"})
+    assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+    assert "GET /v1/purposes" in bad.json()["detail"] and "duty-watch" in bad.json()["purposes"]
+    rows = await db.fetch("SELECT purpose, outcome FROM audit_log WHERE path = $1 ORDER BY id",
+                          path)
+    assert [tuple(r) for r in rows] == [("duty-watch; 夜班巡查 12号楼", "not-found"),
+                                        ("supervision; 督办 回访", "not-found"),
+                                        ("integration test", "bad-purpose")]
+    listed = (await api.get("/v1/purposes", headers={"Authorization": auth})).json()["items"]
+    assert {"code": "duty-watch", "label": "值班巡查",
+            "labels": {"zh-CN": "值班巡查", "en": "Duty watch"}} in listed
+    en = (await api.get("/v1/purposes?lang=en", headers={"Authorization": auth})).json()
+    assert {i["code"]: i["label"] for i in en["items"]}["duty-watch"] == "Duty watch"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.policy import Policy, PolicyError
+from hub.policy import Policy, PolicyError, Purpose, PurposeError
 from hub.tokens import Principal
 
 POLICY = Policy.load()
@@ -81,3 +81,31 @@ def test_live_feed_items_of_a_sealed_case_show_only_that_it_exists() -> None:
     assert frames["city"].startswith(f"id: {feed.epoch}-5\nevent: case\ndata: ".encode())
     assert b"filed" not in frames["city"] and b'"restricted"' in frames["city"]
     assert b"filed" in frames["court"]
+
+
+def test_a_purpose_is_a_policy_code_with_free_text_as_typed() -> None:
+    """Given the policy's purpose codes, when a browser sends a code and percent-encoded
+    Chinese text (or curl sends raw UTF-8), then the code and the text as typed come out."""
+    encoded = "duty-watch; %E5%80%BC%E7%8F%AD%20%E5%B7%A1%E6%9F%A5%2012%E5%8F%B7%E6%A5%BC"
+    assert POLICY.parse_purpose(encoded) == Purpose("duty-watch", "值班 巡查 12号楼")
+    as_latin1 = "duty-watch; 夜班".encode().decode("latin-1")  # how a server hands it over
+    assert POLICY.parse_purpose(as_latin1) == Purpose("duty-watch", "夜班")
+    assert POLICY.parse_purpose("hearing") == Purpose("hearing")
+    assert POLICY.parse_purpose("hearing").stored() == "hearing"
+    assert Purpose("duty-watch", "夜班").stored() == "duty-watch; 夜班"
+    assert POLICY.parse_purpose(None) is None and POLICY.parse_purpose("  ") is None
+    assert POLICY.purposes["duty-watch"]["zh-CN"] == "值班巡查"
+
+
+@pytest.mark.parametrize("raw", ["integration test", "demo", "duty-watch; %FF%FE",
+                                 "duty-watch; a%00b", "nope; 夜班".encode().decode("latin-1")])
+def test_a_purpose_that_is_not_a_code_or_not_utf8_is_refused(raw: str) -> None:
+    with pytest.raises(PurposeError):
+        POLICY.parse_purpose(raw)
+
+
+def test_every_purpose_needs_both_labels(tmp_path: Path) -> None:
+    p = tmp_path / "policy.toml"
+    p.write_text('[readers]\nperson = ["command-center"]\n[purposes.watch]\nen = "Watch"\n')
+    with pytest.raises(PolicyError, match="zh-CN"):
+        Policy.load(p)
