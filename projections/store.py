@@ -478,6 +478,9 @@ class Store:
         touched = set(ch.mentions) | set(ch.mention_places)
         touched |= {x for d in by_people for x in (d.a, d.b)}
         made = await decide_persons(conn, touched, max(times), self.model)
+        # as the log will carry them (scores rounded, times as written): a rebuild that
+        # reads them back stores the same rows
+        made = [parse_decision(orjson.dumps(d.event())) for d in made]
         await self._apply_parsed(conn, made)
         return made
 
