@@ -25,12 +25,13 @@ from bench.common import header, stack
 from hub.config import Settings
 from hub.sim.city import Emitted, SimConfig, simulate
 from projections.address import parse as parse_address
+from projections.db import create_pool, migrate
 from projections.decide import Decision
 from projections.graph import canonical_node, components
 from projections.ids import hub_id, ref_key
 from projections.intake import InboundRecord
 from projections.matching import load_model
-from projections.store import Store, create_pool, migrate
+from projections.store import Store
 
 RESOLUTION = "hub.internal.bench.resolution"
 

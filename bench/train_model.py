@@ -16,9 +16,9 @@ import orjson
 from bench.common import stack
 from bench.quality import apply_city
 from hub.sim.city import SimConfig, simulate
+from projections.db import migrate
 from projections.matching import DEFAULT, SHIPPED
 from projections.person_match import train_from_mentions
-from projections.store import migrate
 
 
 async def main(events: int, noise: float) -> None:

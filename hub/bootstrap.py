@@ -11,8 +11,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from hub.config import ConfigError, Settings
+from projections.db import create_pool
 from projections.matching import Model, load_model
-from projections.store import Store, create_pool
+from projections.store import Store
 from schemas.topics import DEADLETTER_MAX_BYTES
 from streams.project import Projector
 

@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "match":
             return _run(match_cli.run(_settings_for_client(settings), args))
         if args.command == "migrate":
-            from projections.store import migrate
+            from projections.db import migrate
 
             applied = asyncio.run(migrate(settings.require_database()))
             print("applied: " + (", ".join(applied) or "nothing (up to date)"))

@@ -15,10 +15,11 @@ import orjson
 
 from hub.config import Settings
 from hub.sim import story
+from projections.db import create_pool
 from projections.decide import Decision
 from projections.graph import canonical_node, components
 from projections.intake import InboundRecord
-from projections.store import Store, create_pool
+from projections.store import Store
 from tests.integration.conftest import new_database, unique
 from tests.integration.test_person_flow import fresh_nid
 

@@ -14,9 +14,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.config import Settings
 from hub.sim import story
+from projections.db import create_pool
 from projections.decide import Decision
 from projections.intake import InboundRecord
-from projections.store import Store, create_pool
+from projections.store import Store
 from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
 from tests.integration.test_person_flow import fresh_nid
 
