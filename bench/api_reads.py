@@ -21,7 +21,7 @@ from bench.common import header, stack, start_api
 from bench.quality import apply_city
 from hub.sim.city import SimConfig, simulate
 from hub.topics import ensure_topics
-from projections.store import migrate
+from projections.db import migrate
 
 TOKEN = "bench-command-center-token-0123456789"
 

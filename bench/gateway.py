@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from bench.common import header, stack, start_api
 from hub.feed import bulk
 from hub.topics import ensure_topics
-from projections.store import migrate
+from projections.db import migrate
 
 TOKEN = "bench-agency-system-token-0123456789"
 

@@ -25,11 +25,13 @@ from bench.common import header, stack
 from hub.config import Settings
 from hub.sim.city import Emitted, SimConfig, simulate
 from projections.address import parse as parse_address
+from projections.db import create_pool, migrate
 from projections.decide import Decision
 from projections.graph import canonical_node, components
 from projections.ids import hub_id, ref_key
 from projections.intake import InboundRecord
-from projections.store import Store, create_pool, migrate
+from projections.matching import load_model
+from projections.store import Store
 
 RESOLUTION = "hub.internal.bench.resolution"
 
@@ -91,7 +93,7 @@ def case_record(e: dict[str, Any]) -> str | None:
 async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted],
                      consumer: str = "bench", batch: int = 2000) -> dict[str, Any]:
     pool = await create_pool(dsn, max_size=2, custom_plans=True)  # as the projector
-    store = Store(pool, consumer, settings.agencies)
+    store = Store(pool, consumer, settings.agencies, load_model())
     pending: list[Decision] = []
     offsets: dict[tuple[str, int], int] = {}
 

@@ -27,7 +27,7 @@ from hub.config import Settings
 from hub.rebuild import Rebuilder
 from hub.sim.city import SimConfig, simulate
 from hub.topics import ensure_topics
-from projections.store import migrate
+from projections.db import migrate
 from schemas.topics import agency_topic
 
 

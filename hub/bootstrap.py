@@ -10,8 +10,10 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from hub.config import Settings
-from projections.store import Store, create_pool
+from hub.config import ConfigError, Settings
+from projections.db import create_pool
+from projections.matching import Model, load_model
+from projections.store import Store
 from schemas.topics import DEADLETTER_MAX_BYTES
 from streams.project import Projector
 
@@ -81,6 +83,15 @@ async def projector(settings: Settings, consumer: str | None = None,
     except BaseException:
         await pool.close()
         raise
-    store = Store(pool, consumer or settings.streams_app_id, settings.agencies)
+    store = Store(pool, consumer or settings.streams_app_id, settings.agencies,
+                  match_model(settings))
     return Projector(store, producer, settings.resolution_topic)
+
+
+def match_model(settings: Settings) -> Model:
+    """The matcher's weights; a bad HUB_MATCH_MODEL file stops the start with its reason."""
+    try:
+        return load_model(settings.match_model_path)
+    except ValueError as exc:
+        raise ConfigError(f"HUB_MATCH_MODEL: {exc}") from None
 

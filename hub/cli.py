@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import structlog
 
-from hub import logs
+from hub import logs, match_cli
 from hub.config import ConfigError, Settings, load_settings
 from hub.devstack import StackError
 from hub.runtime import LogMismatch
@@ -336,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     p_retry = dl_sub.add_parser("retry", help="send again the records that now pass")
     p_retry.add_argument("--reason", help="only records rejected for this reason")
     p_retry.add_argument("--dry-run", action="store_true", help="say what would be sent")
+    match_cli.add_parser(sub)
     args = parser.parse_args(argv)
     logs.configure(process=f"civic-hub {args.command}")
     try:
@@ -354,8 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_rebuild(_settings_for_client(settings), args))
         if args.command == "deadletter":
             return _run(_deadletter(_settings_for_client(settings), args))
+        if args.command == "match":
+            return _run(match_cli.run(_settings_for_client(settings), args))
         if args.command == "migrate":
-            from projections.store import migrate
+            from projections.db import migrate
 
             applied = asyncio.run(migrate(settings.require_database()))
             print("applied: " + (", ".join(applied) or "nothing (up to date)"))

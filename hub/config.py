@@ -77,6 +77,7 @@ class Settings:
 
     embedded_broker: bool = True
     policy_path: Path | None = None
+    match_model_path: Path | None = None  # HUB_MATCH_MODEL: weights from `civic-hub match train`
 
     @property
     def embedded_kafka(self) -> bool:
@@ -144,6 +145,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         tokens_path=Path(tokens) if tokens else None,
         embedded_broker=embedded,
         policy_path=Path(env["HUB_POLICY"]) if env.get("HUB_POLICY") else None,
+        match_model_path=Path(env["HUB_MATCH_MODEL"]) if env.get("HUB_MATCH_MODEL") else None,
         data_dir=Path(env.get("HUB_DATA_DIR") or ".hub-data").resolve(),
         agencies=agencies,
         partitions=_env_int(env, "HUB_TOPIC_PARTITIONS", 4),

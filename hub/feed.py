@@ -29,7 +29,7 @@ import structlog
 
 from hub.background import BackgroundLoop
 from projections.queries import case_facts, is_overdue
-from projections.store import read_links
+from projections.rows import read_links
 
 log = structlog.get_logger("hub.feed")
 

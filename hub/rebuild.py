@@ -22,8 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.bootstrap import new_pool
 from hub.config import Settings
+from projections.db import REBUILT_TABLES, Positions, migrate, read_positions
 from projections.intake import InboundRecord
-from projections.store import REBUILT_TABLES, Positions, Store, migrate, read_positions
+from projections.store import Store
 
 REBUILD_CONSUMER = "hub.internal.rebuild"
 

@@ -25,7 +25,7 @@ import structlog
 from hub.config import Settings
 from hub.devstack import EmbeddedStack, _die_with_parent
 from hub.topics import ensure_topics
-from projections.store import migrate
+from projections.db import migrate
 
 log = structlog.get_logger("hub.runtime")
 

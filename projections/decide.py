@@ -51,15 +51,19 @@ class Decision:
     decided_by: str
     time: datetime
     graph: str = "person"  # person: records are one person; case: records are one matter
+    # How many decisions on this pair came before: a pair linked, unlinked and linked again
+    # is three decisions, not one repeated.
+    seq: int = 0
 
     @property
     def id(self) -> str:
         # Directional on purpose: the same pair decided from each side is two decisions, keyed
         # (and so ordered) by their own probe record. The same decision made again (a replay
         # after a crash) has the same id and the same key: the log's order says which counts.
-        h = hashlib.blake2b(
-            f"{self.graph}|{self.action}|{self.a}|{self.b}|{self.decided_by}".encode(),
-            digest_size=10)
+        key = f"{self.graph}|{self.action}|{self.a}|{self.b}|{self.decided_by}"
+        if self.seq:
+            key += f"|{self.seq}"
+        h = hashlib.blake2b(key.encode(), digest_size=10)
         return f"D-{h.hexdigest()}"
 
     def event(self) -> dict[str, Any]:
@@ -70,7 +74,8 @@ class Decision:
             "time": self.time.isoformat(), "subject": self.a, "agency": "hub",
             "data": {"action": self.action, "a": self.a, "b": self.b,
                      "score": round(self.score, 4), "evidence": self.evidence,
-                     "decided_by": self.decided_by, "graph": self.graph},
+                     "decided_by": self.decided_by, "graph": self.graph}
+            | ({"seq": self.seq} if self.seq else {}),
         }
 
 
@@ -83,7 +88,8 @@ def parse_decision(raw: bytes) -> Decision:
     if graph not in ("person", "case"):
         raise ValueError(f"unknown resolution graph {graph!r}")
     return Decision(d["action"], d["a"], d["b"], float(d.get("score") or 0), d["evidence"],
-                    d["decided_by"], datetime.fromisoformat(doc["time"]), graph)
+                    d["decided_by"], datetime.fromisoformat(doc["time"]), graph,
+                    int(d.get("seq") or 0))
 
 
 def _close(a: str, b: str) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from projections.project import Accepted
 from schemas.catalog import upcast, validate_data
-from schemas.envelope import Rejected, parse_envelope
+from schemas.envelope import Envelope, Rejected, parse_envelope
 from schemas.topics import topic_agency
 
 MAX_RECORD_BYTES = 1_000_000
@@ -50,6 +50,15 @@ def check(rec: InboundRecord, agencies: tuple[str, ...]) -> Accepted | RejectedR
     return Accepted(env, rec.topic, rec.partition, rec.offset)
 
 
+def reused_id(rec: InboundRecord, env: Envelope) -> RejectedRecord:
+    """A copy of an event already taken in, (source, id) the same, content different: the
+    contract makes ``(source, id)`` the identity of an event, so the copy is rejected."""
+    return RejectedRecord(
+        rec, "conflicting-duplicate",
+        f"source {env.source!r} already sent id {env.id!r} with other content;"
+        " an event id must not be reused", "id", env.id)
+
+
 def split(records: list[InboundRecord], agencies: tuple[str, ...]
           ) -> tuple[list[Accepted], list[RejectedRecord]]:
     """Check a batch. Accepted events keep log order. Copies of one event (same source and
@@ -70,10 +79,7 @@ def split(records: list[InboundRecord], agencies: tuple[str, ...]
             kept[key] = out
             order.append(key)
         elif (prev.env.type, prev.env.raw["data"]) != (out.env.type, out.env.raw["data"]):
-            rejected.append(RejectedRecord(
-                rec, "conflicting-duplicate",
-                f"source {out.env.source!r} already sent id {out.env.id!r} with other content;"
-                " an event id must not be reused", "id", out.env.id))
+            rejected.append(reused_id(rec, out.env))
         elif (out.topic, out.partition, out.offset) < (prev.topic, prev.partition, prev.offset):
             kept[key] = out
     return [kept[k] for k in order], rejected

@@ -17,9 +17,14 @@ different people, never across a pair a person rejected.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 from projections.names import normalize_name, sound_key
 
@@ -101,8 +106,9 @@ _SURNAME_SHARE = {
 }
 _OTHER_SURNAME = 0.004
 # A given name of one character is shared by about one person in 300 of a surname; of two
-# characters by far fewer.
-_GIVEN_ONE, _GIVEN_MORE = 1 / 300, 1 / 20_000
+# characters by fewer, though same-name people (重名) are common enough that a name alone,
+# however rare, is never taken as a person.
+_GIVEN_ONE, _GIVEN_MORE = 1 / 300, 1 / 3_000
 
 
 def name_frequency(name: str) -> float:
@@ -142,6 +148,26 @@ class Model:
     def probability(self, weight: float) -> float:
         return 1 / (1 + 2 ** -weight) if weight > -60 else 0.0
 
+    def to_dict(self) -> dict[str, object]:
+        return {"version": self.version, "m": self.m, "u": self.u, "prior": self.prior,
+                "link_at": self.link_at, "candidate_at": self.candidate_at,
+                "veto_below": self.veto_below, "tf_name": self.tf_name}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Model:
+        """A model as :meth:`to_dict` wrote it; ValueError naming what is wrong."""
+        try:
+            m, u = doc["m"], doc["u"]
+            for f in FIELDS:
+                for level in LEVELS[f]:
+                    if not (0 < float(m[f][level]) <= 1 and 0 < float(u[f][level]) <= 1):
+                        raise ValueError(f"{f}.{level}: m and u must be in (0, 1]")
+            return cls(str(doc["version"]), m, u, float(doc["prior"]), float(doc["link_at"]),
+                       float(doc["candidate_at"]), float(doc["veto_below"]),
+                       bool(doc["tf_name"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a match model: missing or wrong {exc}") from None
+
     @property
     def link_weight(self) -> float:
         return math.log2(self.link_at / (1 - self.link_at))
@@ -170,6 +196,22 @@ DEFAULT = Model(
 
 
 M_FLOOR = 0.005
+
+
+SHIPPED = Path(__file__).with_name("match_model.json")
+
+
+def load_model(path: Path | None = None) -> Model:
+    """The model a deployment matches with: the file ``path`` names (``HUB_MATCH_MODEL``,
+    written by ``civic-hub match train``), else the one shipped with the hub (trained on the
+    simulated city), else the starting values."""
+    source = path or (SHIPPED if SHIPPED.exists() else None)
+    if source is None:
+        return DEFAULT
+    try:
+        return Model.from_dict(orjson.loads(source.read_bytes()))
+    except (OSError, orjson.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"match model {source}: {exc}") from None
 
 
 def train(blocked: Sequence[dict[str, str]], random_pairs: Sequence[dict[str, str]],
@@ -211,7 +253,9 @@ def train(blocked: Sequence[dict[str, str]], random_pairs: Sequence[dict[str, st
             floored = {k: max(x / sm, M_FLOOR) for k, x in pm.items()}
             m[f] = {k: x / sum(floored.values()) for k, x in floored.items()}
     # The prior that scores a pair is that of a blocked pair in general, not of this sample.
-    return Model(version, m, u, start.prior, start.link_at, start.candidate_at,
+    digest = hashlib.blake2b(orjson.dumps([m, u], option=orjson.OPT_SORT_KEYS),
+                             digest_size=4).hexdigest()
+    return Model(f"{version}-{digest}", m, u, start.prior, start.link_at, start.candidate_at,
                  start.veto_below, start.tf_name)
 
 

@@ -19,7 +19,7 @@ from hub import audit
 from hub.api.problems import Problem
 from hub.policy import Policy, PurposeError
 from hub.tokens import Principal, TokenBook
-from projections.store import reached, read_positions
+from projections.db import reached, read_positions
 
 bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS file")
 

@@ -30,7 +30,7 @@ from hub.config import Settings, load_settings
 from hub.devstack import EmbeddedStack, free_port
 from hub.tokens import Principal, TokenBook
 from hub.topics import ensure_topics
-from projections.store import create_pool, migrate, reached, read_positions
+from projections.db import create_pool, migrate, reached, read_positions
 from schemas.topics import agency_topic
 
 pytestmark = pytest.mark.integration

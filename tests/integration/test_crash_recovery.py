@@ -16,7 +16,7 @@ from hub.config import Settings
 from hub.rebuild import rebuild
 from hub.sim import story
 from hub.sim.city import SimConfig, simulate
-from projections.store import create_pool, snapshot
+from projections.db import create_pool, snapshot
 from tests.integration.conftest import (
     Worker,
     merge_ends,

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.config import Settings
+from projections.db import create_pool
 from projections.intake import InboundRecord, check
 from projections.project import Accepted
-from projections.store import create_pool
 from tests.integration.conftest import Worker, merge_ends, wait_caught_up
 from tests.unit.test_intake_properties import AGENCIES, records
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from hub.config import Settings
 from hub.feed import LiveFeed
 from hub.sim import story
-from projections.store import create_pool
+from projections.db import create_pool
 from tests.integration.conftest import CC, Worker, new_database, publish, unique
 
 

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from hub.config import Settings
 from hub.rebuild import rebuild
 from hub.sim import story
-from projections.store import create_pool
+from projections.db import create_pool
 from tests.integration.conftest import Worker, new_database, publish, unique, wait_caught_up
 
 

@@ -109,9 +109,24 @@ def test_em_learns_weights_and_keeps_every_level_possible() -> None:
     strangers = [compare(rec("p", "李雷", birth="1970-03-03", phone="1"),
                          rec("q", "韩梅梅", birth="1971-04-04", phone="2"))] * 50
     model = train(blocked, strangers)
-    assert model.version == "fs/em"
+    assert model.version.startswith("fs/em-")
     for f, levels in model.m.items():
         assert abs(sum(levels.values()) - 1) < 1e-9
         assert min(levels.values()) > 0, f
         assert abs(sum(model.u[f].values()) - 1) < 1e-9
     assert model.m["phone"]["exact"] > model.u["phone"]["exact"]
+
+
+def test_a_model_round_trips_and_a_bad_file_says_what_is_wrong(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from projections.matching import Model, load_model
+
+    assert Model.from_dict(DEFAULT.to_dict()) == DEFAULT
+    assert load_model().version.startswith("fs/")  # the shipped model loads
+    bad = tmp_path / "model.json"
+    bad.write_text('{"version": "x", "m": {}, "u": {}}')
+    try:
+        load_model(bad)
+    except ValueError as exc:
+        assert "model.json" in str(exc) and "missing or wrong" in str(exc)
+    else:
+        raise AssertionError("a model without weights was accepted")
