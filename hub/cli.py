@@ -1,216 +1,44 @@
-"""``civic-hub``: the one console command (contract section 6)."""
+"""``civic-hub``: the one console command (../shared/CONTRACT.md section 6)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import structlog
 
 from hub import logs, match_cli
+from hub.bootstrap import IdempotenceRefused
 from hub.config import ConfigError, Settings, load_settings
 from hub.devstack import StackError
+from hub.progress import progress
+from hub.publish import as_records, publish_file, publish_records
 from hub.runtime import LogMismatch
-from schemas.topics import agency_topic
+from hub.up import up
 
 log = structlog.get_logger("hub.cli")
-
-
-def _banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str | None) -> str:
-    base = f"http://{settings.api_bind}"
-    lines = [
-        "",
-        "Civic Hub is up.",
-        f"  command center {base}/   (paste the command-center token below)",
-        f"  query API      {base}/v1/…   (OpenAPI: {base}/openapi.json, docs: {base}/docs)",
-        f"  health         {base}/healthz    metrics: {base}/metrics",
-        f"  Kafka          {settings.kafka_bootstrap}"
-        + ("  (embedded Tansu, memory only)" if settings.embedded_broker else ""),
-        f"  PostgreSQL     {settings.database_url}",
-        f"  data, logs     {settings.data_dir}",
-    ]
-    if tokens:
-        lines.append("  tokens         " + str(settings.tokens_path))
-        for token, p in tokens.items():
-            lines.append(f"    {p.role:15s} {p.user:22s} {token}")
-        cc = next((t for t, p in tokens.items() if p.role == "command-center"), None)
-        if cc:
-            example = (f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
-                       f"'{base}/v1/persons?national_id={person_hint}'" if person_hint else
-                       f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
-                       f"'{base}/v1/persons?name=…'")
-            lines += ["", "Try:", "  " + example,
-                      f"  or open {base}/?token={cc}  (the page drops it from the address)"]
-    lines += ["", "Ctrl-C stops everything.", ""]
-    return "\n".join(lines)
-
-
-async def _up(settings: Settings, demo: bool) -> int:
-    import uvicorn
-
-    from hub.api.app import create_app
-    from hub.runtime import Hub
-    from hub.tokens import TokenBook, write_demo_tokens
-
-    hub = Hub(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        settings = await hub.start_infra()
-        demo_tokens = None
-        if settings.tokens_path is None:
-            path = settings.data_dir / "tokens.toml"
-            demo_tokens = write_demo_tokens(path)
-            settings = settings.__class__(**{**settings.__dict__, "tokens_path": path})
-            hub.settings = settings
-        tokens = TokenBook.load(settings.tokens_path, settings.agencies)  # type: ignore[arg-type]
-        hub.worker_log = settings.data_dir / "workers.log"
-        for _ in range(settings.workers):
-            hub.spawn_worker()
-        supervisor = asyncio.create_task(hub.supervise())
-        app = create_app(settings, tokens)
-        server = uvicorn.Server(uvicorn.Config(
-            app, host=settings.api_host, port=settings.api_port, log_level="warning",
-            lifespan="on", access_log=False, timeout_graceful_shutdown=2))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                await serving
-                log.error("api.failed_to_start", bind=settings.api_bind)
-                return 1
-            await asyncio.sleep(0.05)
-        hint = None
-        feeding = None
-        if demo:
-            from hub.sim import story
-
-            # the story and the city end now, so the grid map shows cases still within time
-            events = story.story(epoch=_now() - timedelta(days=10))
-            hint = events[0]["data"]["person"]["national_id"]
-            feeding = asyncio.create_task(_demo_feed(settings, events))
-        print(_banner(settings, demo_tokens, hint), flush=True)
-        await stop.wait()
-        print("stopping…", file=sys.stderr, flush=True)
-        if feeding:
-            feeding.cancel()
-        supervisor.cancel()
-        server.should_exit = True
-        await serving
-        return 0
-    finally:
-        await asyncio.to_thread(hub.stop)
-
-
-async def publish_records(settings: Settings, records: list[tuple[str, bytes, bytes]],
-                          rate: float = 0.0, label: str = "published") -> int:
-    """Send (topic, key, value) records with acks=all; at ``rate`` events/s when given, else
-    as fast as the broker takes them. Progress goes to stderr on long runs."""
-    from hub.bootstrap import start_producer
-
-    producer = await start_producer(settings, "publisher")
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    step = max(1, int(rate / 20)) if rate else 10_000
-    report_every = max(step, len(records) // 20)
-    try:
-        pending = []
-        for i, (topic, key, value) in enumerate(records, 1):
-            pending.append(await producer.send(topic, value, key=key))
-            if i % step == 0:
-                for f in pending:
-                    await f
-                pending.clear()
-                if rate:
-                    delay = t0 + i / rate - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-            if i % report_every == 0 and len(records) > 50_000:
-                print(f"  {label} {i:,}/{len(records):,} ({i / len(records):.0%}, "
-                      f"{i / (loop.time() - t0):,.0f}/s)", file=sys.stderr, flush=True)
-        for f in pending:
-            await f
-    finally:
-        await producer.stop()
-    return len(records)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _as_records(events: list[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
-    return [(agency_topic(e["agency"]), str(e["subject"]).encode(), orjson.dumps(e))
-            for e in events]
-
-
-async def _demo_feed(settings: Settings, story: list[dict[str, Any]]) -> None:
-    """The scripted dispute at once, then a simulated city at a steady, watchable rate."""
-    from hub.sim import city as simulator
-
-    await publish_records(settings, _as_records(story))
-    now = _now()
-    city = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(
-        seed=1, events=20_000, start=now - timedelta(days=300)))
-    city = [e for e in city if e.time <= now]  # what has happened by now, nothing after
-    log.info("demo.city", events=len(city), rate=250)
-    await publish_records(settings, _as_records([e.event for e in city]), rate=250,
-                          label="demo city")
-    log.info("demo.city.published", events=len(city))
-
-
-def _read_jsonl(path: Path, agencies: tuple[str, ...]) -> Iterator[tuple[int, str, bytes, bytes]]:
-    """Lines of a JSON-lines file as (line number, topic, key, value). Routing needs the
-    ``agency`` attribute; everything else is the hub's intake's job to check."""
-    with path.open("rb") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                doc = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
-            agency = doc.get("agency") if isinstance(doc, dict) else None
-            if agency not in agencies:
-                raise ValueError(f"{path}:{n}: 'agency' must be one of {', '.join(agencies)}")
-            yield n, agency_topic(agency), str(doc.get("subject", "")).encode(), line
-
-
-async def _publish_file(settings: Settings, path: Path) -> int:
-    lines = list(_read_jsonl(path, settings.agencies))  # refuse the file before sending any
-    n = await publish_records(settings, [(t, k, v) for _n, t, k, v in lines])
-    print(f"published {n} events from {path}", flush=True)
-    return 0
 
 
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     from hub.sim import city as simulator
 
-    t0 = time.monotonic()
-    print(f"simulating a city of about {args.events:,} events (seed {args.seed}, "
-          f"noise {args.noise:.0%})…", file=sys.stderr, flush=True)
-    emitted = simulator.simulate(simulator.SimConfig(seed=args.seed, events=args.events,
-                                                     noise=args.noise))
-    print(f"  {len(emitted):,} events in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    with progress(f"simulating about {args.events:,} events (seed {args.seed}, "
+                  f"noise {args.noise:.0%})", None):
+        emitted = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(
+            seed=args.seed, events=args.events, noise=args.noise))
     out = args.out or (settings.data_dir / "simulation")
     out.mkdir(parents=True, exist_ok=True)
-    simulator.write_jsonl(emitted, str(out / "events.jsonl"), str(out / "truth.jsonl"),
-                          simulator.print_progress)
-    print(f"wrote {out / 'events.jsonl'} and {out / 'truth.jsonl'} (ground truth)", flush=True)
+    with progress("writing events and ground truth", len(emitted)) as advance:
+        simulator.write_jsonl(emitted, str(out / "events.jsonl"), str(out / "truth.jsonl"),
+                              advance)
+    print(f"wrote {len(emitted):,} events to {out / 'events.jsonl'} and the ground truth to"
+          f" {out / 'truth.jsonl'}", flush=True)
     if args.publish:
         n = await publish_records(_settings_for_client(settings),
-                                  _as_records([e.event for e in emitted]), rate=args.rate)
+                                  as_records([e.event for e in emitted]), rate=args.rate)
         print(f"published {n:,} events", flush=True)
     return 0
 
@@ -241,14 +69,14 @@ async def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
     from hub.rebuild import rebuild
 
-    last = [0.0]
+    with progress(f"rebuilding into schema {args.schema!r}") as advance:
+        seen = [0]
 
-    def progress(n: int) -> None:
-        if time.monotonic() - last[0] >= 5:
-            last[0] = time.monotonic()
-            print(f"  rebuilt {n:,} records", file=sys.stderr, flush=True)
+        def rebuilt(n: int) -> None:  # the rebuild reports its running total
+            advance(n - seen[0])
+            seen[0] = n
 
-    report = await rebuild(settings, args.schema, args.verify, progress)
+        report = await rebuild(settings, args.schema, args.verify, rebuilt)
     rate = report.events / report.seconds if report.seconds else 0
     print(f"rebuilt {report.events:,} records into schema {report.schema!r} in "
           f"{report.seconds:.1f}s ({rate:,.0f}/s)")
@@ -342,11 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command in ("up", "demo"):
-            return _run(_up(settings, demo=args.command == "demo"))
+            return _run(up(settings, demo=args.command == "demo"))
         if args.command == "publish":
             if not args.file.exists():
                 raise ConfigError(f"{args.file} does not exist")
-            return asyncio.run(_publish_file(_settings_for_client(settings), args.file))
+            return asyncio.run(publish_file(_settings_for_client(settings), args.file))
         if args.command == "simulate":
             if not 0 <= args.noise <= 1 or args.events < 1 or args.rate < 0:
                 raise ConfigError("--noise must be 0..1, --events ≥ 1, --rate ≥ 0")
@@ -363,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             applied = asyncio.run(migrate(settings.require_database()))
             print("applied: " + (", ".join(applied) or "nothing (up to date)"))
             return 0
-    except (ConfigError, ValueError, LogMismatch, StackError) as exc:
+    except (ConfigError, ValueError, LogMismatch, StackError, IdempotenceRefused) as exc:
         print(f"civic-hub: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Configuration of the hub, read from the environment (contract section 6).
+"""Configuration of the hub, read from the environment (../shared/CONTRACT.md section 6).
 
 Every variable is optional: with none set, the hub runs on the embedded stack
 (a PostgreSQL server from the ``pgserver`` wheel and the Tansu broker from
@@ -63,7 +63,7 @@ class Settings:
     partitions: int = 4
     replication: int = 1
     # Producer idempotence needs InitProducerId, which the embedded broker refuses
-    # (shared/BROKER.md); on real Kafka it is on by default.
+    # (its InitProducerId answers UnknownError); on real Kafka it is on by default.
     producer_idempotence: bool = False
     streams_app_id: str = "hub.internal.streams"
     workers: int = 1

@@ -6,7 +6,7 @@ is started with a parent-death signal, so a killed parent never leaves strays, a
 :meth:`EmbeddedStack.stop` shuts them down cleanly.
 
 Tansu here is the memory-only build: a restart loses all topics and groups
-(shared/BROKER.md), so ``up`` creates the topics after every start.
+(it keeps everything in memory), so ``up`` creates the topics after every start.
 """
 
 from __future__ import annotations
@@ -196,7 +196,10 @@ class EmbeddedStack:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             r = subprocess.run(
-                [str(pgbin / "pg_isready"), "-h", self.host, "-p", str(self.pg_port), "-q"],
+                # as the server's own role: without -U it asks as the OS user, and the server
+                # logs `FATAL: role "root" does not exist` at every start
+                [str(pgbin / "pg_isready"), "-h", self.host, "-p", str(self.pg_port), "-q",
+                 "-U", "postgres", "-d", DATABASE],
                 check=False,
             )
             if r.returncode == 0:

@@ -48,7 +48,7 @@ class Purpose:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class AccessDecision:
     allowed: bool
     reason: str
 
@@ -130,17 +130,17 @@ class Policy:
         labels = self.purposes.get(code, {})
         return labels.get(language) or labels.get("zh-CN") or code
 
-    def decide(self, principal: Principal, resource: str, purpose: str | None) -> Decision:
+    def decide(self, principal: Principal, resource: str, purpose: str | None) -> AccessDecision:
         roles = self.readers.get(resource)
         if roles is None or principal.role not in roles:
-            return Decision(False, f"role {principal.role!r} may not read {resource} records")
+            return AccessDecision(False, f"role {principal.role!r} may not read {resource} records")
         if resource in self.needs_purpose:
             if not purpose or not purpose.strip():
-                return Decision(False, f"{resource} reads must state why: send an X-Purpose "
+                return AccessDecision(False, f"{resource} reads must state why: send an X-Purpose "
                                 "header")
             if len(purpose) > MAX_PURPOSE:
-                return Decision(False, f"X-Purpose is longer than {MAX_PURPOSE} characters")
-        return Decision(True, "allowed")
+                return AccessDecision(False, f"X-Purpose is longer than {MAX_PURPOSE} characters")
+        return AccessDecision(True, "allowed")
 
     # -- masking ------------------------------------------------------------------------
     def _role_hidden(self, principal: Principal, role: str | None) -> frozenset[str] | None:

@@ -102,7 +102,8 @@ class Rebuilder:
             return
         tps = [TopicPartition(t, p) for (t, p) in sorted(todo)]
         self.consumer.assign(tps)
-        for tp in tps:  # no await between assign and seek (shared/BROKER.md)
+        for tp in tps:  # no await between assign and seek: the embedded broker's
+            # wrong end offsets can reset a partition in between and skip most of it
             self.consumer.seek(tp, self.done.get((tp.topic, tp.partition), 0))
         records: list[InboundRecord] = []
         while todo:

@@ -1,4 +1,4 @@
-"""Bearer tokens from a TOML file (contract section 6): token → user, agency, role."""
+"""Bearer tokens from a TOML file (../shared/CONTRACT.md section 6): token → user, agency, role."""
 
 from __future__ import annotations
 

@@ -214,7 +214,6 @@ _SUMMARY = {
     "city.case.registered": "city case {case_id} registered, due {due_at}",
     "city.case.dispatched": "city case {case_id} dispatched to {department}, due {due_at}",
     "city.case.handled": "city case {case_id} handled",
-    "city.case.verified": "city case {case_id} verified (passed: {passed})",
     "city.case.closed": "city case {case_id} closed",
     "city.case.escalated": "city case {case_id} escalated to {to_agency}",
     "police.incident.reported": "police incident {incident_id} reported ({category})",
@@ -223,7 +222,6 @@ _SUMMARY = {
     "police.person.involved": "a person was recorded in a police matter",
     "police.case.closed": "police case {case_id} closed",
     "court.case.filed": "court case {case_id} filed ({case_type})",
-    "court.mediation.concluded": "court mediation in case {case_id} concluded (settled: {settled})",
     "court.hearing.scheduled": "court hearing in case {case_id} scheduled for {at}",
     "court.judgment.issued": "court judgment issued in case {case_id}",
     "court.case.sealed": "court case {case_id} sealed",
@@ -237,8 +235,20 @@ def _summarizer(template: str):  # type: ignore[no-untyped-def]
     return summarize
 
 
-_KEYS = ("case_id", "incident_id", "category", "channel", "due_at", "department", "passed",
-         "to_agency", "case_type", "settled", "at")
+_KEYS = ("case_id", "incident_id", "category", "channel", "due_at", "department",
+         "to_agency", "case_type", "at")
 
 for _t, _tpl in _SUMMARY.items():
     summarizes(_t)(_summarizer(_tpl))
+
+
+@summarizes("city.case.verified")
+def _verified(env: Envelope) -> str:
+    verdict = "passed" if env.data.get("passed") else "failed: sent back for rework"
+    return f"city case {env.data.get('case_id', '?')} verification {verdict}"
+
+
+@summarizes("court.mediation.concluded")
+def _mediated(env: Envelope) -> str:
+    verdict = "settled" if env.data.get("settled") else "not settled"
+    return f"court mediation in case {env.data.get('case_id', '?')} concluded: {verdict}"

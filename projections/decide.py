@@ -1,14 +1,12 @@
-"""Person resolution decisions: is this record the same person as that one?
+"""Resolution decisions: the events that say which records are one person (``graph``
+person) or one matter (``graph`` case), with who decided, the score and the evidence.
 
-A valid identity number needs no decision (it is a fact of the event, an edge of its own).
-Records without one are compared with candidates found by blocking keys (name + birth date,
-phone, birth date + place, name + place), scored on the evidence, and either linked, kept
-as a candidate for a person in the command center to confirm or reject, or left alone.
-
-Every decision is an event (``hub.person.linked`` / ``hub.person.candidate``, and
-``hub.person.unlinked`` / ``hub.person.rejected`` from people) on the hub's resolution topic,
-with who decided, the score and the evidence; the read model applies decisions only as it
-reads them from the log, so a rebuild replays them instead of deciding again.
+Persons are decided by :mod:`projections.person_match` (Fellegi–Sunter scores clustered by
+region, :mod:`projections.matching`); referrals here. People decide too: a candidate
+confirmed or rejected in the command center (``hub.person.linked`` / ``rejected`` by
+``user:…``). Every decision is an event on the hub's resolution topic; the read model
+applies decisions only as it reads them from the log, so a rebuild replays them instead of
+deciding again.
 """
 
 from __future__ import annotations
@@ -20,24 +18,7 @@ from typing import Any
 
 import orjson
 
-DECIDER = "resolver/v1"
-LINK_AT = 0.7
-CANDIDATE_AT = 0.45
-WEIGHTS = {"name": 0.4, "name_close": 0.25, "birth_date": 0.3, "phone": 0.35, "place": 0.15,
-           "national_id_close": 0.45}
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    record: str
-    name: str | None
-    national_id: str | None
-    nid_valid: bool
-    birth_date: str | None
-    phone: str | None
-    place_id: str | None
-
-
+DECIDER = "resolver/v1"  # referrals; persons are decided by projections.person_match
 PAST = {"link": "linked", "candidate": "candidate", "unlink": "unlinked", "reject": "rejected"}
 
 
@@ -92,76 +73,26 @@ def parse_decision(raw: bytes) -> Decision:
                     int(d.get("seq") or 0))
 
 
-def _close(a: str, b: str) -> bool:
-    """Same length, one character different: a typo of the kind agencies make."""
-    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
-
-
-def score(p: Mention, c: Mention) -> tuple[float, dict[str, Any]]:
-    ev: dict[str, Any] = {}
-    if p.name and c.name:
-        if p.name == c.name:
-            ev["name"] = p.name
-        elif _close(p.name, c.name):
-            ev["name_close"] = [p.name, c.name]
-    if p.birth_date and p.birth_date == c.birth_date:
-        ev["birth_date"] = p.birth_date
-    if p.phone and p.phone == c.phone:
-        ev["phone"] = p.phone
-    if p.place_id and p.place_id == c.place_id:
-        ev["place"] = p.place_id
-    nids = [n for n in (p.national_id, c.national_id) if n]
-    if len(nids) == 2 and len(nids[0]) == len(nids[1]) and nids[0] != nids[1]:
-        diff = sum(x != y for x, y in zip(nids[0], nids[1], strict=True))
-        if diff <= 2 and not (p.nid_valid and c.nid_valid):
-            ev["national_id_close"] = nids
-    return sum(WEIGHTS[k] for k in ev), ev
-
-
-def decide(probe: Mention, candidates: list[Mention], component_of: dict[str, str],
-           time: datetime) -> list[Decision]:
-    """Decisions for one new mention. ``component_of`` maps each record to its current
-    component (its canonical node): records already joined need no decision, and a best
-    match spread over two different people is only a candidate."""
-    if probe.nid_valid and all(c.nid_valid for c in candidates):
-        return []
-    scored = []
-    for c in candidates:
-        if c.record == probe.record or component_of.get(c.record) == component_of.get(
-                probe.record, probe.record):
-            continue
-        if probe.nid_valid and c.nid_valid:
-            continue  # two valid, different numbers: two people
-        s, ev = score(probe, c)
-        if s >= CANDIDATE_AT:
-            scored.append((s, c.record, ev))
-    if not scored:
-        return []
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    best = scored[0][0]
-    top_people = {component_of.get(r, r) for s, r, _ in scored if s >= best - 1e-9}
-    out = []
-    for s, rec, ev in scored[:5]:
-        action = "link" if s >= LINK_AT and len(top_people) == 1 and s >= best - 1e-9 \
-            else "candidate"
-        out.append(Decision(action, probe.record, rec, s, ev, DECIDER, time))
-    return out
-
-
 REFERRAL_WINDOW_HOURS = 72
+SOON_HOURS = 24
+REFERRAL_LINK_AT = 0.75
 
 
 def decide_referral(city_case: str, incident: str, same_place: str, hours: float,
                     shared_person: str | None, time: datetime) -> Decision | None:
-    """A 110 call referred to the city, and a city case opened at the same place soon after:
-    one matter (分流). Shared parties make it certain; place and timing alone, likely."""
+    """A 110 call referred to the city, and a city case opened at the same standard address
+    soon after: one matter (分流). A party in common makes it certain; the same address
+    within a day, likely enough to join; the same address later in the window, a candidate
+    for a person to confirm; outside the window, nothing."""
+    if not 0 <= hours <= REFERRAL_WINDOW_HOURS:
+        return None
     evidence: dict[str, Any] = {"referred_to": "city", "place": same_place,
                                 "hours_after_referral": round(hours, 2)}
-    s = 0.5 + 0.3  # the referral and the same standard address
+    s = 0.6  # the referral and the same standard address
+    if hours <= SOON_HOURS:
+        s += 0.15
     if shared_person:
         evidence["shared_person"] = shared_person
         s += 0.3
-    if not 0 <= hours <= REFERRAL_WINDOW_HOURS:
-        return None
-    action = "link" if s >= 0.8 else "candidate"
+    action = "link" if s >= REFERRAL_LINK_AT else "candidate"
     return Decision(action, city_case, incident, min(s, 1.0), evidence, DECIDER, time, "case")

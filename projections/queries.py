@@ -1,5 +1,5 @@
-"""Reads of the read model, shaped as contract section 4/5 names them. No policy here: the
-API passes every answer through :mod:`hub.policy` before it leaves."""
+"""Reads of the read model, shaped as ../shared/CONTRACT.md sections 4 and 5 name them. No
+policy here: the API passes every answer through :mod:`hub.policy` before it leaves."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""Resolves agency records to hub persons, places and case threads (first, exact version).
+"""Resolves agency records to hub persons, places and case threads, as far as the event
+itself says: the handlers' side of resolution.
 
 A valid identity number (GB 11643 checksum) is the key of a person; an invalid one is
-kept and flagged, never used as a key. A mention without a usable number becomes a person
-of its own, keyed by the agency record it came from. Matching on name, birth date, phone
-and address, with candidates and merges as events, comes with the read-model issue.
+kept and flagged, never used as a key. Every person mention is a record node; records are
+joined into persons by identity numbers here, and by the resolver's decisions
+(:mod:`projections.person_match`), which are events in the log.
 
 Links already known are loaded for the batch before handlers run (``known``), so the
 handlers stay pure.

@@ -17,8 +17,8 @@ OUT = SCHEMA_DIR / "asyncapi.yaml"
 
 ENVELOPE = {
     "type": "object",
-    "description": "CloudEvents 1.0, structured JSON (contract section 2). The record key is "
-    "the subject; (source, id) identify an event.",
+    "description": "CloudEvents 1.0, structured JSON (Civic Hub contract, section 2). The"
+    " record key is the subject; (source, id) identify an event.",
     "required": ["specversion", "id", "source", "type", "time", "subject", "agency", "data"],
     "properties": {
         "specversion": {"const": "1.0"},

@@ -1,4 +1,4 @@
-"""The CloudEvents 1.0 envelope (contract section 2), parsed with orjson and checked.
+"""The CloudEvents 1.0 envelope (../shared/CONTRACT.md section 2), parsed with orjson and checked.
 
 :func:`parse_envelope` turns the bytes of one record into an :class:`Envelope` or raises
 :class:`Rejected` with a reason an agency's developer can act on. The ``data`` is checked

@@ -1,6 +1,7 @@
-"""Every topic name the hub reads or writes (contract section 1), in one place at the bottom
-of the layers: agencies publish to ``agency.<agency>``; the hub writes ``hub.deadletter``
-and ``hub.coordination``; its own internal topics live under ``hub.internal.``."""
+"""Every topic name the hub reads or writes (../shared/CONTRACT.md section 1), in one
+place at the bottom of the layers: agencies publish to ``agency.<agency>``; the hub writes
+``hub.deadletter`` and ``hub.coordination``; its own internal topics live under
+``hub.internal.``."""
 
 from __future__ import annotations
 

@@ -1,2 +1,2 @@
-"""The query API (contract section 5): one router per resource, one policy point, audit on
-every read."""
+"""The query API (../shared/CONTRACT.md section 5): one router per resource, one policy
+point, audit on every read."""

@@ -10,9 +10,11 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
+from swagger_ui_bundle import swagger_ui_path
 
 from hub import __version__
 from hub.api import (
@@ -106,8 +108,20 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         "Every /v1 call needs `Authorization: Bearer <token>`; person reads need `X-Purpose`.",
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
+        docs_url=None,  # served below from the swagger-ui-bundle package: no CDN
+        redoc_url=None,
     )
     problems.install(app)
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Civic Hub query API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
     app.include_router(candidates.router)
     app.include_router(persons.router)
     app.include_router(cases.router)

@@ -1,4 +1,5 @@
-"""The HTTP gateway (contract section 2): agencies that cannot speak Kafka POST CloudEvents."""
+"""The HTTP gateway (../shared/CONTRACT.md section 2): agencies that cannot speak Kafka
+POST CloudEvents."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ matter each mention is about, for measuring resolution quality.
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -372,14 +371,11 @@ def simulate(cfg: SimConfig) -> list[Emitted]:
 
 
 def write_jsonl(emitted: list[Emitted], events_path: str, truth_path: str,
-                progress: Callable[[int, int], None] | None = None) -> None:
+                advance: Callable[[int], None] | None = None) -> None:
+    """The events and their ground truth, line for line; ``advance(n)`` every 10,000."""
     with open(events_path, "wb") as ev, open(truth_path, "wb") as tr:
         for i, e in enumerate(emitted, 1):
             ev.write(orjson.dumps(e.event) + b"\n")
             tr.write(orjson.dumps(e.truth) + b"\n")
-            if progress and i % 100_000 == 0:
-                progress(i, len(emitted))
-
-
-def print_progress(done: int, total: int) -> None:
-    print(f"  {done:,}/{total:,} ({done / total:.0%})", file=sys.stderr, flush=True)
+            if advance and (i % 10_000 == 0 or i == len(emitted)):
+                advance(10_000 if i % 10_000 == 0 else i % 10_000)

@@ -92,6 +92,16 @@ async def test_the_command_center_page_is_served_without_any_outside_resource(
     assert (await api.get("/ui/settings.json")).json()["timezone"] == "Asia/Shanghai"
 
 
+async def test_the_api_docs_load_on_a_closed_network(api: httpx.AsyncClient) -> None:
+    """/docs names only the hub's own assets (Swagger UI from a package, not a CDN)."""
+    docs = await api.get("/docs")
+    assert docs.status_code == 200
+    assert re.findall(r"https?://[^\s\"'()]+", docs.text) == []
+    for asset in re.findall(r"['\"](/docs-assets/[^'\"]+)['\"]", docs.text):
+        assert (await api.get(asset)).status_code == 200, asset
+    assert "/docs-assets/swagger-ui-bundle.js" in docs.text
+
+
 async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names(
     api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
 ) -> None:
