@@ -30,7 +30,7 @@ from hub.api import (
     system,
 )
 from hub.api import map as grid_map_routes
-from hub.api.context import OrjsonResponse
+from hub.api.context import OrjsonResponse, unaudited_v1_routes
 from hub.audit import AuditWriter
 from hub.bootstrap import new_pool, start_producer
 from hub.config import Settings
@@ -143,4 +143,6 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         return FileResponse(WEB / "index.html")
 
     app.add_middleware(Observe)
+    if unaudited := unaudited_v1_routes(app.routes):
+        raise RuntimeError(f"/v1 routes without their audit: {unaudited} (use v1_router)")
     return app

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, v1_router
 from hub.api.params import PersonId
 from projections import queries
 
-router = APIRouter(tags=["audit"])
+router = v1_router(tags=["audit"])
 AuditReader = Annotated[ReadContext, Depends(reader("audit"))]
 
 

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, v1_router
 from hub.api.params import DecisionId, PersonId
 from hub.api.problems import Problem
 from projections import queries
 from projections.decide import Decision
 
-router = APIRouter(tags=["persons"])
+router = v1_router(tags=["persons"])
 PersonReader = Annotated[ReadContext, Depends(reader("person"))]
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
-from hub.api.context import ReadContext, answer, reader
+from hub.api.context import ReadContext, answer, reader, v1_router
 from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
 from projections import queries
 
-router = APIRouter(tags=["cases"])
+router = v1_router(tags=["cases"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE_CASE = {

@@ -7,16 +7,16 @@ from typing import Annotated, Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from hub.api.context import bearer
+from hub.api.context import bearer, v1_router
 from hub.api.problems import Problem
 from hub.gateway import MAX_BATCH, Gateway
 from hub.tokens import Principal, TokenBook
 
-router = APIRouter(tags=["gateway"])
+router = v1_router(tags=["gateway"])
 log = structlog.get_logger("hub.gateway")
 
 SINGLE = "application/cloudevents+json"

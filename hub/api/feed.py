@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import StreamingResponse
 
-from hub.api.context import ReadContext, reader, to_json
+from hub.api.context import ReadContext, reader, to_json, v1_router
 from hub.feed import Item, LiveFeed
 
-router = APIRouter(tags=["cases"])
+router = v1_router(tags=["cases"])
 FeedReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE_STREAM = (

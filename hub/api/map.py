@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, v1_router
 from hub.geo import GridMap
 from projections import queries
 
-router = APIRouter(tags=["grids"])
+router = v1_router(tags=["grids"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE = {

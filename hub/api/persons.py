@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
-from hub.api.context import ReadContext, answer, reader
+from hub.api.context import ReadContext, answer, reader, v1_router
 from hub.api.params import PersonId
 from hub.api.problems import Problem
 from projections import queries
 from projections.names import normalize_name
 from schemas import national_id as nid_rules
 
-router = APIRouter(tags=["persons"])
+router = v1_router(tags=["persons"])
 PersonReader = Annotated[ReadContext, Depends(reader("person"))]
 
 EXAMPLE_PERSON = {

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, v1_router
 from hub.api.params import PlaceId
 from hub.api.problems import Problem
 from projections import queries
 from projections.address import parse as parse_address
 from projections.ids import hub_id
 
-router = APIRouter(tags=["places"])
+router = v1_router(tags=["places"])
 PlaceReader = Annotated[ReadContext, Depends(reader("place"))]
 
 EXAMPLE = {"place_id": "PL-12bc0ffbc1c9c023",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, v1_router
 
-router = APIRouter(tags=["purposes"])
+router = v1_router(tags=["purposes"])
 PurposesReader = Annotated[ReadContext, Depends(reader("purposes"))]
 
 
