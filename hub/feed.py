@@ -28,7 +28,7 @@ import asyncpg
 import structlog
 
 from hub.background import BackgroundLoop
-from projections.queries import case_facts, is_overdue
+from projections.reads.cases import case_facts, is_overdue
 from projections.rows import read_links
 
 log = structlog.get_logger("hub.feed")

@@ -8,7 +8,7 @@ from fastapi import Depends, Query
 
 from hub.api.context import ReadContext, reader, v1_router
 from hub.api.params import PersonId
-from projections import queries
+from projections.reads import persons as persons_reads
 
 router = v1_router(tags=["audit"])
 AuditReader = Annotated[ReadContext, Depends(reader("audit"))]
@@ -28,7 +28,7 @@ async def subject_reads(
     cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> dict[str, Any]:
     # A person merged later was read under its other ids too: ask for all of them.
-    p = await queries.person(ctx.pool, person_id)
+    p = await persons_reads.person(ctx.pool, person_id)
     ids = [person_id] + ([p["person_id"], *p["also_known_as"]] if p else [])
     rows = await ctx.pool.fetch(
         "SELECT id, at, user_name, agency, role, client, purpose, path, outcome FROM audit_log"

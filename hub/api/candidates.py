@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 from hub.api.context import ReadContext, reader, v1_router
 from hub.api.params import DecisionId, PersonId
 from hub.api.problems import Problem
-from projections import queries
 from projections.decide import Decision
+from projections.reads import persons as persons_reads
 
 router = v1_router(tags=["persons"])
 PersonReader = Annotated[ReadContext, Depends(reader("person"))]
@@ -28,7 +28,7 @@ PersonReader = Annotated[ReadContext, Depends(reader("person"))]
                               "phone": "different"},
                  "time": "2026-11-23T08:00:00Z"}], "next": None}}}}})
 async def candidates(person_id: PersonId, ctx: PersonReader) -> dict[str, Any]:
-    p = await queries.person(ctx.pool, person_id)
+    p = await persons_reads.person(ctx.pool, person_id)
     if p is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
@@ -43,7 +43,7 @@ async def candidates(person_id: PersonId, ctx: PersonReader) -> dict[str, Any]:
     items = []
     for r in rows:
         other = r["b"] if r["a"] in mine else r["a"]
-        other_pid = (await queries.canonical_persons(ctx.pool, [other]))[other]
+        other_pid = (await persons_reads.canonical_persons(ctx.pool, [other]))[other]
         if other_pid == p["person_id"]:
             continue  # joined meanwhile
         items.append({"decision_id": r["decision_id"], "record": other, "person_id": other_pid,
@@ -72,6 +72,6 @@ async def judge(decision_id: DecisionId, verdict: Literal["confirm", "reject"], 
     gateway = request.app.state.gateway
     topic = request.app.state.resolution_topic
     await gateway.producer.send_and_wait(topic, orjson.dumps(d.event()), key=d.a.encode())
-    persons = await queries.canonical_persons(ctx.pool, [row["a"], row["b"]])
+    persons = await persons_reads.canonical_persons(ctx.pool, [row["a"], row["b"]])
     await ctx.done(sorted(set(persons.values())), f"decided:{d.action}")
     return {"decision_id": d.id, "action": d.action, "a": d.a, "b": d.b}

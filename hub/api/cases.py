@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from hub.api.context import ReadContext, answer, reader, v1_router
 from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
-from projections import queries
+from projections.reads import cases as cases_reads
+from projections.reads import grids as grids_reads
 
 router = v1_router(tags=["cases"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
@@ -53,7 +54,7 @@ async def find_cases(
                                  ("category", category)) if v is not None}
     if status == "open":
         filters.pop("status")  # "open" is also the absence of a status: filter after reading
-    items, nxt = await queries.find_cases(ctx.pool, filters, agency, overdue, datetime.now(UTC),
+    items, nxt = await cases_reads.find_cases(ctx.pool, filters, agency, overdue, datetime.now(UTC),
                                           cursor, limit)
     if status == "open":
         items = [i for i in items if i["status"] == "open"]
@@ -70,7 +71,7 @@ async def find_cases(
     response_model=None,
 )
 async def get_case(case_id: CaseId, ctx: CaseReader) -> Response:
-    c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
+    c = await cases_reads.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
@@ -87,7 +88,7 @@ async def get_case(case_id: CaseId, ctx: CaseReader) -> Response:
          "event_id": "e-1", "summary": "city case C-2026-000042 reported"}], "next": None}}}}},
 )
 async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
-    c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
+    c = await cases_reads.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
@@ -95,7 +96,7 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
         await ctx.done([], "denied")
         raise Problem(403, "Forbidden", "the case is sealed; ask "
                       + ", ".join(sorted(ctx.policy.sealed_visible_to)))
-    items = await queries.case_timeline(ctx.pool, case_id)
+    items = await cases_reads.case_timeline(ctx.pool, case_id)
     await ctx.done(_persons_of(c))
     return {"items": items, "next": None}
 
@@ -106,7 +107,7 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
                 {"grid": "11010500100101", "open": 12, "overdue": 3, "closed": 140}],
                 "next": None}}}}})
 async def list_grids(ctx: CaseReader) -> dict[str, Any]:
-    items = await queries.grids(ctx.pool, datetime.now(UTC))
+    items = await grids_reads.grids(ctx.pool, datetime.now(UTC))
     await ctx.done([])
     return {"items": items, "next": None}
 
@@ -121,7 +122,7 @@ async def list_grids(ctx: CaseReader) -> dict[str, Any]:
         "overdue_case_ids": ["C-3f0c1d2e4b5a6978"]}}}}, 404: {"description": "unknown grid"}},
 )
 async def get_grid(grid: GridCode, ctx: CaseReader) -> dict[str, Any]:
-    board = await queries.grid_board(ctx.pool, grid, datetime.now(UTC))
+    board = await grids_reads.grid_board(ctx.pool, grid, datetime.now(UTC))
     await ctx.done([], "ok" if board else "not-found")
     if board is None:
         raise Problem(404, "Not found", f"nothing is known in grid {grid!r}")

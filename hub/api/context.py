@@ -76,7 +76,8 @@ class ReadContext:
             subject_ids = list(self.asked)  # who was asked about, even when refused
         await self.audit.write(audit.AuditRecord(
             self.principal.user, self.principal.agency, self.principal.role, self.client,
-            self.method, _storable(self.path), _storable(self.purpose), subject_ids, outcome,
+            self.method, _storable(self.path), _storable(self.purpose),
+            [_storable(x) or "" for x in subject_ids], outcome,
         ))
 
 

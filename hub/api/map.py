@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 
 from hub.api.context import ReadContext, reader, v1_router
 from hub.geo import GridMap
-from projections import queries
+from projections.reads import grids as grids_reads
 
 router = v1_router(tags=["grids"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
@@ -43,7 +43,7 @@ def overdue_share(grid: dict[str, Any]) -> float:
 )
 async def grid_map(request: Request, ctx: CaseReader) -> dict[str, Any]:
     gm: GridMap = request.app.state.grid_map
-    grids = await queries.grids(ctx.pool, datetime.now(UTC))
+    grids = await grids_reads.grids(ctx.pool, datetime.now(UTC))
     out = gm.collection({**g, "overdue_share": overdue_share(g)} for g in grids)
     await ctx.done([])
     return out

@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from hub.api.context import ReadContext, answer, reader, v1_router
 from hub.api.params import PersonId
 from hub.api.problems import Problem
-from projections import queries
 from projections.names import normalize_name
+from projections.reads import persons as persons_reads
 from schemas import national_id as nid_rules
 
 router = v1_router(tags=["persons"])
@@ -36,7 +36,7 @@ EXAMPLE_PERSON = {
     response_model=None,
 )
 async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
-    p = await queries.person(ctx.pool, person_id)
+    p = await persons_reads.person(ctx.pool, person_id)
     if p is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
@@ -70,19 +70,20 @@ async def find_persons(
         raise Problem(400, "Bad request", "give exactly one of national_id or name")
     nxt = None
     if national_id is not None:
-        hits = [(i, "exact") for i in
-                await queries.persons_by_national_id(ctx.pool, nid_rules.normalize(national_id))]
+        found_ids = await persons_reads.persons_by_national_id(
+            ctx.pool, nid_rules.normalize(national_id))
+        hits = [(i, "exact") for i in found_ids]
     else:
         if not normalize_name(name or ""):
             await ctx.done([], "bad-request")
             raise Problem(400, "Bad request", "name has no letters to search for")
-        hits = await queries.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
+        hits = await persons_reads.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
         if len(hits) > limit:
             hits = hits[:limit]
             nxt = f"{0 if hits[-1][1] == 'exact' else 1}:{hits[-1][0]}"
     found = []
     for pid, how in hits:
-        p = await queries.person(ctx.pool, pid)
+        p = await persons_reads.person(ctx.pool, pid)
         if p is not None:
             found.append((p, how))
     shown = [(*ctx.policy.mask_person(ctx.principal, p), how) for p, how in found]

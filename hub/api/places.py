@@ -9,9 +9,9 @@ from fastapi import Depends, Query
 from hub.api.context import ReadContext, reader, v1_router
 from hub.api.params import PlaceId
 from hub.api.problems import Problem
-from projections import queries
 from projections.address import parse as parse_address
 from projections.ids import hub_id
+from projections.reads import places as places_reads
 
 router = v1_router(tags=["places"])
 PlaceReader = Annotated[ReadContext, Depends(reader("place"))]
@@ -26,7 +26,7 @@ EXAMPLE = {"place_id": "PL-12bc0ffbc1c9c023",
 @router.get("/v1/places/{place_id}", summary="One place: standard address, grid, residents, cases",
             responses={200: {"content": {"application/json": {"example": EXAMPLE}}}})
 async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:
-    p = await queries.place(ctx.pool, place_id)
+    p = await places_reads.place(ctx.pool, place_id)
     await ctx.done(p["residents"] if p else [], "ok" if p else "not-found")
     if p is None:
         raise Problem(404, "Not found", f"no place {place_id!r}")
@@ -50,9 +50,9 @@ async def find_places(
     if address is not None:
         ids = [hub_id("PL", parse_address(address, grid).key())]
     else:
-        ids = await queries.places_in_grid(ctx.pool, grid or "", cursor, limit + 1)
+        ids = await places_reads.places_in_grid(ctx.pool, grid or "", cursor, limit + 1)
         if len(ids) > limit:
             ids, nxt = ids[:limit], ids[limit - 1]
-    items = [p for p in [await queries.place(ctx.pool, i) for i in ids] if p is not None]
+    items = [p for p in [await places_reads.place(ctx.pool, i) for i in ids] if p is not None]
     await ctx.done(sorted({r for p in items for r in p["residents"]}))
     return {"items": items, "next": nxt}
