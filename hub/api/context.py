@@ -33,8 +33,10 @@ from hub.tokens import Principal, TokenBook
 from projections.db import reached, read_positions
 
 bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS file")
-UNAUTHENTICATED = Counter("hub_api_unauthenticated_total",
-                          "/v1 requests without a valid bearer token (not audited: unbounded)")
+UNAUTHENTICATED = Counter(
+    "hub_api_unauthenticated_total",
+    "/v1 requests without a valid bearer token (not audited: unbounded)",
+)
 MAX_AUDITED_PATH = 2000  # the path with its query, as asked, cut to this length
 
 
@@ -74,11 +76,19 @@ class ReadContext:
         self.written = True
         if not subject_ids and outcome not in ("ok", "ok-masked"):
             subject_ids = list(self.asked)  # who was asked about, even when refused
-        await self.audit.write(audit.AuditRecord(
-            self.principal.user, self.principal.agency, self.principal.role, self.client,
-            self.method, _storable(self.path), _storable(self.purpose),
-            [_storable(x) or "" for x in subject_ids], outcome,
-        ))
+        await self.audit.write(
+            audit.AuditRecord(
+                self.principal.user,
+                self.principal.agency,
+                self.principal.role,
+                self.client,
+                self.method,
+                _storable(self.path),
+                _storable(self.purpose),
+                [_storable(x) or "" for x in subject_ids],
+                outcome,
+            )
+        )
 
 
 def _asked_path(request: Request) -> str:
@@ -89,9 +99,16 @@ def _asked_path(request: Request) -> str:
 
 
 def _outcome(status: int) -> str:
-    return {400: "bad-request", 401: "unauthenticated", 403: "denied", 404: "not-found",
-            409: "conflict", 413: "too-large", 422: "bad-request", 503: "unavailable"}.get(
-        status, "ok" if status < 400 else f"error-{status}")
+    return {
+        400: "bad-request",
+        401: "unauthenticated",
+        403: "denied",
+        404: "not-found",
+        409: "conflict",
+        413: "too-large",
+        422: "bad-request",
+        503: "unavailable",
+    }.get(status, "ok" if status < 400 else f"error-{status}")
 
 
 class AuditedRoute(APIRoute):
@@ -127,11 +144,17 @@ async def _ensure_audited(request: Request, outcome: str) -> None:
         if principal is None:
             UNAUTHENTICATED.inc()
             return
-        ctx = ReadContext(request.app.state.pool, request.app.state.audit,
-                          request.app.state.policy, principal,
-                          _as_typed(request.headers.get("x-purpose")),
-                          request.client.host if request.client else None, request.method,
-                          _asked_path(request), _path_ids(request))
+        ctx = ReadContext(
+            request.app.state.pool,
+            request.app.state.audit,
+            request.app.state.policy,
+            principal,
+            _as_typed(request.headers.get("x-purpose")),
+            request.client.host if request.client else None,
+            request.method,
+            _asked_path(request),
+            _path_ids(request),
+        )
     await ctx.done([], outcome)
 
 
@@ -155,8 +178,11 @@ def all_routes(routes: Sequence[Any]) -> list[Any]:
 
 def unaudited_v1_routes(routes: Sequence[Any]) -> list[str]:
     """``/v1`` routes that are not audited by construction (the app refuses to start)."""
-    return [r.path for r in all_routes(routes)
-            if getattr(r, "path", "").startswith("/v1") and not isinstance(r, AuditedRoute)]
+    return [
+        r.path
+        for r in all_routes(routes)
+        if getattr(r, "path", "").startswith("/v1") and not isinstance(r, AuditedRoute)
+    ]
 
 
 def to_json(body: Any) -> bytes:
@@ -185,8 +211,9 @@ def parse_min_offset(token: str) -> dict[tuple[str, int], int]:
         topic, _, rest = part.rpartition(":")
         topic, _, partition = topic.rpartition(":")
         if not topic or not partition.isdigit() or not rest.isdigit():
-            raise Problem(400, "Bad request", f"min_offset must be topic:partition:offset[,…], "
-                          f"got {part!r}")
+            raise Problem(
+                400, "Bad request", f"min_offset must be topic:partition:offset[,…], got {part!r}"
+            )
         out[(topic, int(partition))] = max(out.get((topic, int(partition)), 0), int(rest))
     return out
 
@@ -199,9 +226,12 @@ async def wait_for_offsets(pool: asyncpg.Pool, consumer: str, token: str) -> Non
         if reached(await read_positions(pool, consumer), want):
             return
         if time.monotonic() > deadline:
-            raise Problem(503, "Not caught up",
-                          f"the read model has not reached min_offset within "
-                          f"{MIN_OFFSET_WAIT:.0f}s; retry", headers={"Retry-After": "2"})
+            raise Problem(
+                503,
+                "Not caught up",
+                f"the read model has not reached min_offset within {MIN_OFFSET_WAIT:.0f}s; retry",
+                headers={"Retry-After": "2"},
+            )
         await asyncio.sleep(0.02)
 
 
@@ -210,9 +240,12 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         request: Request,
         creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
         min_offset: str | None = Query(
-            None, max_length=2000, examples=["agency.civil:0:1234,agency.city:2:88"],
+            None,
+            max_length=2000,
+            examples=["agency.civil:0:1234,agency.city:2:88"],
             description="The gateway's min_offset token: answer only once the read model "
-            "has applied those writes (read-your-writes)."),
+            "has applied those writes (read-your-writes).",
+        ),
     ) -> ReadContext:
         pool: asyncpg.Pool = request.app.state.pool
         tokens: TokenBook = request.app.state.tokens
@@ -222,26 +255,39 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         path = _asked_path(request)
         if principal is None:
             UNAUTHENTICATED.inc()  # counted, not written: anyone can send these
-            raise Problem(401, "Unauthorized",
-                          "send Authorization: Bearer <token> with a token from HUB_TOKENS",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "Unauthorized",
+                "send Authorization: Bearer <token> with a token from HUB_TOKENS",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         policy: Policy = request.app.state.policy
-        ctx = ReadContext(pool, request.app.state.audit, policy, principal, _as_typed(purpose),
-                          client, request.method, path, _path_ids(request))
+        ctx = ReadContext(
+            pool,
+            request.app.state.audit,
+            policy,
+            principal,
+            _as_typed(purpose),
+            client,
+            request.method,
+            path,
+            _path_ids(request),
+        )
         request.state.read_context = ctx  # the route audits what the handler leaves unsaid
         try:
             stated = policy.parse_purpose(purpose)
         except PurposeError as exc:
             await ctx.done([], "bad-purpose")
-            raise Problem(400, "Bad purpose", str(exc), purposes=sorted(policy.purposes)
-                          ) from None
+            raise Problem(400, "Bad purpose", str(exc), purposes=sorted(policy.purposes)) from None
         ctx.purpose = stated.stored() if stated else None  # the code and the decoded text
         if "\x00" in request.url.path or any(
-                "\x00" in k + v for k, v in request.query_params.multi_items()):
+            "\x00" in k + v for k, v in request.query_params.multi_items()
+        ):
             # PostgreSQL text cannot hold NUL; no id, name or filter contains one.
             await ctx.done([], "bad-request")
-            raise Problem(400, "Bad request", "a NUL character is not allowed in a path or "
-                          "query value")
+            raise Problem(
+                400, "Bad request", "a NUL character is not allowed in a path or query value"
+            )
         decision = ctx.policy.decide(principal, resource, ctx.purpose)
         if not decision.allowed:
             await ctx.done([], "denied")

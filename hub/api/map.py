@@ -17,11 +17,27 @@ router = v1_router(tags=["grids"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE = {
-    "type": "FeatureCollection", "source": "generated", "unmapped": [],
-    "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
-        [116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91], [116.4, 39.9]]]},
-        "properties": {"grid": "11010500100101", "open": 12, "overdue": 3, "closed": 140,
-                       "overdue_share": 0.25}}],
+    "type": "FeatureCollection",
+    "source": "generated",
+    "unmapped": [],
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91], [116.4, 39.9]]
+                ],
+            },
+            "properties": {
+                "grid": "11010500100101",
+                "open": 12,
+                "overdue": 3,
+                "closed": 140,
+                "overdue_share": 0.25,
+            },
+        }
+    ],
     "base": {"type": "FeatureCollection", "features": []},
 }
 

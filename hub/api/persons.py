@@ -18,21 +18,26 @@ router = v1_router(tags=["persons"])
 PersonReader = Annotated[ReadContext, Depends(reader("person"))]
 
 EXAMPLE_PERSON = {
-    "person_id": "P-a92b61bb612f4cc6", "national_id": "11010519491231002X",
-    "names": ["张三"], "gender": "F", "birth_date": "1949-12-31", "status": "registered",
+    "person_id": "P-a92b61bb612f4cc6",
+    "national_id": "11010519491231002X",
+    "names": ["张三"],
+    "gender": "F",
+    "birth_date": "1949-12-31",
+    "status": "registered",
     "records": [{"agency": "civil", "kind": "resident", "id": "R-000001"}],
     "addresses": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号", "current": True}],
     "cases": [{"case_id": "C-3f0c1d2e4b5a6978", "role": "reporter", "agency": "city"}],
-    "provenance": {"name": {"event_id": "e-1", "agency": "civil",
-                            "time": "2026-11-23T00:00:00Z"}},
+    "provenance": {"name": {"event_id": "e-1", "agency": "civil", "time": "2026-11-23T00:00:00Z"}},
 }
 
 
 @router.get(
     "/v1/persons/{person_id}",
     summary="One person, with the agency records it was resolved from and each field's source",
-    responses={200: {"content": {"application/json": {"example": EXAMPLE_PERSON}}},
-               404: {"description": "no such person"}},
+    responses={
+        200: {"content": {"application/json": {"example": EXAMPLE_PERSON}}},
+        404: {"description": "no such person"},
+    },
     response_model=None,
 )
 async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
@@ -54,13 +59,21 @@ async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
     "(张/章, 陈/程, 周/邹: toneless pinyin with the zh/z, ch/c, sh/s, n/l, -n/-ng merges; "
     "`match: sounds-alike`). Full-width characters, spaces and the middle dot of minority "
     "names are ignored. Pages follow `next`.",
-    responses={200: {"content": {"application/json": {
-        "example": {"items": [{**EXAMPLE_PERSON, "match": "exact"}], "next": None}}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {"items": [{**EXAMPLE_PERSON, "match": "exact"}], "next": None}
+                }
+            }
+        }
+    },
 )
 async def find_persons(
     ctx: PersonReader,
-    national_id: Annotated[str | None, Query(max_length=32, examples=["11010519491231002X"])
-                           ] = None,
+    national_id: Annotated[
+        str | None, Query(max_length=32, examples=["11010519491231002X"])
+    ] = None,
     name: Annotated[str | None, Query(min_length=1, max_length=100, examples=["张三"])] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
@@ -71,7 +84,8 @@ async def find_persons(
     nxt = None
     if national_id is not None:
         found_ids = await persons_reads.persons_by_national_id(
-            ctx.pool, nid_rules.normalize(national_id))
+            ctx.pool, nid_rules.normalize(national_id)
+        )
         hits = [(i, "exact") for i in found_ids]
     else:
         if not normalize_name(name or ""):
@@ -87,6 +101,7 @@ async def find_persons(
         if p is not None:
             found.append((p, how))
     shown = [(*ctx.policy.mask_person(ctx.principal, p), how) for p, how in found]
-    await ctx.done([p["person_id"] for p, _ in found],
-                   "ok-masked" if any(m for _, m, _ in shown) else "ok")
+    await ctx.done(
+        [p["person_id"] for p, _ in found], "ok-masked" if any(m for _, m, _ in shown) else "ok"
+    )
     return {"items": [{**p, "match": how} for p, _, how in shown], "next": nxt}

@@ -16,15 +16,28 @@ from projections.reads import places as places_reads
 router = v1_router(tags=["places"])
 PlaceReader = Annotated[ReadContext, Depends(reader("place"))]
 
-EXAMPLE = {"place_id": "PL-12bc0ffbc1c9c023",
-           "address": {"district": "110105", "road": "阜通东大街", "number": 6, "building": 3,
-                       "unit": 2, "floor": 12, "room": 1201},
-           "grid": "11010500100101", "residents": ["P-72fe43937491d8a6"],
-           "cases": ["C-e037911471f5a878"]}
+EXAMPLE = {
+    "place_id": "PL-12bc0ffbc1c9c023",
+    "address": {
+        "district": "110105",
+        "road": "阜通东大街",
+        "number": 6,
+        "building": 3,
+        "unit": 2,
+        "floor": 12,
+        "room": 1201,
+    },
+    "grid": "11010500100101",
+    "residents": ["P-72fe43937491d8a6"],
+    "cases": ["C-e037911471f5a878"],
+}
 
 
-@router.get("/v1/places/{place_id}", summary="One place: standard address, grid, residents, cases",
-            responses={200: {"content": {"application/json": {"example": EXAMPLE}}}})
+@router.get(
+    "/v1/places/{place_id}",
+    summary="One place: standard address, grid, residents, cases",
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
+)
 async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:
     p = await places_reads.place(ctx.pool, place_id)
     await ctx.done(p["residents"] if p else [], "ok" if p else "not-found")
@@ -33,9 +46,13 @@ async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:
     return p
 
 
-@router.get("/v1/places", summary="Find places by address (read as intake reads it) or grid",
-            responses={200: {"content": {"application/json": {
-                "example": {"items": [EXAMPLE], "next": None}}}}})
+@router.get(
+    "/v1/places",
+    summary="Find places by address (read as intake reads it) or grid",
+    responses={
+        200: {"content": {"application/json": {"example": {"items": [EXAMPLE], "next": None}}}}
+    },
+)
 async def find_places(
     ctx: PlaceReader,
     address: Annotated[str | None, Query(min_length=2, max_length=300)] = None,

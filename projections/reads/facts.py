@@ -14,8 +14,10 @@ FACT_ROWS = (
     " event_id, agency FROM entity_member WHERE entity_kind = {kind} AND entity_id IN ({ids})"
 )
 
-def fold_facts(rows: list[asyncpg.Record]
-                ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+
+def fold_facts(
+    rows: list[asyncpg.Record],
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """The facts of several nodes read as one entity: each field's latest statement across
     them, each set member's earliest, all with provenance."""
     fields: dict[str, dict[str, Any]] = {}
@@ -25,8 +27,14 @@ def fold_facts(rows: list[asyncpg.Record]
         if k not in ("f", "m"):
             continue
         stamp = (r["time"], r["source"], r["event_id"])
-        fact = {"value": r["value"], "attrs": r["attrs"], "event_id": r["event_id"],
-                "agency": r["agency"], "time": r["time"], "stamp": stamp}
+        fact = {
+            "value": r["value"],
+            "attrs": r["attrs"],
+            "event_id": r["event_id"],
+            "agency": r["agency"],
+            "time": r["time"],
+            "stamp": stamp,
+        }
         if k == "f":
             cur = fields.get(r["name"])
             if cur is None or stamp > cur["stamp"]:
@@ -36,15 +44,17 @@ def fold_facts(rows: list[asyncpg.Record]
             rel = members.setdefault(relation, {})
             if member not in rel or stamp < rel[member]["stamp"]:
                 rel[member] = {**fact, "member": member}
-    listed = {rel: sorted(ms.values(), key=lambda m: (m["stamp"], m["member"]))
-              for rel, ms in members.items()}
+    listed = {
+        rel: sorted(ms.values(), key=lambda m: (m["stamp"], m["member"]))
+        for rel, ms in members.items()
+    }
     return fields, listed
 
 
-async def merged_facts(conn: asyncpg.Pool | asyncpg.Connection, kind: str, ids: list[str]
-                        ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    rows = await conn.fetch(FACT_ROWS.format(kind="$1", ids="SELECT unnest($2::text[])"),
-                            kind, ids)
+async def merged_facts(
+    conn: asyncpg.Pool | asyncpg.Connection, kind: str, ids: list[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    rows = await conn.fetch(FACT_ROWS.format(kind="$1", ids="SELECT unnest($2::text[])"), kind, ids)
     return fold_facts(rows)
 
 
@@ -53,10 +63,14 @@ def field_value(fields: dict[str, dict[str, Any]], name: str) -> Any:
     return f["value"] if f else None
 
 
-def provenance(fields: dict[str, dict[str, Any]], hide: tuple[str, ...] = ()
-                ) -> dict[str, dict[str, Any]]:
-    return {name: {"event_id": f["event_id"], "agency": f["agency"], "time": f["time"]}
-            for name, f in sorted(fields.items()) if name not in hide}
+def provenance(
+    fields: dict[str, dict[str, Any]], hide: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"event_id": f["event_id"], "agency": f["agency"], "time": f["time"]}
+        for name, f in sorted(fields.items())
+        if name not in hide
+    }
 
 
 def split_record(rec: str) -> dict[str, str]:

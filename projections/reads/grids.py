@@ -11,8 +11,9 @@ import asyncpg
 from projections.reads.cases import is_overdue
 
 
-async def grid_board(conn: asyncpg.Pool | asyncpg.Connection, grid: str, at: datetime
-                     ) -> dict[str, Any] | None:
+async def grid_board(
+    conn: asyncpg.Pool | asyncpg.Connection, grid: str, at: datetime
+) -> dict[str, Any] | None:
     """Open, overdue and closed city cases, incidents and current residents of one grid.
     Overdue is asked at ``at``, never stored."""
     rows = await conn.fetch(
@@ -24,18 +25,24 @@ async def grid_board(conn: asyncpg.Pool | asyncpg.Connection, grid: str, at: dat
         " LEFT JOIN entity_field d ON d.entity_kind = 'case' AND d.entity_id = g.entity_id"
         "  AND d.field = 'due_at'"
         " WHERE g.field = 'grid' AND g.value = to_jsonb($1::text) AND g.entity_kind = 'case'",
-        grid)
+        grid,
+    )
     residents = await conn.fetchval(
         "SELECT count(DISTINCT cp.entity_id) FROM entity_field pg JOIN entity_field cp"
         " ON cp.field = 'current_place' AND cp.value = to_jsonb(pg.entity_id)"
         " AND cp.entity_kind = 'record'"
         " WHERE pg.field = 'grid' AND pg.entity_kind = 'place' AND pg.value = to_jsonb($1::text)",
-        grid)
+        grid,
+    )
     if not rows and not residents:
         return None
-    board = {"grid": grid, "cases": {"open": 0, "overdue": 0, "closed": 0},
-             "incidents": {"open": 0, "closed": 0}, "residents": residents,
-             "overdue_case_ids": []}
+    board = {
+        "grid": grid,
+        "cases": {"open": 0, "overdue": 0, "closed": 0},
+        "incidents": {"open": 0, "closed": 0},
+        "residents": residents,
+        "overdue_case_ids": [],
+    }
     for r in rows:
         status = r["status"] or "open"
         if (r["agency"], r["kind"]) == ("police", "incident"):
@@ -60,7 +67,8 @@ async def grids(conn: asyncpg.Pool | asyncpg.Connection, at: datetime) -> list[d
         "  AND s.field = 'status'"
         " LEFT JOIN entity_field d ON d.entity_kind = 'case' AND d.entity_id = g.entity_id"
         "  AND d.field = 'due_at'"
-        " WHERE g.field = 'grid' AND g.entity_kind = 'case'")
+        " WHERE g.field = 'grid' AND g.entity_kind = 'case'"
+    )
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         b = out.setdefault(r["grid"], {"grid": r["grid"], "open": 0, "overdue": 0, "closed": 0})

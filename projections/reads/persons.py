@@ -9,13 +9,7 @@ import asyncpg
 
 from projections.graph import STEP, canonical_node, canonical_persons, components, person_id_of
 from projections.names import normalize_name, sound_key
-from projections.reads.facts import (
-    FACT_ROWS,
-    field_value,
-    fold_facts,
-    provenance,
-    split_record,
-)
+from projections.reads.facts import FACT_ROWS, field_value, fold_facts, provenance, split_record
 
 # A person in one round trip: its node, the component (identity numbers and decisions), and
 # the facts of every record in it.
@@ -24,8 +18,8 @@ _PERSON = (
     " UNION SELECT x.dst FROM comp c " + STEP.format(table="person_edge") + ")"
     " SELECT 'n' AS k, node AS name, NULL::jsonb AS value, NULL::jsonb AS attrs,"
     " NULL::timestamptz AS time, NULL AS source, NULL AS event_id, NULL AS agency FROM comp"
-    " UNION ALL " + FACT_ROWS.format(kind="'record'",
-                                      ids="SELECT unnest((SELECT array_agg(node) FROM comp))")
+    " UNION ALL "
+    + FACT_ROWS.format(kind="'record'", ids="SELECT unnest((SELECT array_agg(node) FROM comp))")
 )
 
 
@@ -57,8 +51,14 @@ async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dic
         "phones": [m["member"] for m in listed("phone")],
         "status": field_value(fields, "status") or "known",
         "records": [split_record(r) for r in sorted(records)],
-        "addresses": [{"place_id": m["member"], "text": (m["attrs"] or {}).get("text"),
-                       "current": m["member"] == current} for m in listed("address")],
+        "addresses": [
+            {
+                "place_id": m["member"],
+                "text": (m["attrs"] or {}).get("text"),
+                "current": m["member"] == current,
+            }
+            for m in listed("address")
+        ],
         "cases": [m["attrs"] for m in listed("case")],
         "assistance": [m["attrs"] for m in listed("assistance")],
         "provenance": provenance(fields, hide=("national_id_valid",)),
@@ -72,8 +72,9 @@ async def persons_by_national_id(conn: asyncpg.Pool | asyncpg.Connection, nid: s
     return [person_id_of(canonical_node((await components(conn, [node]))[node]))]
 
 
-async def persons_by_name(conn: asyncpg.Pool | asyncpg.Connection, name: str, after: str | None,
-                          limit: int) -> list[tuple[str, str]]:
+async def persons_by_name(
+    conn: asyncpg.Pool | asyncpg.Connection, name: str, after: str | None, limit: int
+) -> list[tuple[str, str]]:
     """Persons by name, tolerant of how agencies write it: first those with a record that
     spells it exactly (once normalized), then those with a name that sounds the same
     (张/章, 陈/程, …). Returns ``(person_id, "exact" | "sounds-alike")`` in that order, after
@@ -83,7 +84,10 @@ async def persons_by_name(conn: asyncpg.Pool | asyncpg.Connection, name: str, af
         "SELECT DISTINCT entity_id, member IN ($1, $2) AS exact FROM entity_member"
         " WHERE relation = 'name' AND member IN ($1, $2) AND entity_kind = 'record'"
         " UNION SELECT record, false FROM mention WHERE sound = $3 LIMIT 10000",
-        name, norm, sound_key(norm))
+        name,
+        norm,
+        sound_key(norm),
+    )
     persons = await canonical_persons(conn, sorted({r[0] for r in rows}))
     exact = {persons[r[0]] for r in rows if r[1]}
     ranked = sorted({(0 if p in exact else 1, p) for p in persons.values()})

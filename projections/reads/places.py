@@ -7,20 +7,21 @@ from typing import Any
 import asyncpg
 
 from projections.graph import canonical_persons
-from projections.reads.facts import (
-    field_value,
-    merged_facts,
-    provenance,
-)
+from projections.reads.facts import field_value, merged_facts, provenance
 
 
 async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[str, Any] | None:
     fields, members = await merged_facts(conn, "place", [place_id])
     if not fields and not members:
         return None
-    residents = [r[0] for r in await conn.fetch(
-        "SELECT entity_id FROM entity_field WHERE field = 'current_place'"
-        " AND value = to_jsonb($1::text) AND entity_kind = 'record'", place_id)]
+    residents = [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT entity_id FROM entity_field WHERE field = 'current_place'"
+            " AND value = to_jsonb($1::text) AND entity_kind = 'record'",
+            place_id,
+        )
+    ]
     persons = sorted(set((await canonical_persons(conn, residents)).values()))
     return {
         "place_id": place_id,
@@ -34,10 +35,15 @@ async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[
     }
 
 
-async def places_in_grid(conn: asyncpg.Pool | asyncpg.Connection, grid: str, after: str | None,
-                         limit: int) -> list[str]:
+async def places_in_grid(
+    conn: asyncpg.Pool | asyncpg.Connection, grid: str, after: str | None, limit: int
+) -> list[str]:
     rows = await conn.fetch(
         "SELECT entity_id FROM entity_field WHERE field = 'grid' AND value = to_jsonb($1::text)"
         " AND entity_kind = 'place' AND ($2::text IS NULL OR entity_id > $2)"
-        " ORDER BY entity_id LIMIT $3", grid, after, limit)
+        " ORDER BY entity_id LIMIT $3",
+        grid,
+        after,
+        limit,
+    )
     return [r[0] for r in rows]

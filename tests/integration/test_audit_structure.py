@@ -18,9 +18,14 @@ from hub.tokens import TokenBook
 from tests.integration.conftest import CC, TOKENS, Worker, unique
 
 # A value for each path parameter: ids that exist nowhere (the reads answer 404 or 403).
-SAMPLE = {"person_id": "P-0000000000000000", "case_id": "C-0000000000000000",
-          "place_id": "PL-0000000000000000", "grid": "11010500100101",
-          "decision_id": "D-00000000000000000000", "verdict": "reject"}
+SAMPLE = {
+    "person_id": "P-0000000000000000",
+    "case_id": "C-0000000000000000",
+    "place_id": "PL-0000000000000000",
+    "grid": "11010500100101",
+    "decision_id": "D-00000000000000000000",
+    "verdict": "reject",
+}
 
 
 def _v1_routes(hub: Settings) -> list[tuple[str, str]]:
@@ -35,18 +40,22 @@ def _v1_routes(hub: Settings) -> list[tuple[str, str]]:
 
 
 async def _rows_for(db: asyncpg.Pool, path: str, since: int) -> list[asyncpg.Record]:
-    return await db.fetch("SELECT * FROM audit_log WHERE id > $1 AND path LIKE $2 || '%'",
-                          since, path)
+    return await db.fetch(
+        "SELECT * FROM audit_log WHERE id > $1 AND path LIKE $2 || '%'", since, path
+    )
 
 
 async def test_every_v1_route_answers_only_with_its_audit_record(
-    hub: Settings, api: httpx.AsyncClient, db: asyncpg.Pool, main_worker: Worker,
+    hub: Settings, api: httpx.AsyncClient, db: asyncpg.Pool, main_worker: Worker
 ) -> None:
     routes = _v1_routes(hub)
     assert len(routes) >= 12, routes  # the walk covers the API, not a few routes
     app = create_app(hub, TokenBook(dict(TOKENS)))
-    assert all(isinstance(r, AuditedRoute) for r in all_routes(app.routes)
-               if getattr(r, "path", "").startswith("/v1"))
+    assert all(
+        isinstance(r, AuditedRoute)
+        for r in all_routes(app.routes)
+        if getattr(r, "path", "").startswith("/v1")
+    )
     missing = []
     for method, template in routes:
         path = re.sub(r"{(\w+)}", lambda m: SAMPLE.get(m[1], "x"), template)
@@ -57,8 +66,9 @@ async def test_every_v1_route_answers_only_with_its_audit_record(
             async with api.stream("GET", url, headers=CC) as r:
                 status = r.status_code
         else:
-            r = await api.request(method, url, headers=CC, content=b"{}" if method == "POST"
-                                  else None)
+            r = await api.request(
+                method, url, headers=CC, content=b"{}" if method == "POST" else None
+            )
             status = r.status_code
         rows = await _rows_for(db, path, since)
         if not any(mark in row["path"] for row in rows):
@@ -67,7 +77,7 @@ async def test_every_v1_route_answers_only_with_its_audit_record(
 
 
 async def test_refused_and_missing_reads_name_whom_they_asked_about(
-    api: httpx.AsyncClient, db: asyncpg.Pool, main_worker: Worker,
+    api: httpx.AsyncClient, db: asyncpg.Pool, main_worker: Worker
 ) -> None:
     pid = "P-" + unique("x").split("-")[1].ljust(16, "0")
     since = await db.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
@@ -75,26 +85,36 @@ async def test_refused_and_missing_reads_name_whom_they_asked_about(
     no_purpose = {"Authorization": CC["Authorization"]}
     assert (await api.get(f"/v1/persons/{pid}", headers=no_purpose)).status_code == 403
     assert (await api.get(f"/v1/persons/{pid}?limit=x", headers=CC)).status_code in (200, 404)
-    rows = await db.fetch("SELECT outcome, subject_ids FROM audit_log WHERE id > $1"
-                          " AND path LIKE $2 ORDER BY id", since, f"/v1/persons/{pid}%")
+    rows = await db.fetch(
+        "SELECT outcome, subject_ids FROM audit_log WHERE id > $1 AND path LIKE $2 ORDER BY id",
+        since,
+        f"/v1/persons/{pid}%",
+    )
     assert [r["outcome"] for r in rows][:2] == ["not-found", "denied"]
     assert all(pid in r["subject_ids"] for r in rows)
     # …and so the person's own audit trail shows them
-    trail = await api.get(f"/v1/audit/subjects/{pid}",
-                          headers={"Authorization": "Bearer aud-token-0123456789abcdef",
-                                   "X-Purpose": CC["X-Purpose"]})
+    trail = await api.get(
+        f"/v1/audit/subjects/{pid}",
+        headers={
+            "Authorization": "Bearer aud-token-0123456789abcdef",
+            "X-Purpose": CC["X-Purpose"],
+        },
+    )
     assert trail.status_code == 200, trail.text
     assert {i["outcome"] for i in trail.json()["items"]} >= {"not-found", "denied"}
 
 
 async def test_the_full_query_is_kept_and_anonymous_requests_are_counted_not_written(
-    api: httpx.AsyncClient, db: asyncpg.Pool, main_worker: Worker,
+    api: httpx.AsyncClient, db: asyncpg.Pool, main_worker: Worker
 ) -> None:
     mark = unique("name")
     since = await db.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
     await api.get("/v1/persons", params={"name": "欧阳" + mark}, headers=CC)
-    row = await db.fetchrow("SELECT path FROM audit_log WHERE id > $1 AND path LIKE"
-                            " '/v1/persons?%' ORDER BY id DESC LIMIT 1", since)
+    row = await db.fetchrow(
+        "SELECT path FROM audit_log WHERE id > $1 AND path LIKE"
+        " '/v1/persons?%' ORDER BY id DESC LIMIT 1",
+        since,
+    )
     assert row is not None and mark in row["path"] and "name=" in row["path"]
 
     def counted(text: str) -> float:
