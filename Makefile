@@ -41,6 +41,7 @@ browser:
 
 test: $(STAMP) $(WEB_STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m schemas.asyncapi --check
 	$(BIN)/python -m schemas.compat
 	$(BIN)/python -m pytest -q

@@ -39,7 +39,7 @@ async def raw_select(dsn: str, ids: list[str]) -> tuple[float, float, float]:
             t = time.perf_counter()
             await conn.fetchrow("SELECT * FROM person_node WHERE person_id = $1", i)
             lat.append(time.perf_counter() - t)
-        return len(ids) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, .99)
+        return len(ids) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, 0.99)
     finally:
         await conn.close()
 
@@ -68,7 +68,7 @@ async def api_load(url: str, paths: list[str], concurrency: int) -> tuple[float,
     t0 = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(client(session) for _ in range(concurrency)))
-    return len(paths) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, .99)
+    return len(paths) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, 0.99)
 
 
 async def main(n: int, requests: int, concurrency: int) -> None:
@@ -78,8 +78,12 @@ async def main(n: int, requests: int, concurrency: int) -> None:
         await ensure_topics(s)
         await apply_city(s, dsn, simulate(SimConfig(seed=4, events=n)))
         conn = await asyncpg.connect(dsn)
-        persons = [r[0] for r in await conn.fetch(
-            "SELECT person_id FROM person_node WHERE node LIKE 'nid:%' LIMIT 20000")]
+        persons = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT person_id FROM person_node WHERE node LIKE 'nid:%' LIMIT 20000"
+            )
+        ]
         cases = [r[0] for r in await conn.fetch("SELECT case_id FROM case_thread LIMIT 20000")]
         audit_before = await conn.fetchval("SELECT count(*) FROM audit_log")
         await conn.close()
@@ -89,11 +93,15 @@ async def main(n: int, requests: int, concurrency: int) -> None:
             await api_load(url, [f"/v1/persons/{p}" for p in persons[:200]], concurrency)
             raw = await raw_select(dsn, [rng.choice(persons) for _ in range(requests)])
             runs = {}
-            for name, ids, fmt in (("GET /v1/persons/{id}", persons, "/v1/persons/{}"),
-                                   ("GET /v1/cases/{id}", cases, "/v1/cases/{}")):
+            for name, ids, fmt in (
+                ("GET /v1/persons/{id}", persons, "/v1/persons/{}"),
+                ("GET /v1/cases/{id}", cases, "/v1/cases/{}"),
+            ):
                 for conc in (concurrency, 1):
-                    paths = [fmt.format(rng.choice(ids))
-                             for _ in range(requests if conc > 1 else requests // 4)]
+                    paths = [
+                        fmt.format(rng.choice(ids))
+                        for _ in range(requests if conc > 1 else requests // 4)
+                    ]
                     cpu0 = cpu_seconds(api.pid)
                     r = await api_load(url, paths, conc)
                     per_core = len(paths) / (cpu_seconds(api.pid) - cpu0)
@@ -105,15 +113,22 @@ async def main(n: int, requests: int, concurrency: int) -> None:
         audited = await conn.fetchval("SELECT count(*) FROM audit_log") - audit_before
         await conn.close()
         print(header("api reads"))
-        print(f"city of {n:,} simulated events; {requests:,} requests per path, "
-              f"{concurrency} concurrent clients; {audited:,} audit rows written")
-        print(f"raw asyncpg PK select, 1 connection   {raw[0]:8,.0f}/s   p50 {raw[1]:.2f} ms"
-              f"   p99 {raw[2]:.2f} ms")
+        print(
+            f"city of {n:,} simulated events; {requests:,} requests per path, "
+            f"{concurrency} concurrent clients; {audited:,} audit rows written"
+        )
+        print(
+            f"raw asyncpg PK select, 1 connection   {raw[0]:8,.0f}/s   p50 {raw[1]:.2f} ms"
+            f"   p99 {raw[2]:.2f} ms"
+        )
         for (name, conc), r in runs.items():
-            print(f"{name:22s} {conc} client{'s' if conc > 1 else ' '}  {r[0]:7,.0f}/s"
-                  f"   {r[3]:7,.0f}/s per API core-second   p50 {r[1]:.2f} ms   p99 {r[2]:.2f} ms"
-                  f"   {r[0] / raw[0]:.0%} of raw")
+            print(
+                f"{name:22s} {conc} client{'s' if conc > 1 else ' '}  {r[0]:7,.0f}/s"
+                f"   {r[3]:7,.0f}/s per API core-second   p50 {r[1]:.2f} ms   p99 {r[2]:.2f} ms"
+                f"   {r[0] / raw[0]:.0%} of raw"
+            )
         print("aim: >= 2,000/s per core, >= 30 % of raw, p99 <= 5 ms")
+
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()

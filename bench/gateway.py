@@ -23,8 +23,13 @@ TOKEN = "bench-agency-system-token-0123456789"
 
 
 async def raw_send_batch(bootstrap: str, payloads: list[tuple[bytes, bytes]]) -> float:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
-                         max_batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024)
+    p = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=1024 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
     await p.start()
     try:
         parts = sorted(await p.partitions_for("bench.raw"))
@@ -32,10 +37,11 @@ async def raw_send_batch(bootstrap: str, payloads: list[tuple[bytes, bytes]]) ->
         futs = []
         for i in range(0, len(payloads), 500):
             batch = p.create_batch()
-            for key, value in payloads[i:i + 500]:
+            for key, value in payloads[i : i + 500]:
                 batch.append(key=key, value=value, timestamp=None)
-            futs.append(await p.send_batch(batch, "bench.raw", partition=parts[(i // 500)
-                                                                               % len(parts)]))
+            futs.append(
+                await p.send_batch(batch, "bench.raw", partition=parts[(i // 500) % len(parts)])
+            )
         await asyncio.gather(*futs)
         return len(payloads) / (time.perf_counter() - t0)
     finally:
@@ -43,8 +49,10 @@ async def raw_send_batch(bootstrap: str, payloads: list[tuple[bytes, bytes]]) ->
 
 
 async def gateway(url: str, batches: list[bytes], concurrency: int) -> float:
-    headers = {"Authorization": f"Bearer {TOKEN}",
-               "Content-Type": "application/cloudevents-batch+json"}
+    headers = {
+        "Authorization": f"Bearer {TOKEN}",
+        "Content-Type": "application/cloudevents-batch+json",
+    }
     queue = list(batches)
     accepted = 0
 
@@ -71,17 +79,21 @@ async def main(n: int, concurrency: int) -> None:
         await migrate(s.require_database())
         await ensure_topics(s)
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
         admin = AIOKafkaAdminClient(bootstrap_servers=s.require_kafka())
         await admin.start()
         await admin.create_topics([NewTopic("bench.raw", 4, 1)])
         await admin.close()
-        events = [e for e in bulk(seed=1, n_residents=n, n_cases=0, prefix="gwb")
-                  if e["type"] == "civil.resident.registered"][:n]
+        events = [
+            e
+            for e in bulk(seed=1, n_residents=n, n_cases=0, prefix="gwb")
+            if e["type"] == "civil.resident.registered"
+        ][:n]
         payloads = [(e["subject"].encode(), orjson.dumps(e)) for e in events]
         avg = sum(len(v) for _, v in payloads) / len(payloads)
         api, url = await start_api(s, TOKEN, "civil", "agency-system")
         try:
-            batches = [orjson.dumps(events[i:i + 500]) for i in range(0, len(events), 500)]
+            batches = [orjson.dumps(events[i : i + 500]) for i in range(0, len(events), 500)]
             await gateway(url, batches[:4], 1)  # warm-up, not reported
             gw_events = len(events) - 2000
             gw = await gateway(url, batches[4:], concurrency)
@@ -90,8 +102,10 @@ async def main(n: int, concurrency: int) -> None:
             api.terminate()
             api.wait(timeout=30)
         print(header("gateway"))
-        print(f"events: {gw_events} through the gateway, {len(payloads)} raw; "
-              f"avg event {avg:.0f} bytes; gateway concurrency {concurrency}")
+        print(
+            f"events: {gw_events} through the gateway, {len(payloads)} raw; "
+            f"avg event {avg:.0f} bytes; gateway concurrency {concurrency}"
+        )
         print(f"gateway accepted      {gw:10.0f} events/s")
         print(f"raw aiokafka send_batch {raw:8.0f} msg/s")
         print(f"ratio                 {gw / raw:10.2%}")

@@ -26,10 +26,16 @@ OUT = os.environ.get("BENCH_OUT", "/tmp/bench-null.txt")
 app = faust.App(
     f"bench.{MODE}.{os.getpid()}",
     broker=[f"hubkafka://{h}" for h in (settings.kafka_bootstrap or "").split(",")],  # as the hub
-    value_serializer="raw", key_serializer="raw", web_enabled=False,
-    consumer_auto_offset_reset="earliest", topic_allow_declare=False, topic_disable_leader=True,
-    broker_session_timeout=settings.session_timeout, broker_heartbeat_interval=1.5,
-    datadir=f"/tmp/bench-faust-{os.getpid()}", stream_buffer_maxsize=8192,
+    value_serializer="raw",
+    key_serializer="raw",
+    web_enabled=False,
+    consumer_auto_offset_reset="earliest",
+    topic_allow_declare=False,
+    topic_disable_leader=True,
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=1.5,
+    datadir=f"/tmp/bench-faust-{os.getpid()}",
+    stream_buffer_maxsize=8192,
 )
 topic = app.topic(*settings.inbound_topics, value_serializer="raw", key_serializer="raw")
 
@@ -52,14 +58,20 @@ async def run(stream: faust.StreamT[bytes]) -> None:
                 finish(count, first, first_count)
     else:
         conn = await asyncpg.connect(settings.require_database())
-        await conn.execute("CREATE TABLE IF NOT EXISTS naive (source text, id text, type text,"
-                           " data jsonb, PRIMARY KEY (source, id))")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS naive (source text, id text, type text,"
+            " data jsonb, PRIMARY KEY (source, id))"
+        )
         async for value in stream:
             doc = orjson.loads(value)
             await conn.execute(
                 "INSERT INTO naive VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (source, id)"
-                " DO UPDATE SET data = excluded.data", doc["source"], doc["id"], doc["type"],
-                orjson.dumps(doc["data"]).decode())
+                " DO UPDATE SET data = excluded.data",
+                doc["source"],
+                doc["id"],
+                doc["type"],
+                orjson.dumps(doc["data"]).decode(),
+            )
             count += 1
             if not first:
                 first, first_count = time.perf_counter(), count

@@ -28,8 +28,15 @@ from hub.topics import ensure_topics
 from projections.db import migrate
 
 # the steps the batch transaction calls, by the names projections.store calls them
-STEPS = ("apply_decisions", "archive", "read_links", "write_changes",
-         "decide_persons_of_batch", "decide_referrals", "record_rejected")
+STEPS = (
+    "apply_decisions",
+    "archive",
+    "read_links",
+    "write_changes",
+    "decide_persons_of_batch",
+    "decide_referrals",
+    "record_rejected",
+)
 spent: dict[str, float] = defaultdict(float)
 calls: dict[str, int] = defaultdict(int)
 
@@ -43,6 +50,7 @@ def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             spent[name] += time.perf_counter() - t
             calls[name] += 1
+
     return wrapper
 
 
@@ -55,12 +63,14 @@ def timed_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             spent[name] += time.perf_counter() - t
             calls[name] += 1
+
     return wrapper
 
 
 def instrument() -> None:
     store_module.Store.apply_batch = timed(  # type: ignore[method-assign]
-        "apply_batch", store_module.Store.apply_batch)
+        "apply_batch", store_module.Store.apply_batch
+    )
     for m in STEPS:
         setattr(store_module, m, timed(m, getattr(store_module, m)))
     store_module.project = timed_sync("project", store_module.project)
@@ -75,8 +85,11 @@ def instrument() -> None:
                     return await orig(self, q, *a, **k)
                 finally:
                     spent["sql " + meth + ": " + " ".join(str(q).split())[:70]] += (
-                        time.perf_counter() - t)
+                        time.perf_counter() - t
+                    )
+
             return wrapper
+
         setattr(asyncpg.Connection, meth, make(orig, meth))
 
 
@@ -95,9 +108,11 @@ async def main(n: int, batch: int, warm: int) -> None:
         batches = calls["apply_batch"]
         print(header("apply_batch profile"))
         timed_events = len(city) - warm
-        print(f"{timed_events:,} events after {warm:,} warm, batches of {batch}: "
-              f"{total:.1f} s = {timed_events / total:,.0f} events/s, "
-              f"{total / batches * 1000:.1f} ms a batch")
+        print(
+            f"{timed_events:,} events after {warm:,} warm, batches of {batch}: "
+            f"{total:.1f} s = {timed_events / total:,.0f} events/s, "
+            f"{total / batches * 1000:.1f} ms a batch"
+        )
         for k, v in sorted(spent.items(), key=lambda x: -x[1])[:30]:
             print(f"{v:7.2f} s {v / total:6.1%} {v / batches * 1000:7.2f} ms/batch  {k}")
 

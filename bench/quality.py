@@ -38,6 +38,7 @@ RESOLUTION = "hub.internal.bench.resolution"
 
 def pairwise(pred: dict[str, str], truth: dict[str, str]) -> tuple[float, float, float]:
     """Pairwise precision/recall/F1 of a clustering ``pred`` against ``truth`` (item → id)."""
+
     def pairs(counts: Iterable[int]) -> int:
         return sum(n * (n - 1) // 2 for n in counts)
 
@@ -65,8 +66,11 @@ def person_records(e: dict[str, Any], truth: dict[str, Any]) -> dict[str, str]:
         elif t == "police.incident.reported":
             rec = ref_key("police", "incident-party", f"{d['incident_id']}/caller")
         elif t == "police.person.involved":
-            rid, kind = (d["case_id"], "case-party") if d.get("case_id") else (
-                d["incident_id"], "incident-party")
+            rid, kind = (
+                (d["case_id"], "case-party")
+                if d.get("case_id")
+                else (d["incident_id"], "incident-party")
+            )
             rec = ref_key("police", kind, f"{rid}/{d['role']}/{e['id']}")
         elif t == "court.case.filed":
             idx = path.split("[")[1].split("]")[0]
@@ -90,8 +94,9 @@ def case_record(e: dict[str, Any]) -> str | None:
     return None
 
 
-async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted],
-                     consumer: str = "bench", batch: int = 2000) -> dict[str, Any]:
+async def apply_city(
+    settings: Settings, dsn: str, emitted: list[Emitted], consumer: str = "bench", batch: int = 2000
+) -> dict[str, Any]:
     pool = await create_pool(dsn, max_size=2, custom_plans=True)  # as the projector
     store = Store(pool, consumer, settings.agencies, load_model())
     pending: list[Decision] = []
@@ -106,8 +111,9 @@ async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted],
             tp = (f"agency.{e.event['agency']}", hash(e.event["subject"]) % 4)
             o = offsets.get(tp, 0)
             offsets[tp] = o + 1
-            out.append(InboundRecord(tp[0], tp[1], o, e.event["subject"].encode(),
-                                     orjson.dumps(e.event)))
+            out.append(
+                InboundRecord(tp[0], tp[1], o, e.event["subject"].encode(), orjson.dumps(e.event))
+            )
         return out
 
     def decision_records() -> list[InboundRecord]:
@@ -122,15 +128,17 @@ async def apply_city(settings: Settings, dsn: str, emitted: list[Emitted],
     t0 = time.perf_counter()
     decided = 0
     for i in range(0, len(emitted), batch):
-        res = await store.apply_batch(decision_records() + records(emitted[i:i + batch]),
-                                      decisions=sink)
+        res = await store.apply_batch(
+            decision_records() + records(emitted[i : i + batch]), decisions=sink
+        )
         decided += res.decisions
     while pending:
         await store.apply_batch(decision_records(), decisions=sink)
     seconds = time.perf_counter() - t0
     stats = {"events": len(emitted), "seconds": seconds, "decisions": decided}
-    stats["actions"] = dict(Counter(r["action"] for r in await pool.fetch(
-        "SELECT action FROM resolution_decision")))
+    stats["actions"] = dict(
+        Counter(r["action"] for r in await pool.fetch("SELECT action FROM resolution_decision"))
+    )
     await pool.close()
     return stats
 
@@ -148,7 +156,8 @@ async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, tuple[float, fl
             if addr and "address" in e.truth.get("places", {}):
                 truth_place[e.event["id"]] = e.truth["places"]["address"]
                 pred_place[e.event["id"]] = hub_id(
-                    "PL", parse_address(addr["text"], addr.get("grid")).key())
+                    "PL", parse_address(addr["text"], addr.get("grid")).key()
+                )
             cr = case_record(e.event)
             if cr and e.truth.get("matter"):
                 truth_matter[cr] = e.truth["matter"]
@@ -156,9 +165,11 @@ async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, tuple[float, fl
         pred_person = {r: canonical_node(nodes) for r, nodes in comps.items()}
         tcomps = await components(conn, list(truth_matter), "case_edge")
         pred_thread = {c: min(nodes) for c, nodes in tcomps.items()}
-        return {"persons": pairwise(pred_person, truth_person),
-                "places": pairwise(pred_place, truth_place),
-                "threads": pairwise(pred_thread, truth_matter)}
+        return {
+            "persons": pairwise(pred_person, truth_person),
+            "places": pairwise(pred_place, truth_place),
+            "threads": pairwise(pred_thread, truth_matter),
+        }
     finally:
         await conn.close()
 
@@ -168,8 +179,10 @@ async def main(n: int, noises: list[float]) -> None:
         base = s.require_database()
         print(header("quality"))
         print(f"simulated city: about {n:,} events per level, seed 1")
-        print(f"{'noise':>6} | {'persons P / R / F1':>22} | {'places P / R / F1':>22} | "
-              f"{'threads P / R / F1':>22} | decisions (links/candidates) | events/s")
+        print(
+            f"{'noise':>6} | {'persons P / R / F1':>22} | {'places P / R / F1':>22} | "
+            f"{'threads P / R / F1':>22} | decisions (links/candidates) | events/s"
+        )
         for noise in noises:
             name = f"quality_{int(noise * 100)}"
             admin = await asyncpg.connect(base)
@@ -186,10 +199,12 @@ async def main(n: int, noises: list[float]) -> None:
                 return f"{t[0]:.4f} / {t[1]:.4f} / {t[2]:.4f}"
 
             acts = stats["actions"]
-            print(f"{noise:6.0%} | {fmt(q['persons']):>22} | {fmt(q['places']):>22} | "
-                  f"{fmt(q['threads']):>22} | {acts.get('link', 0):>8} / "
-                  f"{acts.get('candidate', 0):<8} | {stats['events'] / stats['seconds']:,.0f}",
-                  flush=True)
+            print(
+                f"{noise:6.0%} | {fmt(q['persons']):>22} | {fmt(q['places']):>22} | "
+                f"{fmt(q['threads']):>22} | {acts.get('link', 0):>8} / "
+                f"{acts.get('candidate', 0):<8} | {stats['events'] / stats['seconds']:,.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -32,17 +32,21 @@ from schemas.topics import agency_topic
 
 
 async def publish(s: Settings, events: list[dict]) -> dict[tuple[str, int], int]:
-    p = AIOKafkaProducer(bootstrap_servers=s.require_kafka(), acks="all", linger_ms=5,
-                         max_batch_size=512 * 1024)
+    p = AIOKafkaProducer(
+        bootstrap_servers=s.require_kafka(), acks="all", linger_ms=5, max_batch_size=512 * 1024
+    )
     await p.start()
     ends: dict[tuple[str, int], int] = {}
     try:
-        futs = [await p.send(agency_topic(e["agency"]), orjson.dumps(e),
-                             key=e["subject"].encode()) for e in events]
+        futs = [
+            await p.send(agency_topic(e["agency"]), orjson.dumps(e), key=e["subject"].encode())
+            for e in events
+        ]
         for f in futs:
             md = await f
-            ends[(md.topic, md.partition)] = max(ends.get((md.topic, md.partition), 0),
-                                                 md.offset + 1)
+            ends[(md.topic, md.partition)] = max(
+                ends.get((md.topic, md.partition), 0), md.offset + 1
+            )
     finally:
         await p.stop()
     return ends
@@ -60,26 +64,36 @@ async def fresh_db(s: Settings, name: str) -> str:
 
 async def faust_baseline(s: Settings, mode: str, n: int, db: str) -> float:
     out = s.data_dir / f"{mode}.txt"
-    proc = spawn(["-m", "bench.null_agent", "worker", "--without-web", "-l", "warn"],
-                 child_env(s, BENCH_MODE=mode, BENCH_N=str(n), BENCH_OUT=str(out),
-                           HUB_DATABASE_URL=db), s.data_dir / f"{mode}.log")
+    proc = spawn(
+        ["-m", "bench.null_agent", "worker", "--without-web", "-l", "warn"],
+        child_env(s, BENCH_MODE=mode, BENCH_N=str(n), BENCH_OUT=str(out), HUB_DATABASE_URL=db),
+        s.data_dir / f"{mode}.log",
+    )
     await asyncio.to_thread(proc.wait)
     events, seconds = out.read_text().split()
     return int(events) / float(seconds)
 
 
-async def live_path(s: Settings, ends: dict[tuple[str, int], int], group: str,
-                    workers: int = 1) -> float:
+async def live_path(
+    s: Settings, ends: dict[tuple[str, int], int], group: str, workers: int = 1
+) -> float:
     db = await fresh_db(s, group.replace(".", "_").replace("-", "_"))
-    procs = [spawn(["-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
-                   child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
-                   s.data_dir / f"{group}-{i}.log") for i in range(workers)]
+    procs = [
+        spawn(
+            ["-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
+            child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
+            s.data_dir / f"{group}-{i}.log",
+        )
+        for i in range(workers)
+    ]
     conn = await asyncpg.connect(db)
     first_t, first_n = 0.0, 0
     try:
         while True:
-            rows = await conn.fetch("SELECT topic, partition, next_offset FROM stream_position"
-                                    " WHERE consumer = $1", group)
+            rows = await conn.fetch(
+                "SELECT topic, partition, next_offset FROM stream_position WHERE consumer = $1",
+                group,
+            )
             have = {(r[0], r[1]): r[2] for r in rows}
             done = sum(min(have.get(tp, 0), e) for tp, e in ends.items())
             if done and not first_t:
@@ -112,11 +126,13 @@ async def rebuild_path(s: Settings, db: str, ends: dict[tuple[str, int], int]) -
 
 async def bare_copy(s: Settings, db: str, ends: dict[tuple[str, int], int]) -> float:
     conn = await asyncpg.connect(db)
-    await conn.execute("CREATE TABLE bare (source text, id text, type text, time text,"
-                       " data text)")
-    c = AIOKafkaConsumer(bootstrap_servers=s.require_kafka(), enable_auto_commit=False,
-                         max_partition_fetch_bytes=8 * 1024 * 1024,
-                         fetch_max_bytes=32 * 1024 * 1024)
+    await conn.execute("CREATE TABLE bare (source text, id text, type text, time text, data text)")
+    c = AIOKafkaConsumer(
+        bootstrap_servers=s.require_kafka(),
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
     await c.start()
     try:
         tps = [TopicPartition(t, p) for (t, p) in ends]
@@ -131,8 +147,15 @@ async def bare_copy(s: Settings, db: str, ends: dict[tuple[str, int], int]) -> f
             for tp, msgs in batch.items():
                 for m in msgs:
                     d = orjson.loads(m.value)
-                    rows.append((d["source"], d["id"], d["type"], d["time"],
-                                 orjson.dumps(d["data"]).decode()))
+                    rows.append(
+                        (
+                            d["source"],
+                            d["id"],
+                            d["type"],
+                            d["time"],
+                            orjson.dumps(d["data"]).decode(),
+                        )
+                    )
                 if msgs and msgs[-1].offset + 1 >= todo.get((tp.topic, tp.partition), 0):
                     todo.pop((tp.topic, tp.partition), None)
             async with conn.transaction():
@@ -144,13 +167,16 @@ async def bare_copy(s: Settings, db: str, ends: dict[tuple[str, int], int]) -> f
         await conn.close()
 
 
-async def freshness(s: Settings, events: list[dict], rate: float, group: str,
-                    backlog: dict[tuple[str, int], int]) -> list[float]:
+async def freshness(
+    s: Settings, events: list[dict], rate: float, group: str, backlog: dict[tuple[str, int], int]
+) -> list[float]:
     """Publish at ``rate`` with a live worker running; publish → applied latency per event."""
     db = await fresh_db(s, group.replace(".", "_").replace("-", "_"))
-    proc = spawn(["-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
-                 child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
-                 s.data_dir / f"{group}.log")
+    proc = spawn(
+        ["-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
+        child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID=group),
+        s.data_dir / f"{group}.log",
+    )
     conn = await asyncpg.connect(db)
     p = AIOKafkaProducer(bootstrap_servers=s.require_kafka(), acks="all", linger_ms=1)
     await p.start()
@@ -172,11 +198,15 @@ async def freshness(s: Settings, events: list[dict], rate: float, group: str,
                 due = t0 + i / rate
                 if due > time.perf_counter():
                     await asyncio.sleep(due - time.perf_counter())
-                fut = await p.send(agency_topic(e["agency"]), orjson.dumps(e),
-                                   key=e["subject"].encode())
+                fut = await p.send(
+                    agency_topic(e["agency"]), orjson.dumps(e), key=e["subject"].encode()
+                )
                 at = time.perf_counter()
-                fut.add_done_callback(lambda f, at=at: sent.__setitem__(
-                    (f.result().topic, f.result().partition, f.result().offset), at))
+                fut.add_done_callback(
+                    lambda f, at=at: sent.__setitem__(
+                        (f.result().topic, f.result().partition, f.result().offset), at
+                    )
+                )
 
         task = asyncio.create_task(producer_task())
         pending: dict[tuple[str, int], list[tuple[int, float]]] = {}
@@ -222,31 +252,48 @@ async def main(n: int, naive_n: int, fresh_seconds: int, only_freshness: bool) -
             null = await faust_baseline(s, "null", total, s.require_database())
             print(f"do-nothing faust agent (take_events 2000)   {null:9,.0f} events/s", flush=True)
             live = await live_path(s, ends, "hub.internal.bench-live")
-            print(f"live path, 1 worker                         {live:9,.0f} events/s"
-                  f"   ratio {live / null:.2f}x (aim >= 0.7x)", flush=True)
+            print(
+                f"live path, 1 worker                         {live:9,.0f} events/s"
+                f"   ratio {live / null:.2f}x (aim >= 0.7x)",
+                flush=True,
+            )
             two = await live_path(s, ends, "hub.internal.bench-live2", workers=2)
-            print(f"live path, 2 workers (one group)            {two:9,.0f} events/s"
-                  f"   {two / live:.2f}x one worker (aim: near 2x)", flush=True)
+            print(
+                f"live path, 2 workers (one group)            {two:9,.0f} events/s"
+                f"   {two / live:.2f}x one worker (aim: near 2x)",
+                flush=True,
+            )
             db = s.require_database().rsplit("/", 1)[0] + "/hub_internal_bench_live"
             bare = await bare_copy(s, db, ends)
             print(f"bare getmany + orjson + COPY                {bare:9,.0f} events/s", flush=True)
             rebuild = await rebuild_path(s, db, ends)
-            print(f"rebuild path                                {rebuild:9,.0f} events/s"
-                  f"   ratio {rebuild / bare:.2f}x (aim >= 0.5x)", flush=True)
+            print(
+                f"rebuild path                                {rebuild:9,.0f} events/s"
+                f"   ratio {rebuild / bare:.2f}x (aim >= 0.5x)",
+                flush=True,
+            )
             naive_db = await fresh_db(s, "bench_naive")
             naive = await faust_baseline(s, "naive", naive_n, naive_db)
-            print(f"naive faust agent, 1 upsert per round trip  {naive:9,.0f} events/s"
-                  f"   live/naive {live / naive:.1f}x, rebuild/naive {rebuild / naive:.1f}x "
-                  "(aim >= 10x)", flush=True)
+            print(
+                f"naive faust agent, 1 upsert per round trip  {naive:9,.0f} events/s"
+                f"   live/naive {live / naive:.1f}x, rebuild/naive {rebuild / naive:.1f}x "
+                "(aim >= 10x)",
+                flush=True,
+            )
         if fresh_seconds:
             more = [e.event for e in simulate(SimConfig(seed=3, events=2000 * fresh_seconds))]
-            lat = sorted(await freshness(s, more[: 2000 * fresh_seconds], 2000.0,
-                                         "hub.internal.bench-fresh", ends))
+            lat = sorted(
+                await freshness(
+                    s, more[: 2000 * fresh_seconds], 2000.0, "hub.internal.bench-fresh", ends
+                )
+            )
             p50 = statistics.median(lat) * 1000
             p99 = lat[int(len(lat) * 0.99) - 1] * 1000
-            print(f"freshness at 2,000 events/s for {fresh_seconds}s: publish -> applied "
-                  f"p50 {p50:.0f} ms, p99 {p99:.0f} ms over {len(lat):,} events (aim p99 < 500)",
-                  flush=True)
+            print(
+                f"freshness at 2,000 events/s for {fresh_seconds}s: publish -> applied "
+                f"p50 {p50:.0f} ms, p99 {p99:.0f} ms over {len(lat):,} events (aim p99 < 500)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
@@ -254,7 +301,10 @@ if __name__ == "__main__":
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--naive-events", type=int, default=10_000)
     ap.add_argument("--freshness-seconds", type=int, default=20)
-    ap.add_argument("--only-freshness", action="store_true",
-                    help="skip the throughput runs (the events are still the backlog)")
+    ap.add_argument(
+        "--only-freshness",
+        action="store_true",
+        help="skip the throughput runs (the events are still the backlog)",
+    )
     a = ap.parse_args()
     sys.exit(asyncio.run(main(a.events, a.naive_events, a.freshness_seconds, a.only_freshness)))

@@ -32,8 +32,7 @@ async def main(events: int, noise: float) -> None:
         finally:
             await conn.close()
     SHIPPED.write_bytes(orjson.dumps(model.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
-    print(f"{model.version}: {blocked:,} blocked and {random_pairs:,} unblocked pairs"
-          f" → {SHIPPED}")
+    print(f"{model.version}: {blocked:,} blocked and {random_pairs:,} unblocked pairs → {SHIPPED}")
 
 
 if __name__ == "__main__":

@@ -40,10 +40,16 @@ async def _insert(conn: asyncpg.Pool | asyncpg.Connection, recs: Sequence[AuditR
         " COALESCE(string_to_array(s, chr(31)), '{}'), o"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
         " $7::text[], $8::text[], $9::text[]) AS x(u, a, r, c, m, p, pu, s, o)",
-        [x.user for x in recs], [x.agency for x in recs], [x.role for x in recs],
-        [x.client for x in recs], [x.method for x in recs], [x.path for x in recs],
-        [x.purpose for x in recs], [chr(31).join(x.subject_ids) or None for x in recs],
-        [x.outcome for x in recs])
+        [x.user for x in recs],
+        [x.agency for x in recs],
+        [x.role for x in recs],
+        [x.client for x in recs],
+        [x.method for x in recs],
+        [x.path for x in recs],
+        [x.purpose for x in recs],
+        [chr(31).join(x.subject_ids) or None for x in recs],
+        [x.outcome for x in recs],
+    )
 
 
 class AuditWriter(BackgroundLoop):

@@ -24,16 +24,21 @@ PoolRole = Literal["projector", "api", "rebuild", "client"]
 # fit hub.deadletter whole) and decisions; the gateway and publisher batches of events.
 _PRODUCER_OPTIONS: dict[ProducerRole, dict[str, int]] = {
     "projector": {"linger_ms": 5, "max_request_size": DEADLETTER_MAX_BYTES + 64 * 1024},
-    "gateway": {"linger_ms": 2, "max_batch_size": 1024 * 1024,
-                "max_request_size": 4 * 1024 * 1024},
-    "publisher": {"linger_ms": 5, "max_batch_size": 512 * 1024,
-                  "max_request_size": 4 * 1024 * 1024},
+    "gateway": {"linger_ms": 2, "max_batch_size": 1024 * 1024, "max_request_size": 4 * 1024 * 1024},
+    "publisher": {
+        "linger_ms": 5,
+        "max_batch_size": 512 * 1024,
+        "max_request_size": 4 * 1024 * 1024,
+    },
     "retry": {},
 }
 # Pool sizes per role; the projector and rebuild plan each statement for its arguments
 # (see projections.store.create_pool).
 _POOL_OPTIONS: dict[PoolRole, tuple[int, bool]] = {
-    "projector": (4, True), "api": (16, False), "rebuild": (2, True), "client": (2, False),
+    "projector": (4, True),
+    "api": (16, False),
+    "rebuild": (2, True),
+    "client": (2, False),
 }
 
 
@@ -44,8 +49,11 @@ class IdempotenceRefused(RuntimeError):
 def new_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:
     """An unstarted producer with acks=all (durable in the log before anything moves on)."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.require_kafka(), acks="all",
-        enable_idempotence=settings.producer_idempotence, **_PRODUCER_OPTIONS[role])
+        bootstrap_servers=settings.require_kafka(),
+        acks="all",
+        enable_idempotence=settings.producer_idempotence,
+        **_PRODUCER_OPTIONS[role],
+    )
 
 
 async def start_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:
@@ -61,20 +69,24 @@ async def start_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProd
             raise IdempotenceRefused(
                 f"the Kafka broker at {settings.require_kafka()} refused an idempotent producer"
                 f" ({type(exc).__name__}); set HUB_KAFKA_IDEMPOTENCE=false for a broker that"
-                " does not support it") from exc
+                " does not support it"
+            ) from exc
         raise
     return producer
 
 
-async def new_pool(settings: Settings, role: PoolRole, schema: str = "public",
-                   dsn: str | None = None) -> asyncpg.Pool:
+async def new_pool(
+    settings: Settings, role: PoolRole, schema: str = "public", dsn: str | None = None
+) -> asyncpg.Pool:
     size, custom_plans = _POOL_OPTIONS[role]
-    return await create_pool(dsn or settings.require_database(), schema=schema, max_size=size,
-                             custom_plans=custom_plans)
+    return await create_pool(
+        dsn or settings.require_database(), schema=schema, max_size=size, custom_plans=custom_plans
+    )
 
 
-async def projector(settings: Settings, consumer: str | None = None,
-                    schema: str = "public") -> Projector:
+async def projector(
+    settings: Settings, consumer: str | None = None, schema: str = "public"
+) -> Projector:
     """A projector for this deployment: its store, positions under ``consumer`` (the stream
     app id by default), and a producer for dead letters and decisions."""
     pool = await new_pool(settings, "projector", schema=schema)
@@ -83,8 +95,9 @@ async def projector(settings: Settings, consumer: str | None = None,
     except BaseException:
         await pool.close()
         raise
-    store = Store(pool, consumer or settings.streams_app_id, settings.agencies,
-                  match_model(settings))
+    store = Store(
+        pool, consumer or settings.streams_app_id, settings.agencies, match_model(settings)
+    )
     return Projector(store, producer, settings.resolution_topic)
 
 
@@ -94,4 +107,3 @@ def match_model(settings: Settings) -> Model:
         return load_model(settings.match_model_path)
     except ValueError as exc:
         raise ConfigError(f"HUB_MATCH_MODEL: {exc}") from None
-

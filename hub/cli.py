@@ -25,20 +25,26 @@ log = structlog.get_logger("hub.cli")
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     from hub.sim import city as simulator
 
-    with progress(f"simulating about {args.events:,} events (seed {args.seed}, "
-                  f"noise {args.noise:.0%})", None):
-        emitted = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(
-            seed=args.seed, events=args.events, noise=args.noise))
+    with progress(
+        f"simulating about {args.events:,} events (seed {args.seed}, noise {args.noise:.0%})", None
+    ):
+        emitted = await asyncio.to_thread(
+            simulator.simulate,
+            simulator.SimConfig(seed=args.seed, events=args.events, noise=args.noise),
+        )
     out = args.out or (settings.data_dir / "simulation")
     out.mkdir(parents=True, exist_ok=True)
     with progress("writing events and ground truth", len(emitted)) as advance:
-        simulator.write_jsonl(emitted, str(out / "events.jsonl"), str(out / "truth.jsonl"),
-                              advance)
-    print(f"wrote {len(emitted):,} events to {out / 'events.jsonl'} and the ground truth to"
-          f" {out / 'truth.jsonl'}", flush=True)
+        simulator.write_jsonl(emitted, str(out / "events.jsonl"), str(out / "truth.jsonl"), advance)
+    print(
+        f"wrote {len(emitted):,} events to {out / 'events.jsonl'} and the ground truth to"
+        f" {out / 'truth.jsonl'}",
+        flush=True,
+    )
     if args.publish:
-        n = await publish_records(_settings_for_client(settings),
-                                  as_records([e.event for e in emitted]), rate=args.rate)
+        n = await publish_records(
+            _settings_for_client(settings), as_records([e.event for e in emitted]), rate=args.rate
+        )
         print(f"published {n:,} events", flush=True)
     return 0
 
@@ -52,16 +58,20 @@ def _settings_for_client(settings: Settings) -> Settings:
 
     info = read_stack_file(settings.data_dir)
     if not info:
-        raise ConfigError("no hub to talk to: set HUB_KAFKA_BOOTSTRAP and HUB_DATABASE_URL, "
-                          "or start `civic-hub up` in this folder first")
+        raise ConfigError(
+            "no hub to talk to: set HUB_KAFKA_BOOTSTRAP and HUB_DATABASE_URL, "
+            "or start `civic-hub up` in this folder first"
+        )
     embedded = bool(info.get("embedded_broker")) and not settings.kafka_bootstrap
-    return settings.__class__(**{
-        **settings.__dict__,
-        "kafka_bootstrap": settings.kafka_bootstrap or info["kafka_bootstrap"],
-        "database_url": settings.database_url or info["database_url"],
-        "embedded_broker": embedded,
-        "producer_idempotence": settings.producer_idempotence and not embedded,
-    })
+    return settings.__class__(
+        **{
+            **settings.__dict__,
+            "kafka_bootstrap": settings.kafka_bootstrap or info["kafka_bootstrap"],
+            "database_url": settings.database_url or info["database_url"],
+            "embedded_broker": embedded,
+            "producer_idempotence": settings.producer_idempotence and not embedded,
+        }
+    )
 
 
 async def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -78,14 +88,18 @@ async def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
         report = await rebuild(settings, args.schema, args.verify, rebuilt)
     rate = report.events / report.seconds if report.seconds else 0
-    print(f"rebuilt {report.events:,} records into schema {report.schema!r} in "
-          f"{report.seconds:.1f}s ({rate:,.0f}/s)")
+    print(
+        f"rebuilt {report.events:,} records into schema {report.schema!r} in "
+        f"{report.seconds:.1f}s ({rate:,.0f}/s)"
+    )
     if args.verify:
         if report.equal:
             print("verified: the live read model equals the rebuild, table by table")
         for table, (missing, extra) in sorted(report.differences.items()):
-            print(f"DIFFERS {table}: {missing} row(s) only in the live model, "
-                  f"{extra} only in the rebuild")
+            print(
+                f"DIFFERS {table}: {missing} row(s) only in the live model, "
+                f"{extra} only in the rebuild"
+            )
     if not args.keep:
         conn = await asyncpg.connect(settings.require_database())
         try:
@@ -111,8 +125,10 @@ async def _deadletter(settings: Settings, args: argparse.Namespace) -> int:
             for r in await deadletters.list_rows(pool, args.reason, args.limit, args.all):
                 where = f"{r['topic']}/{r['partition']}@{r['offset']}"
                 retried = f"  (retried {r['retried_at']:%Y-%m-%d %H:%M})" if r["retried_at"] else ""
-                print(f"{where:28s} {r['reason']:20s} {r['field'] or '-':24s} "
-                      f"event {r['event_id'] or '-'}{retried}\n    {r['detail']}")
+                print(
+                    f"{where:28s} {r['reason']:20s} {r['field'] or '-':24s} "
+                    f"event {r['event_id'] or '-'}{retried}\n    {r['detail']}"
+                )
             return 0
         report = await deadletters.retry(pool, settings, args.reason, args.dry_run)
         verb = "would send" if args.dry_run else "sent"
@@ -141,20 +157,28 @@ def main(argv: list[str] | None = None) -> int:
     p_pub = sub.add_parser("publish", help="send CloudEvents from a JSON-lines file")
     p_pub.add_argument("file", type=Path)
     sub.add_parser("migrate", help="apply the read model's SQL migrations and exit")
-    p_rb = sub.add_parser("rebuild", help="rebuild the read model from the log into a fresh "
-                          "schema; --verify compares it with the live one table by table")
+    p_rb = sub.add_parser(
+        "rebuild",
+        help="rebuild the read model from the log into a fresh "
+        "schema; --verify compares it with the live one table by table",
+    )
     p_rb.add_argument("--verify", action="store_true")
     p_rb.add_argument("--schema", default="rebuild", help="schema to rebuild into (dropped first)")
     p_rb.add_argument("--keep", action="store_true", help="keep the rebuilt schema afterwards")
     p_sim = sub.add_parser("simulate", help="a simulated city: events and ground truth")
     p_sim.add_argument("--seed", type=int, default=1)
     p_sim.add_argument("--events", type=int, default=100_000, help="about this many events")
-    p_sim.add_argument("--noise", type=float, default=0.1,
-                       help="share of records with agency-style noise (0-1)")
+    p_sim.add_argument(
+        "--noise", type=float, default=0.1, help="share of records with agency-style noise (0-1)"
+    )
     p_sim.add_argument("--out", type=Path, help="folder for events.jsonl and truth.jsonl")
     p_sim.add_argument("--publish", action="store_true", help="also send them to the hub")
-    p_sim.add_argument("--rate", type=float, default=0.0,
-                       help="events/s when publishing (default: as fast as possible)")
+    p_sim.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="events/s when publishing (default: as fast as possible)",
+    )
     p_dl = sub.add_parser("deadletter", help="records the intake rejected: list, retry")
     dl_sub = p_dl.add_subparsers(dest="action", required=True)
     p_list = dl_sub.add_parser("list", help="what was rejected and why")

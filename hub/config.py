@@ -16,6 +16,7 @@ from schemas.topics import DEFAULT_AGENCIES, agency_topic, check_app_id, resolut
 
 DEFAULT_API_BIND = "127.0.0.1:8400"
 
+
 class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
 

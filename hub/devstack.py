@@ -53,8 +53,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], what: str, log_path: Path,
-                  timeout: float = 30.0) -> None:
+def wait_for_port(
+    host: str,
+    port: int,
+    proc: subprocess.Popen[bytes],
+    what: str,
+    log_path: Path,
+    timeout: float = 30.0,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -90,8 +96,11 @@ def _run_as_user() -> str | None:
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                        PG_SYSTEM_USER], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
     return PG_SYSTEM_USER
 
 
@@ -159,19 +168,48 @@ class EmbeddedStack:
         if not (pgdata / "PG_VERSION").exists():
             log.info("initdb", pgdata=str(pgdata))
             r = subprocess.run(
-                [str(pgbin / "initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
-                 "--locale=C", "-U", "postgres"],
-                check=False, capture_output=True, text=True, **_as_user(user),
+                [
+                    str(pgbin / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-U",
+                    "postgres",
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+                **_as_user(user),
             )
             if r.returncode != 0:
                 raise StackError(f"initdb failed ({r.returncode}): {r.stderr.strip()}")
         self.pg_port = self.pg_port or free_port(self.host)
         logf = open(log_path, "ab")
         proc = subprocess.Popen(
-            [str(pgbin / "postgres"), "-D", str(pgdata), "-h", self.host, "-p", str(self.pg_port),
-             "-k", str(sockdir), "-c", "fsync=on", "-c", "synchronous_commit=on",
-             "-c", "max_connections=200", "-c", "shared_buffers=256MB"],
-            stdout=logf, stderr=subprocess.STDOUT, **_as_user(user),
+            [
+                str(pgbin / "postgres"),
+                "-D",
+                str(pgdata),
+                "-h",
+                self.host,
+                "-p",
+                str(self.pg_port),
+                "-k",
+                str(sockdir),
+                "-c",
+                "fsync=on",
+                "-c",
+                "synchronous_commit=on",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=256MB",
+            ],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            **_as_user(user),
             # SIGINT is PostgreSQL's "fast shutdown": roll back, checkpoint, exit.
             preexec_fn=lambda: _die_with_parent(signal.SIGINT),
             start_new_session=True,  # Ctrl-C reaches the hub, which stops children in order
@@ -180,15 +218,37 @@ class EmbeddedStack:
         wait_for_port(self.host, self.pg_port, proc, "postgres", log_path)
         self._wait_pg_ready(pgbin, user, log_path)
         exists = subprocess.run(
-            [str(pgbin / "psql"), "-h", self.host, "-p", str(self.pg_port), "-U", "postgres",
-             "-d", "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{DATABASE}'"],
-            check=True, capture_output=True, text=True,
+            [
+                str(pgbin / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.pg_port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname='{DATABASE}'",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         if exists != "1":
             subprocess.run(
-                [str(pgbin / "createdb"), "-h", self.host, "-p", str(self.pg_port), "-U",
-                 "postgres", DATABASE],
-                check=True, capture_output=True,
+                [
+                    str(pgbin / "createdb"),
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.pg_port),
+                    "-U",
+                    "postgres",
+                    DATABASE,
+                ],
+                check=True,
+                capture_output=True,
             )
         log.info("postgres.ready", url=self.database_url)
 
@@ -198,8 +258,18 @@ class EmbeddedStack:
             r = subprocess.run(
                 # as the server's own role: without -U it asks as the OS user, and the server
                 # logs `FATAL: role "root" does not exist` at every start
-                [str(pgbin / "pg_isready"), "-h", self.host, "-p", str(self.pg_port), "-q",
-                 "-U", "postgres", "-d", DATABASE],
+                [
+                    str(pgbin / "pg_isready"),
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.pg_port),
+                    "-q",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    DATABASE,
+                ],
                 check=False,
             )
             if r.returncode == 0:
@@ -217,10 +287,21 @@ class EmbeddedStack:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
         proc = subprocess.Popen(
-            [binary, "broker", "--cluster-id", self.cluster_id, "--listener-url", url,
-             "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=logf, stderr=subprocess.STDOUT, env=env,
+            [
+                binary,
+                "broker",
+                "--cluster-id",
+                self.cluster_id,
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            env=env,
             preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
             start_new_session=True,
         )

@@ -28,7 +28,7 @@ import asyncpg
 import structlog
 
 from hub.background import BackgroundLoop
-from projections.queries import case_facts, is_overdue
+from projections.reads.cases import case_facts, is_overdue
 from projections.rows import read_links
 
 log = structlog.get_logger("hub.feed")
@@ -43,17 +43,23 @@ TRACKED: dict[str, tuple[str, str, str, str | None]] = {
     "police.incident.referred": ("police", "incident", "incident_id", "referral"),
 }
 # events that may leave a case past due: announce it then, not only when the clock passes
-for _t in ("city.case.registered", "city.case.dispatched", "city.case.handled",
-           "city.case.verified"):
+for _t in (
+    "city.case.registered",
+    "city.case.dispatched",
+    "city.case.handled",
+    "city.case.verified",
+):
     TRACKED[_t] = ("city", "case", "case_id", None)
 
 FACTS = ["category", "status", "stage", "due_at", "grid", "sealed"]
 BUFFER = 500
 MAX_ROWS = 5000  # per tick; the rest is read at the next tick, nothing dropped
-_ROWS = ("SELECT xid::text AS xid, time, agency, type, summary, data->>$3 AS ref1,"
-         " data->>$4 AS ref2, data->>'to_agency' AS to_agency FROM event_archive"
-         " WHERE xid >= $1::text::xid8 AND xid < $2::text::xid8 AND type = ANY($5)"
-         " ORDER BY xid, time, source, event_id LIMIT $6")
+_ROWS = (
+    "SELECT xid::text AS xid, time, agency, type, summary, data->>$3 AS ref1,"
+    " data->>$4 AS ref2, data->>'to_agency' AS to_agency FROM event_archive"
+    " WHERE xid >= $1::text::xid8 AND xid < $2::text::xid8 AND type = ANY($5)"
+    " ORDER BY xid, time, source, event_id LIMIT $6"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +96,13 @@ class LiveFeed(BackgroundLoop):
     async def tick(self, now: datetime | None = None) -> list[Item]:
         now = now or datetime.now(UTC)
         async with self.pool.acquire() as conn:
-            xmin = int(await conn.fetchval(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
+            xmin = int(await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
             if self.xid is None:  # start from now: what happened before is on the dashboard
                 self.xid, self.clock = xmin, now
                 return []
-            rows = await conn.fetch(_ROWS, str(self.xid), str(xmin), "case_id", "incident_id",
-                                    list(TRACKED), MAX_ROWS)
+            rows = await conn.fetch(
+                _ROWS, str(self.xid), str(xmin), "case_id", "incident_id", list(TRACKED), MAX_ROWS
+            )
             upto = xmin
             if len(rows) == MAX_ROWS:  # more than a tick's worth: stop at a transaction edge
                 last = int(rows[-1]["xid"])
@@ -104,21 +110,34 @@ class LiveFeed(BackgroundLoop):
                 if kept:
                     rows, upto = kept, last
                 else:  # one transaction wrote them all: take all of it
-                    rows = await conn.fetch(_ROWS.replace(" LIMIT $6", ""), str(last),
-                                            str(last + 1), "case_id", "incident_id",
-                                            list(TRACKED))
+                    rows = await conn.fetch(
+                        _ROWS.replace(" LIMIT $6", ""),
+                        str(last),
+                        str(last + 1),
+                        "case_id",
+                        "incident_id",
+                        list(TRACKED),
+                    )
                     upto = last + 1
             refs: list[tuple[str, str, str | None]] = []
             for r in rows:
                 agency, kind, field, _ = TRACKED[r["type"]]
                 rid = r["ref1"] if field == "case_id" else r["ref2"]
                 refs.append((agency, kind, rid))
-            links = {k: eid for k, (kind, eid) in (await read_links(
-                conn, {r for r in refs if r[2] is not None})).items() if kind == "case"}
+            links = {
+                k: eid
+                for k, (kind, eid) in (
+                    await read_links(conn, {r for r in refs if r[2] is not None})
+                ).items()
+                if kind == "case"
+            }
             due = await conn.fetch(
                 "SELECT entity_id FROM entity_field WHERE entity_kind = 'case'"
                 " AND field = 'due_at' AND hub_ts(value #>> '{}') > $1"
-                " AND hub_ts(value #>> '{}') <= $2", self.clock, now)
+                " AND hub_ts(value #>> '{}') <= $2",
+                self.clock,
+                now,
+            )
             case_ids = sorted({c for c in links.values() if c} | {r[0] for r in due})
             facts = await case_facts(conn, case_ids, FACTS)
         new: list[Item] = []
@@ -127,9 +146,14 @@ class LiveFeed(BackgroundLoop):
             what = TRACKED[r["type"]][3]
             if cid is None or what is None:
                 continue
-            data = {"case_id": cid, "type": r["type"], "agency": r["agency"],
-                    "time": r["time"], "summary": r["summary"],
-                    **{k: facts.get(cid, {}).get(k) for k in ("category", "grid", "sealed")}}
+            data = {
+                "case_id": cid,
+                "type": r["type"],
+                "agency": r["agency"],
+                "time": r["time"],
+                "summary": r["summary"],
+                **{k: facts.get(cid, {}).get(k) for k in ("category", "grid", "sealed")},
+            }
             if what == "referral":
                 data["to_agency"] = r["to_agency"]
             new.append(self._item(what, data))
@@ -140,9 +164,17 @@ class LiveFeed(BackgroundLoop):
                 self.announced.discard(cid)
             elif cid not in self.announced and is_overdue(f.get("due_at"), status, now):
                 self.announced.add(cid)
-                new.append(self._item("overdue", {
-                    "case_id": cid, "due_at": f.get("due_at"), "stage": f.get("stage"),
-                    **{k: f.get(k) for k in ("category", "grid", "sealed")}}))
+                new.append(
+                    self._item(
+                        "overdue",
+                        {
+                            "case_id": cid,
+                            "due_at": f.get("due_at"),
+                            "stage": f.get("stage"),
+                            **{k: f.get(k) for k in ("category", "grid", "sealed")},
+                        },
+                    )
+                )
         self.xid, self.clock = upto, now
         if new:
             async with self.changed:
@@ -162,8 +194,7 @@ class LiveFeed(BackgroundLoop):
                 return int(n)
         return 0
 
-    async def follow(self, after: int, heartbeat: float = 15.0
-                     ) -> AsyncIterator[list[Item]]:
+    async def follow(self, after: int, heartbeat: float = 15.0) -> AsyncIterator[list[Item]]:
         """Batches of items with ids above ``after``, as they come; an empty batch every
         ``heartbeat`` seconds so proxies and clients see the stream is alive."""
         while True:

@@ -33,8 +33,13 @@ class EventError:
     detail: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "reason": self.reason, "field": self.field,
-                "detail": self.detail}
+        return {
+            "index": self.index,
+            "id": self.id,
+            "reason": self.reason,
+            "field": self.field,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -52,8 +57,9 @@ class Outcome:
         return ",".join(f"{t}:{p}:{o}" for (t, p), o in sorted(self.positions.items()))
 
 
-def check_batch(docs: list[Any], agency: str, agencies: tuple[str, ...], scan_nul: bool
-                ) -> tuple[list[Envelope], list[EventError]]:
+def check_batch(
+    docs: list[Any], agency: str, agencies: tuple[str, ...], scan_nul: bool
+) -> tuple[list[Envelope], list[EventError]]:
     envs: list[Envelope] = []
     errors: list[EventError] = []
     for i, doc in enumerate(docs):
@@ -63,14 +69,18 @@ def check_batch(docs: list[Any], agency: str, agencies: tuple[str, ...], scan_nu
             envs.append(env)
         except Rejected as exc:
             eid = doc.get("id") if isinstance(doc, dict) else None
-            errors.append(EventError(i, eid if isinstance(eid, str) else None, exc.reason,
-                                     exc.field, exc.detail))
+            errors.append(
+                EventError(
+                    i, eid if isinstance(eid, str) else None, exc.reason, exc.field, exc.detail
+                )
+            )
     return envs, errors
 
 
 class Gateway:
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer,
-                 agencies: tuple[str, ...]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, producer: AIOKafkaProducer, agencies: tuple[str, ...]
+    ) -> None:
         self.pool = pool
         self.producer = producer
         self.agencies = agencies
@@ -94,7 +104,10 @@ class Gateway:
                 "INSERT INTO gateway_seen (source, event_id, topic)"
                 " SELECT s, i, $3 FROM unnest($1::text[], $2::text[]) AS x(s, i)"
                 " ON CONFLICT DO NOTHING RETURNING source, event_id",
-                [k[0] for k in keys], [k[1] for k in keys], topic)
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                topic,
+            )
             fresh = [unique[(r["source"], r["event_id"])] for r in claimed]
             out.duplicates += len(unique) - len(fresh)
             if not fresh:
@@ -119,8 +132,9 @@ class Gateway:
             members: list[Envelope] = []
             for env, key, value in items:
                 if batch.append(key=key, value=value, timestamp=None) is None:
-                    sends.append((p, members, await self.producer.send_batch(batch, topic,
-                                                                             partition=p)))
+                    sends.append(
+                        (p, members, await self.producer.send_batch(batch, topic, partition=p))
+                    )
                     batch, members = self.producer.create_batch(), []
                     if batch.append(key=key, value=value, timestamp=None) is None:
                         raise ValueError(f"event {env.id} is larger than a record batch")

@@ -32,9 +32,14 @@ UNIT = 0.0035  # degrees of latitude per lattice unit (~390 m): a grid of a few 
 CODE = re.compile(r"^(?P<district>\d{6})(?P<street>\d{3})(?P<community>\d{3})(?P<grid>\d{2,3})$")
 # Near the real centres of Beijing's districts (lon, lat): the simulator's districts.
 CENTRES = {
-    "110101": (116.416, 39.929), "110102": (116.366, 39.915), "110105": (116.486, 39.948),
-    "110106": (116.287, 39.858), "110107": (116.195, 39.914), "110108": (116.298, 39.959),
-    "110112": (116.657, 39.910), "110114": (116.231, 40.221),
+    "110101": (116.416, 39.929),
+    "110102": (116.366, 39.915),
+    "110105": (116.486, 39.948),
+    "110106": (116.287, 39.858),
+    "110107": (116.195, 39.914),
+    "110108": (116.298, 39.959),
+    "110112": (116.657, 39.910),
+    "110114": (116.231, 40.221),
 }
 LON_SCALE = 1.3  # a degree of longitude is ~0.77 of a degree of latitude at 40°N
 
@@ -63,8 +68,10 @@ def _origin(district: str) -> tuple[float, float]:
 def _point(district: str, x: float, y: int | float, jitter: float) -> list[float]:
     lon0, lat0 = _origin(district)
     dx, dy = _nudge(district, x, y) if jitter else (0.0, 0.0)
-    return [round(lon0 + (x + dx * jitter) * UNIT * LON_SCALE, 6),
-            round(lat0 + (y + dy * jitter) * UNIT, 6)]
+    return [
+        round(lon0 + (x + dx * jitter) * UNIT * LON_SCALE, 6),
+        round(lat0 + (y + dy * jitter) * UNIT, 6),
+    ]
 
 
 def cell_of(code: str) -> tuple[str, int, int] | None:
@@ -143,10 +150,11 @@ class GridMap:
             if not isinstance(code, str) or not code:
                 raise GeoError(f"HUB_GRID_GEOJSON: feature {i} has no properties.grid")
             if geom.get("type") not in ("Polygon", "MultiPolygon"):
-                raise GeoError(f"HUB_GRID_GEOJSON: grid {code} is a {geom.get('type')!r}, "
-                               "not a Polygon or MultiPolygon")
-            out[code] = {"type": "Feature", "geometry": geom,
-                         "properties": {**props, "grid": code}}
+                raise GeoError(
+                    f"HUB_GRID_GEOJSON: grid {code} is a {geom.get('type')!r}, "
+                    "not a Polygon or MultiPolygon"
+                )
+            out[code] = {"type": "Feature", "geometry": geom, "properties": {**props, "grid": code}}
         return cls("file", out, timezone)
 
     def feature(self, code: str) -> dict[str, Any] | None:
@@ -155,8 +163,11 @@ class GridMap:
         poly = grid_polygon(code)
         if poly is None:
             return None
-        return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": poly},
-                "properties": {"grid": code}}
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": poly},
+            "properties": {"grid": code},
+        }
 
     def collection(self, grids: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """The grids (each a mapping with at least ``grid``) as a FeatureCollection, their
@@ -175,9 +186,18 @@ class GridMap:
             features.append({**f, "properties": props})
             if self.source == "generated":
                 districts.add(code[:6])
-        base = [{"type": "Feature", "geometry": {"type": "Polygon",
-                                                 "coordinates": district_outline(d)},
-                 "properties": {"district": d}} for d in sorted(districts)]
-        return {"type": "FeatureCollection", "features": features,
-                "base": {"type": "FeatureCollection", "features": base},
-                "unmapped": sorted(unmapped), "source": self.source}
+        base = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": district_outline(d)},
+                "properties": {"district": d},
+            }
+            for d in sorted(districts)
+        ]
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "base": {"type": "FeatureCollection", "features": base},
+            "unmapped": sorted(unmapped),
+            "source": self.source,
+        }

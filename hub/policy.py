@@ -71,8 +71,10 @@ class Policy:
             raise PolicyError(f"policy file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(f"policy file {path} is not valid TOML: {exc}") from None
-        p = cls(readers={k: frozenset(v) for k, v in (doc.get("readers") or {}).items()},
-                needs_purpose=frozenset((doc.get("purpose") or {}).get("required_for", [])))
+        p = cls(
+            readers={k: frozenset(v) for k, v in (doc.get("readers") or {}).items()},
+            needs_purpose=frozenset((doc.get("purpose") or {}).get("required_for", [])),
+        )
         for name, rule in (doc.get("restricted") or {}).items():
             what, who = rule.get("what"), frozenset(rule.get("visible_to", []))
             if what == "case.sealed":
@@ -82,17 +84,25 @@ class Policy:
             elif isinstance(what, str) and what.startswith("role:") and len(what) > 5:
                 p.roles_visible_to[what[5:]] = who
             else:
-                raise PolicyError(f"{path}: restricted.{name}: `what` must be one of "
-                                  f"{', '.join(KNOWN_WHAT)} or role:<role>, got {what!r}")
+                raise PolicyError(
+                    f"{path}: restricted.{name}: `what` must be one of "
+                    f"{', '.join(KNOWN_WHAT)} or role:<role>, got {what!r}"
+                )
         for code, labels in (doc.get("purposes") or {}).items():
             if not PURPOSE_CODE.match(code):
-                raise PolicyError(f"{path}: purposes.{code}: a code is lower-case letters, "
-                                  "digits and '-', starting with a letter")
-            missing = [lang for lang in LABEL_LANGUAGES
-                       if not isinstance((labels or {}).get(lang), str) or not labels[lang]]
+                raise PolicyError(
+                    f"{path}: purposes.{code}: a code is lower-case letters, "
+                    "digits and '-', starting with a letter"
+                )
+            missing = [
+                lang
+                for lang in LABEL_LANGUAGES
+                if not isinstance((labels or {}).get(lang), str) or not labels[lang]
+            ]
             if missing:
-                raise PolicyError(f"{path}: purposes.{code}: needs a label for "
-                                  f"{', '.join(missing)}")
+                raise PolicyError(
+                    f"{path}: purposes.{code}: needs a label for {', '.join(missing)}"
+                )
             p.purposes[code] = {k: v for k, v in labels.items() if isinstance(v, str)}
         return p
 
@@ -106,8 +116,9 @@ class Policy:
         try:
             raw = raw.encode("latin-1").decode("utf-8")
         except UnicodeError:
-            raise PurposeError("X-Purpose is not UTF-8: percent-encode the text "
-                               "(encodeURIComponent)") from None
+            raise PurposeError(
+                "X-Purpose is not UTF-8: percent-encode the text (encodeURIComponent)"
+            ) from None
         code, sep, rest = raw.partition(";")
         code = code.strip()
         try:
@@ -117,9 +128,11 @@ class Policy:
             raise PurposeError("X-Purpose: the percent-encoded text is not UTF-8") from None
         if code not in self.purposes:
             known = ", ".join(sorted(self.purposes)) or "none configured"
-            raise PurposeError(f"X-Purpose must start with a purpose code from GET /v1/purposes "
-                               f"({known}), optionally followed by '; ' and percent-encoded "
-                               f"text; got {code[:60]!r}")
+            raise PurposeError(
+                f"X-Purpose must start with a purpose code from GET /v1/purposes "
+                f"({known}), optionally followed by '; ' and percent-encoded "
+                f"text; got {code[:60]!r}"
+            )
         if CONTROL.search(text):
             raise PurposeError("X-Purpose text must not contain control characters")
         if len(text) > MAX_PURPOSE:
@@ -136,8 +149,9 @@ class Policy:
             return AccessDecision(False, f"role {principal.role!r} may not read {resource} records")
         if resource in self.needs_purpose:
             if not purpose or not purpose.strip():
-                return AccessDecision(False, f"{resource} reads must state why: send an X-Purpose "
-                                "header")
+                return AccessDecision(
+                    False, f"{resource} reads must state why: send an X-Purpose header"
+                )
             if len(purpose) > MAX_PURPOSE:
                 return AccessDecision(False, f"X-Purpose is longer than {MAX_PURPOSE} characters")
         return AccessDecision(True, "allowed")
@@ -158,20 +172,32 @@ class Policy:
         for c in out.get("cases", []):
             who = self._role_hidden(principal, c.get("role"))
             if who is not None:
-                cases.append({"case_id": None, "role": "restricted", "agency": c.get("agency"),
-                              "ask": sorted(who)})
+                cases.append(
+                    {
+                        "case_id": None,
+                        "role": "restricted",
+                        "agency": c.get("agency"),
+                        "ask": sorted(who),
+                    }
+                )
                 masked = True
             else:
                 cases.append(c)
         out["cases"] = cases
         records = []
         for r in out.get("records", []):
-            hidden = next((w for role, w in self.roles_visible_to.items()
-                           if f"/{role}/" in str(r.get("id")) and principal.agency not in w),
-                          None)
+            hidden = next(
+                (
+                    w
+                    for role, w in self.roles_visible_to.items()
+                    if f"/{role}/" in str(r.get("id")) and principal.agency not in w
+                ),
+                None,
+            )
             if hidden is not None:
-                records.append({"agency": r["agency"], "kind": r["kind"], "id": None,
-                                "ask": sorted(hidden)})
+                records.append(
+                    {"agency": r["agency"], "kind": r["kind"], "id": None, "ask": sorted(hidden)}
+                )
                 masked = True
             else:
                 records.append(r)
@@ -183,16 +209,26 @@ class Policy:
 
     def mask_case(self, principal: Principal, case: dict[str, Any]) -> tuple[dict, bool]:
         if self.case_sealed_for(principal, case):
-            return {"case_id": case["case_id"], "sealed": True, "status": "restricted",
-                    "ask": sorted(self.sealed_visible_to)}, True
+            return {
+                "case_id": case["case_id"],
+                "sealed": True,
+                "status": "restricted",
+                "ask": sorted(self.sealed_visible_to),
+            }, True
         masked = False
         out = dict(case)
         persons = []
         for p in out.get("persons", []):
             who = self._role_hidden(principal, p.get("role"))
             if who is not None:
-                persons.append({"person_id": None, "role": "restricted",
-                                "agency": p.get("agency"), "ask": sorted(who)})
+                persons.append(
+                    {
+                        "person_id": None,
+                        "role": "restricted",
+                        "agency": p.get("agency"),
+                        "ask": sorted(who),
+                    }
+                )
                 masked = True
             else:
                 persons.append(p)

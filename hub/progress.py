@@ -31,13 +31,24 @@ class Advance(Protocol):
 def progress(label: str, total: int | None = None) -> Iterator[Advance]:
     """``with progress("publishing", len(records)) as advance: … advance(k)``."""
     if total is None:
-        columns = (SpinnerColumn(), TextColumn("{task.description}"),
-                   TextColumn("{task.completed:,} records"), TimeElapsedColumn())
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} records"),
+            TimeElapsedColumn(),
+        )
     else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=_console, transient=False,
-                  disable=not _console.is_terminal) as bar:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+    with Progress(
+        *columns, console=_console, transient=False, disable=not _console.is_terminal
+    ) as bar:
         task = bar.add_task(label, total=total)
         done = [0]
 

@@ -17,9 +17,13 @@ from hub.progress import progress
 from schemas.topics import agency_topic
 
 
-async def publish_records(settings: Settings, records: list[tuple[str, bytes, bytes]],
-                          rate: float = 0.0, label: str = "publishing",
-                          show: bool = True) -> int:
+async def publish_records(
+    settings: Settings,
+    records: list[tuple[str, bytes, bytes]],
+    rate: float = 0.0,
+    label: str = "publishing",
+    show: bool = True,
+) -> int:
     """Send (topic, key, value) records with acks=all; at ``rate`` events/s when given, else
     as fast as the broker takes them, with a progress bar on stderr (``show``)."""
     producer = await start_producer(settings, "publisher")
@@ -50,8 +54,9 @@ def _ignore(n: int = 1) -> None:
 
 
 def as_records(events: list[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
-    return [(agency_topic(e["agency"]), str(e["subject"]).encode(), orjson.dumps(e))
-            for e in events]
+    return [
+        (agency_topic(e["agency"]), str(e["subject"]).encode(), orjson.dumps(e)) for e in events
+    ]
 
 
 def read_jsonl(path: Path, agencies: tuple[str, ...]) -> Iterator[tuple[int, str, bytes, bytes]]:

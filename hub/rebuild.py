@@ -42,9 +42,13 @@ class RebuildReport:
 
 
 class Rebuilder:
-    def __init__(self, settings: Settings, schema: str,
-                 progress: Callable[[int], None] | None = None,
-                 batch_records: int = 50_000) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        schema: str,
+        progress: Callable[[int], None] | None = None,
+        batch_records: int = 50_000,
+    ) -> None:
         if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", schema) or schema == "public":
             raise ValueError(f"rebuild schema must be a fresh plain name, not {schema!r}")
         self.settings = settings
@@ -73,9 +77,13 @@ class Rebuilder:
         pool = await new_pool(self.settings, "rebuild", schema=self.schema, dsn=dsn)
         self.store = Store(pool, REBUILD_CONSUMER, self.settings.agencies)
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.require_kafka(), enable_auto_commit=False,
-            auto_offset_reset="earliest", group_id=None,
-            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024)
+            bootstrap_servers=self.settings.require_kafka(),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            group_id=None,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
         await self.consumer.start()
 
     async def build_indexes(self) -> None:
@@ -114,11 +122,13 @@ class Rebuilder:
                     continue
                 for m in msgs:
                     if m.offset < end:
-                        records.append(InboundRecord(tp.topic, tp.partition, m.offset, m.key,
-                                                     m.value))
+                        records.append(
+                            InboundRecord(tp.topic, tp.partition, m.offset, m.key, m.value)
+                        )
                 last = msgs[-1].offset + 1 if msgs else 0
-                self.done[(tp.topic, tp.partition)] = min(max(last, self.done.get(
-                    (tp.topic, tp.partition), 0)), end)
+                self.done[(tp.topic, tp.partition)] = min(
+                    max(last, self.done.get((tp.topic, tp.partition), 0)), end
+                )
                 if self.done[(tp.topic, tp.partition)] >= end:
                     del todo[(tp.topic, tp.partition)]
                     self.consumer.pause(tp)
@@ -141,7 +151,8 @@ async def defer_indexes(conn: asyncpg.Connection, schema: str) -> list[str]:
         "SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS ddl FROM pg_index x"
         " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace"
         " WHERE n.nspname = $1 AND NOT x.indisunique AND NOT x.indisprimary ORDER BY 1",
-        schema)
+        schema,
+    )
     for r in rows:
         await conn.execute(f'DROP INDEX "{schema}"."{r["name"]}"')
     return [r["ddl"] for r in rows]
@@ -160,9 +171,13 @@ async def compare(conn: asyncpg.Connection, live: str, rebuilt: str) -> dict[str
     return out
 
 
-async def rebuild(settings: Settings, schema: str, verify: bool,
-                  progress: Callable[[int], None] | None = None,
-                  consumer: str | None = None) -> RebuildReport:
+async def rebuild(
+    settings: Settings,
+    schema: str,
+    verify: bool,
+    progress: Callable[[int], None] | None = None,
+    consumer: str | None = None,
+) -> RebuildReport:
     live_consumer = consumer or settings.streams_app_id
     t0 = time.monotonic()
     rb = Rebuilder(settings, schema, progress)

@@ -43,7 +43,8 @@ async def check_log_identity(database_url: str, cluster_id: str, embedded: bool)
     try:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS log_identity (id boolean PRIMARY KEY DEFAULT true"
-            " CHECK (id), cluster_id text NOT NULL)")
+            " CHECK (id), cluster_id text NOT NULL)"
+        )
         current = await conn.fetchval("SELECT cluster_id FROM log_identity")
         if current is None:
             await conn.execute("INSERT INTO log_identity (cluster_id) VALUES ($1)", cluster_id)
@@ -90,7 +91,9 @@ class Hub:
                 # would describe a log that no longer exists.
                 shutil.rmtree(stack_dir)
             self.stack = EmbeddedStack(
-                stack_dir, want_kafka=want_kafka, want_database=want_db,
+                stack_dir,
+                want_kafka=want_kafka,
+                want_database=want_db,
                 cluster_id=f"civic-hub-{uuid.uuid4().hex[:12]}",
             )
             await asyncio.to_thread(self.stack.start)
@@ -104,25 +107,36 @@ class Hub:
         created = await ensure_topics(s)
         if created:
             log.info("topics.created", topics=created)
-        await check_log_identity(s.require_database(), await broker_cluster_id(s.require_kafka()),
-                                 s.embedded_broker)
+        await check_log_identity(
+            s.require_database(), await broker_cluster_id(s.require_kafka()), s.embedded_broker
+        )
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        (s.data_dir / STACK_FILE).write_bytes(orjson.dumps(
-            {"kafka_bootstrap": s.kafka_bootstrap, "database_url": s.database_url,
-             "embedded_broker": s.embedded_broker, "api": s.api_bind, "pid": os.getpid()}))
+        (s.data_dir / STACK_FILE).write_bytes(
+            orjson.dumps(
+                {
+                    "kafka_bootstrap": s.kafka_bootstrap,
+                    "database_url": s.database_url,
+                    "embedded_broker": s.embedded_broker,
+                    "api": s.api_bind,
+                    "pid": os.getpid(),
+                }
+            )
+        )
         return s
 
     def child_env(self) -> dict[str, str]:
         s = self.settings
         env = dict(os.environ)
-        env.update({
-            "HUB_KAFKA_BOOTSTRAP": s.require_kafka(),
-            "HUB_DATABASE_URL": s.require_database(),
-            "HUB_EMBEDDED_BROKER": "1" if s.embedded_broker else "0",
-            "HUB_DATA_DIR": str(s.data_dir),
-            "HUB_AGENCIES": ",".join(s.agencies),
-            "HUB_STREAMS_APP_ID": s.streams_app_id,
-        })
+        env.update(
+            {
+                "HUB_KAFKA_BOOTSTRAP": s.require_kafka(),
+                "HUB_DATABASE_URL": s.require_database(),
+                "HUB_EMBEDDED_BROKER": "1" if s.embedded_broker else "0",
+                "HUB_DATA_DIR": str(s.data_dir),
+                "HUB_AGENCIES": ",".join(s.agencies),
+                "HUB_STREAMS_APP_ID": s.streams_app_id,
+            }
+        )
         return env
 
     def spawn_worker(self) -> subprocess.Popen[bytes]:
@@ -136,7 +150,9 @@ class Hub:
             out = open(self.worker_log, "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
-            env=self.child_env(), stdout=out, stderr=subprocess.STDOUT if out else None,
+            env=self.child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
             preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
             start_new_session=True,
         )
@@ -151,8 +167,13 @@ class Hub:
             for i, proc in enumerate(self.workers):
                 if proc.poll() is None:
                     continue
-                log.warning("worker.exited", pid=proc.pid, code=proc.returncode,
-                            restart_in=backoff[i], log=str(self.worker_log))
+                log.warning(
+                    "worker.exited",
+                    pid=proc.pid,
+                    code=proc.returncode,
+                    restart_in=backoff[i],
+                    log=str(self.worker_log),
+                )
                 await asyncio.sleep(backoff[i])
                 backoff[i] = min(backoff[i] * 2, 30.0)
                 self.workers[i] = self._popen_worker()

@@ -50,7 +50,7 @@ class TokenBook:
             if len(token) < 16:
                 raise TokenFileError(f"{path}: a token must be at least 16 characters")
             if not isinstance(spec, dict):
-                raise TokenFileError(f"{path}: [tokens.\"…\"] must be a table")
+                raise TokenFileError(f'{path}: [tokens."…"] must be a table')
             user, agency, role = spec.get("user"), spec.get("agency"), spec.get("role")
             if not isinstance(user, str) or not user:
                 raise TokenFileError(f"{path}: a token has no user")
@@ -72,8 +72,9 @@ def write_demo_tokens(path: Path) -> dict[str, Principal]:
     }
     lines = ["# Demo tokens written by `civic-hub up`; regenerated at every start.\n"]
     for token, p in people.items():
-        lines.append(f'[tokens."{token}"]\nuser = "{p.user}"\nagency = "{p.agency}"\n'
-                     f'role = "{p.role}"\n\n')
+        lines.append(
+            f'[tokens."{token}"]\nuser = "{p.user}"\nagency = "{p.agency}"\nrole = "{p.role}"\n\n'
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines))
     path.chmod(0o600)

@@ -10,8 +10,12 @@ from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_
 
 
 def required_topics(settings: Settings) -> list[str]:
-    return [*settings.inbound_topics, DEADLETTER_TOPIC, COORDINATION_TOPIC,
-            settings.resolution_topic]
+    return [
+        *settings.inbound_topics,
+        DEADLETTER_TOPIC,
+        COORDINATION_TOPIC,
+        settings.resolution_topic,
+    ]
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -28,11 +32,17 @@ async def ensure_topics(settings: Settings) -> list[str]:
             try:
                 await admin.create_topics(
                     [
-                        NewTopic(t, settings.partitions, settings.replication,
-                                 topic_configs=configs | (
-                                     {"max.message.bytes": str(DEADLETTER_MAX_BYTES + 65536)}
-                                     if t == DEADLETTER_TOPIC and not settings.embedded_broker
-                                     else {}))
+                        NewTopic(
+                            t,
+                            settings.partitions,
+                            settings.replication,
+                            topic_configs=configs
+                            | (
+                                {"max.message.bytes": str(DEADLETTER_MAX_BYTES + 65536)}
+                                if t == DEADLETTER_TOPIC and not settings.embedded_broker
+                                else {}
+                            ),
+                        )
                         for t in missing
                     ]
                 )

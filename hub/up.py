@@ -41,12 +41,19 @@ def banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str |
             lines.append(f"    {p.role:15s} {p.user:22s} {token}")
         cc = next((t for t, p in tokens.items() if p.role == "command-center"), None)
         if cc:
-            example = (f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
-                       f"'{base}/v1/persons?national_id={person_hint}'" if person_hint else
-                       f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
-                       f"'{base}/v1/persons?name=…'")
-            lines += ["", "Try:", "  " + example,
-                      f"  or open {base}/?token={cc}  (the page drops it from the address)"]
+            example = (
+                f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
+                f"'{base}/v1/persons?national_id={person_hint}'"
+                if person_hint
+                else f"curl -s -H 'Authorization: Bearer {cc}' -H 'X-Purpose: duty-watch' "
+                f"'{base}/v1/persons?name=…'"
+            )
+            lines += [
+                "",
+                "Try:",
+                "  " + example,
+                f"  or open {base}/?token={cc}  (the page drops it from the address)",
+            ]
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 
@@ -57,13 +64,16 @@ def _check_bind(settings: Settings) -> None:
         try:
             s.bind((settings.api_host, settings.api_port))
         except OSError as exc:
-            raise ConfigError(f"HUB_API_BIND={settings.api_bind}: cannot listen there "
-                              f"({exc.strerror}); is another hub running? set HUB_API_BIND "
-                              "to a free host:port") from None
+            raise ConfigError(
+                f"HUB_API_BIND={settings.api_bind}: cannot listen there "
+                f"({exc.strerror}); is another hub running? set HUB_API_BIND "
+                "to a free host:port"
+            ) from None
 
 
-async def _until_archived(settings: Settings, event_id: str, stop: asyncio.Event,
-                          within: float = 60.0) -> None:
+async def _until_archived(
+    settings: Settings, event_id: str, stop: asyncio.Event, within: float = 60.0
+) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(settings.require_database())
@@ -83,13 +93,16 @@ def check_bind(settings: Settings) -> None:
         try:
             s.bind((settings.api_host, settings.api_port))
         except OSError as exc:
-            raise ConfigError(f"HUB_API_BIND={settings.api_bind}: cannot listen there "
-                              f"({exc.strerror}); is another hub running? set HUB_API_BIND "
-                              "to a free host:port") from None
+            raise ConfigError(
+                f"HUB_API_BIND={settings.api_bind}: cannot listen there "
+                f"({exc.strerror}); is another hub running? set HUB_API_BIND "
+                "to a free host:port"
+            ) from None
 
 
-async def until_archived(settings: Settings, event_id: str, stop: asyncio.Event,
-                          within: float = 60.0) -> None:
+async def until_archived(
+    settings: Settings, event_id: str, stop: asyncio.Event, within: float = 60.0
+) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(settings.require_database())
@@ -134,9 +147,17 @@ async def up(settings: Settings, demo: bool) -> int:
             hub.spawn_worker()
         supervisor = asyncio.create_task(hub.supervise())
         app = create_app(settings, tokens)
-        server = uvicorn.Server(uvicorn.Config(
-            app, host=settings.api_host, port=settings.api_port, log_level="warning",
-            lifespan="on", access_log=False, timeout_graceful_shutdown=2))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="warning",
+                lifespan="on",
+                access_log=False,
+                timeout_graceful_shutdown=2,
+            )
+        )
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         serving = asyncio.create_task(server.serve())
         while not server.started:
@@ -155,8 +176,11 @@ async def up(settings: Settings, demo: bool) -> int:
             hint = events[0]["data"]["person"]["national_id"]
             feeding = asyncio.create_task(demo_feed(settings, events))
             # The banner's example answers once the story is in the read model: wait for it.
-            print("waiting for the scripted dispute to reach the read model…",
-                  file=sys.stderr, flush=True)
+            print(
+                "waiting for the scripted dispute to reach the read model…",
+                file=sys.stderr,
+                flush=True,
+            )
             await until_archived(settings, events[-1]["id"], stop)
         print(banner(settings, demo_tokens, hint), flush=True)
         await stop.wait()
@@ -183,8 +207,10 @@ async def demo_feed(settings: Settings, story: list[dict[str, Any]]) -> None:
 
     await publish_records(settings, as_records(story), show=False)
     end = now()
-    city = await asyncio.to_thread(simulator.simulate, simulator.SimConfig(
-        seed=1, events=20_000, start=end - timedelta(days=300)))
+    city = await asyncio.to_thread(
+        simulator.simulate,
+        simulator.SimConfig(seed=1, events=20_000, start=end - timedelta(days=300)),
+    )
     city = [e for e in city if e.time <= end]  # what has happened by now, nothing after
     log.info("demo.city", events=len(city), rate=250)
     await publish_records(settings, as_records([e.event for e in city]), rate=250, show=False)

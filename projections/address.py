@@ -16,8 +16,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CN = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-       "八": 8, "九": 9}
+_CN = {
+    "〇": 0,
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _FULL = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _FULL[0x3000] = 0x20  # ideographic space
 _NUM = r"[0-9〇零一二两三四五六七八九十百]+"
@@ -70,8 +82,14 @@ class StandardAddress:
 
     def key(self) -> str:
         """Identity of the place at the finest level known."""
-        parts = [self.district or "?", self.road or "?", _s(self.number), _s(self.building),
-                 _s(self.unit), _s(self.room)]
+        parts = [
+            self.district or "?",
+            self.road or "?",
+            _s(self.number),
+            _s(self.building),
+            _s(self.unit),
+            _s(self.room),
+        ]
         if self.road is None:
             parts.append(self.rest or "")
         return "|".join(parts)
@@ -101,32 +119,32 @@ def parse(text: str, grid: str | None = None) -> StandardAddress:
     m = _DISTRICT.match(t)
     if m:
         fields["district"] = m.group(1)
-        t = t[m.end():]
+        t = t[m.end() :]
     if grid and len(grid) >= 6 and grid[:6].isdigit():
         fields["district"] = grid[:6]  # the code is exact where names vary
     for name, rx in (("street", _STREET), ("community", _COMMUNITY)):
         m = rx.match(t)
         if m:
             fields[name] = m.group(1)
-            t = t[m.end():]
+            t = t[m.end() :]
     m = _ROAD.match(t)
     if not m:
         return StandardAddress(**fields, rest=t or None)  # type: ignore[arg-type]
     fields["road"] = m.group(1)
     fields["number"] = cn_number(m.group(3))
-    t = t[m.end():]
+    t = t[m.end() :]
     m = _HYPHEN.match(t)
     if m:
         fields["building"] = cn_number(m.group(1))
         fields["unit"] = cn_number(m.group(2))
         fields["room"] = cn_number(m.group(3))
-        t = t[m.end():]
+        t = t[m.end() :]
     else:
         for name, rx in (("building", _BUILDING), ("unit", _UNIT), ("floor", _FLOOR)):
             m = rx.match(t)
             if m:
                 fields[name] = cn_number(m.group(1))
-                t = t[m.end():]
+                t = t[m.end() :]
         m = _ROOM.match(t)
         if m:
             fields["room"] = cn_number(m.group(1))

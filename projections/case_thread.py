@@ -29,14 +29,29 @@ def _stage(env: Envelope, ch: Changes, cid: str, stage: str, status: str | None 
         ch.set_field(env, "case", cid, "status", status)
 
 
-def _party(env: Envelope, r: Resolver, ch: Changes, cid: str, record: tuple[str, str, str],
-           role: str, person: dict[str, Any], index: str) -> str:
+def _party(
+    env: Envelope,
+    r: Resolver,
+    ch: Changes,
+    cid: str,
+    record: tuple[str, str, str],
+    role: str,
+    person: dict[str, Any],
+    index: str,
+) -> str:
     agency, kind, rid = record
     rec = r.person(env, person, agency, f"{kind}-party", f"{rid}/{index}")
-    ch.add_member(env, "case", cid, "person", f"{rec}/{role}",
-                  {"record": rec, "role": role, "agency": agency})
-    ch.add_member(env, "record", rec, "case", f"{cid}/{role}",
-                  {"case_id": cid, "role": role, "agency": agency})
+    ch.add_member(
+        env, "case", cid, "person", f"{rec}/{role}", {"record": rec, "role": role, "agency": agency}
+    )
+    ch.add_member(
+        env,
+        "record",
+        rec,
+        "case",
+        f"{cid}/{role}",
+        {"case_id": cid, "role": role, "agency": agency},
+    )
     return rec
 
 
@@ -112,8 +127,14 @@ def city_closed(env: Envelope, r: Resolver, ch: Changes) -> None:
 @handles("city.case.escalated")
 def city_escalated(env: Envelope, r: Resolver, ch: Changes) -> None:
     cid = r.case(env, *CITY_CASE, env.data["case_id"])
-    ch.add_member(env, "case", cid, "escalation", env.data["to_agency"],
-                  {"to_agency": env.data["to_agency"], "from_agency": "city"})
+    ch.add_member(
+        env,
+        "case",
+        cid,
+        "escalation",
+        env.data["to_agency"],
+        {"to_agency": env.data["to_agency"], "from_agency": "city"},
+    )
 
 
 # -- police -------------------------------------------------------------------------------
@@ -132,8 +153,14 @@ def incident_reported(env: Envelope, r: Resolver, ch: Changes) -> None:
 @handles("police.incident.referred")
 def incident_referred(env: Envelope, r: Resolver, ch: Changes) -> None:
     cid = r.case(env, *POLICE_INCIDENT, env.data["incident_id"])
-    ch.add_member(env, "case", cid, "escalation", env.data["to_agency"],
-                  {"to_agency": env.data["to_agency"], "from_agency": "police"})
+    ch.add_member(
+        env,
+        "case",
+        cid,
+        "escalation",
+        env.data["to_agency"],
+        {"to_agency": env.data["to_agency"], "from_agency": "police"},
+    )
     _stage(env, ch, cid, "referred")
 
 
@@ -154,8 +181,7 @@ def police_opened(env: Envelope, r: Resolver, ch: Changes) -> None:
 @handles("police.person.involved")
 def police_person(env: Envelope, r: Resolver, ch: Changes) -> None:
     d = env.data
-    rec = (*POLICE_CASE, d["case_id"]) if d.get("case_id") else (
-        *POLICE_INCIDENT, d["incident_id"])
+    rec = (*POLICE_CASE, d["case_id"]) if d.get("case_id") else (*POLICE_INCIDENT, d["incident_id"])
     cid = r.case(env, *rec)
     _party(env, r, ch, cid, rec, d["role"], d["person"], f"{d['role']}/{env.id}")
 
@@ -235,8 +261,17 @@ def _summarizer(template: str):  # type: ignore[no-untyped-def]
     return summarize
 
 
-_KEYS = ("case_id", "incident_id", "category", "channel", "due_at", "department",
-         "to_agency", "case_type", "at")
+_KEYS = (
+    "case_id",
+    "incident_id",
+    "category",
+    "channel",
+    "due_at",
+    "department",
+    "to_agency",
+    "case_type",
+    "at",
+)
 
 for _t, _tpl in _SUMMARY.items():
     summarizes(_t)(_summarizer(_tpl))

@@ -63,16 +63,24 @@ class Changes:
         if cur is None or env.stamp > cur.stamp:
             self.fields[key] = FieldFact(value, env.stamp, env.agency)
 
-    def add_member(self, env: Envelope, kind: str, entity_id: str, relation: str, member: str,
-                   attrs: dict[str, Any] | None = None) -> None:
+    def add_member(
+        self,
+        env: Envelope,
+        kind: str,
+        entity_id: str,
+        relation: str,
+        member: str,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
         """State a set member; the earliest statement is kept, with its provenance."""
         key = (kind, entity_id, relation, member)
         cur = self.members.get(key)
         if cur is None or env.stamp < cur.stamp:
             self.members[key] = MemberFact(attrs or {}, env.stamp, env.agency)
 
-    def link(self, agency: str, kind: str, record_id: str, entity_kind: str,
-             entity_id: str) -> None:
+    def link(
+        self, agency: str, kind: str, record_id: str, entity_kind: str, entity_id: str
+    ) -> None:
         self.links[(agency, kind, record_id)] = (entity_kind, entity_id)
 
     def mention(self, env: Envelope, record: str, **facts: Any) -> None:
@@ -112,8 +120,15 @@ class NullChanges(Changes):
     def set_field(self, env: Envelope, kind: str, entity_id: str, name: str, value: Any) -> None:
         pass
 
-    def add_member(self, env: Envelope, kind: str, entity_id: str, relation: str, member: str,
-                   attrs: dict[str, Any] | None = None) -> None:
+    def add_member(
+        self,
+        env: Envelope,
+        kind: str,
+        entity_id: str,
+        relation: str,
+        member: str,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
         pass
 
     def mention(self, env: Envelope, record: str, **facts: Any) -> None:

@@ -35,8 +35,11 @@ CREATE TEMP TABLE IF NOT EXISTS stage_entity (entity_kind text, entity_id text,
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
-        "jsonb", schema="pg_catalog",
-        encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, format="text",
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda v: orjson.dumps(v).decode(),
+        decoder=orjson.loads,
+        format="text",
     )
     await conn.execute(_STAGING_DDL)
 
@@ -48,8 +51,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     connection); an open transaction is still rolled back by asyncpg before this runs."""
 
 
-async def create_pool(dsn: str, schema: str = "public", min_size: int = 1,
-                      max_size: int = 10, custom_plans: bool = False) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    schema: str = "public",
+    min_size: int = 1,
+    max_size: int = 10,
+    custom_plans: bool = False,
+) -> asyncpg.Pool:
     """``custom_plans`` (the projector's pools): plan each statement for its own arguments.
     asyncpg prepares statements, and after five runs PostgreSQL may keep a generic plan made
     while the tables were empty (a worker starting on a fresh read model): the blocking
@@ -62,7 +70,11 @@ async def create_pool(dsn: str, schema: str = "public", min_size: int = 1,
     if custom_plans:
         settings["plan_cache_mode"] = "force_custom_plan"
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
         server_settings=settings,
     )
     assert pool is not None
@@ -96,7 +108,8 @@ async def migrate(dsn: str, schema: str = "public") -> list[str]:
                     await conn.execute(path.read_text())
                     await conn.execute(
                         "INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
-                        version, path.name,
+                        version,
+                        path.name,
                     )
                 applied.append(path.name)
                 log.info("migration.applied", schema=schema, migration=path.name)
@@ -110,14 +123,16 @@ async def migrate(dsn: str, schema: str = "public") -> list[str]:
 Positions = dict[tuple[str, int], int]
 
 
-async def read_positions(conn: asyncpg.Pool | asyncpg.Connection, consumer: str,
-                         schema: str = "public") -> Positions:
+async def read_positions(
+    conn: asyncpg.Pool | asyncpg.Connection, consumer: str, schema: str = "public"
+) -> Positions:
     """Where ``consumer`` is: the next offset it will apply, per topic partition."""
     if not _SCHEMA_NAME.match(schema):
         raise ValueError(f"not a plain schema name: {schema!r}")
     rows = await conn.fetch(
-        f'SELECT topic, partition, next_offset FROM "{schema}".stream_position'
-        " WHERE consumer = $1", consumer)
+        f'SELECT topic, partition, next_offset FROM "{schema}".stream_position WHERE consumer = $1',
+        consumer,
+    )
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 

@@ -50,12 +50,22 @@ class Decision:
     def event(self) -> dict[str, Any]:
         """The decision as the CloudEvent the hub writes to its resolution topic."""
         return {
-            "specversion": "1.0", "id": self.id, "source": "/hub/resolution",
+            "specversion": "1.0",
+            "id": self.id,
+            "source": "/hub/resolution",
             "type": f"hub.{self.graph}.{PAST[self.action]}",
-            "time": self.time.isoformat(), "subject": self.a, "agency": "hub",
-            "data": {"action": self.action, "a": self.a, "b": self.b,
-                     "score": round(self.score, 4), "evidence": self.evidence,
-                     "decided_by": self.decided_by, "graph": self.graph}
+            "time": self.time.isoformat(),
+            "subject": self.a,
+            "agency": "hub",
+            "data": {
+                "action": self.action,
+                "a": self.a,
+                "b": self.b,
+                "score": round(self.score, 4),
+                "evidence": self.evidence,
+                "decided_by": self.decided_by,
+                "graph": self.graph,
+            }
             | ({"seq": self.seq} if self.seq else {}),
         }
 
@@ -68,9 +78,17 @@ def parse_decision(raw: bytes) -> Decision:
     graph = d.get("graph", "person")
     if graph not in ("person", "case"):
         raise ValueError(f"unknown resolution graph {graph!r}")
-    return Decision(d["action"], d["a"], d["b"], float(d.get("score") or 0), d["evidence"],
-                    d["decided_by"], datetime.fromisoformat(doc["time"]), graph,
-                    int(d.get("seq") or 0))
+    return Decision(
+        d["action"],
+        d["a"],
+        d["b"],
+        float(d.get("score") or 0),
+        d["evidence"],
+        d["decided_by"],
+        datetime.fromisoformat(doc["time"]),
+        graph,
+        int(d.get("seq") or 0),
+    )
 
 
 REFERRAL_WINDOW_HOURS = 72
@@ -78,16 +96,25 @@ SOON_HOURS = 24
 REFERRAL_LINK_AT = 0.75
 
 
-def decide_referral(city_case: str, incident: str, same_place: str, hours: float,
-                    shared_person: str | None, time: datetime) -> Decision | None:
+def decide_referral(
+    city_case: str,
+    incident: str,
+    same_place: str,
+    hours: float,
+    shared_person: str | None,
+    time: datetime,
+) -> Decision | None:
     """A 110 call referred to the city, and a city case opened at the same standard address
     soon after: one matter (分流). A party in common makes it certain; the same address
     within a day, likely enough to join; the same address later in the window, a candidate
     for a person to confirm; outside the window, nothing."""
     if not 0 <= hours <= REFERRAL_WINDOW_HOURS:
         return None
-    evidence: dict[str, Any] = {"referred_to": "city", "place": same_place,
-                                "hours_after_referral": round(hours, 2)}
+    evidence: dict[str, Any] = {
+        "referred_to": "city",
+        "place": same_place,
+        "hours_after_referral": round(hours, 2),
+    }
     s = 0.6  # the referral and the same standard address
     if hours <= SOON_HOURS:
         s += 0.15

@@ -20,9 +20,9 @@ from projections.person_match import decide_persons
 EDGE_ACTIONS = frozenset({"link", "unlink", "reject"})
 
 
-async def apply_decisions(conn: asyncpg.Connection,
-                           records: list[InboundRecord]
-                           ) -> tuple[list[RejectedRecord], list[Decision]]:
+async def apply_decisions(
+    conn: asyncpg.Connection, records: list[InboundRecord]
+) -> tuple[list[RejectedRecord], list[Decision]]:
     """Resolution decisions read from the log become (or stop being) edges. Set-based:
     one statement records them all, then each run of same-kind decisions (in log order,
     so a link then an unlink of the same pair still ends unlinked) is one statement."""
@@ -34,13 +34,13 @@ async def apply_decisions(conn: asyncpg.Connection,
         except (ValueError, KeyError, TypeError) as exc:
             bad.append(RejectedRecord(rec, "bad-decision", str(exc)[:500], None, None))
     applied = await apply_parsed(conn, parsed)
-    by_people = [d for d in applied if d.graph == "person"
-                 and not d.decided_by.startswith("resolver/")]
+    by_people = [
+        d for d in applied if d.graph == "person" and not d.decided_by.startswith("resolver/")
+    ]
     return bad, by_people
 
 
-async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]
-                        ) -> list[Decision]:
+async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]) -> list[Decision]:
     """Decisions become edges, each once (a decision seen again is skipped); returns
     those applied now."""
     if not parsed:
@@ -49,14 +49,23 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]
     for i, d in enumerate(parsed):
         first.setdefault(d.id, i)
     once = [d for i, d in enumerate(parsed) if first[d.id] == i]
-    inserted = {r[0] for r in await conn.fetch(
-        "INSERT INTO resolution_decision (decision_id, action, a, b, score, evidence,"
-        " decided_by, time) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::text[], $5::float8[], $6::jsonb[], $7::text[], $8::timestamptz[])"
-        " ON CONFLICT DO NOTHING RETURNING decision_id",
-        [d.id for d in once], [d.action for d in once], [d.a for d in once],
-        [d.b for d in once], [d.score for d in once], [d.evidence for d in once],
-        [d.decided_by for d in once], [d.time for d in once])}
+    inserted = {
+        r[0]
+        for r in await conn.fetch(
+            "INSERT INTO resolution_decision (decision_id, action, a, b, score, evidence,"
+            " decided_by, time) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+            " $4::text[], $5::float8[], $6::jsonb[], $7::text[], $8::timestamptz[])"
+            " ON CONFLICT DO NOTHING RETURNING decision_id",
+            [d.id for d in once],
+            [d.action for d in once],
+            [d.a for d in once],
+            [d.b for d in once],
+            [d.score for d in once],
+            [d.evidence for d in once],
+            [d.decided_by for d in once],
+            [d.time for d in once],
+        )
+    }
     # the same decision again (a replay after a crash): once is enough
     todo = [d for d in once if d.id in inserted]
     runs: list[tuple[tuple[str, bool], list[Decision]]] = []
@@ -79,7 +88,11 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]
                 " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) UNION ALL"
                 "  SELECT * FROM unnest($2::text[], $1::text[], $3::text[])) x(s, d, o)"
                 " GROUP BY s, d ORDER BY s, d"
-                " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE, a, b, ids)
+                " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE,
+                a,
+                b,
+                ids,
+            )
             if graph == "person":
                 await write_nodes(conn, set(a) | set(b))
         else:  # unlink, reject: remove decided edges; an agency's own statement stays
@@ -87,7 +100,10 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]
             await conn.execute(
                 f"DELETE FROM {table} e USING unnest($1::text[], $2::text[]) AS x(a, b)"
                 f" WHERE e.{keep} AND ((e.src = x.a AND e.dst = x.b)"
-                " OR (e.src = x.b AND e.dst = x.a))", a, b)
+                " OR (e.src = x.b AND e.dst = x.a))",
+                a,
+                b,
+            )
     return todo
 
 
@@ -96,8 +112,11 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
     soon after the referral: the same matter. Probed from whichever side arrives last."""
     places = {k[1]: k[3] for k in ch.members if k[0] == "case" and k[2] == "place"}
     probes: list[tuple[str, str]] = []  # (city case, incident)
-    city_nodes = {eid for (agency, kind, _rid), (_k, eid) in ch.links.items()
-                  if (agency, kind) == ("city", "case")}
+    city_nodes = {
+        eid
+        for (agency, kind, _rid), (_k, eid) in ch.links.items()
+        if (agency, kind) == ("city", "case")
+    }
     city_cases = sorted(c for c in city_nodes if c in places)
     if city_cases:
         rows = await conn.fetch(
@@ -110,10 +129,13 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
             " JOIN case_thread ct ON ct.case_id = pl.entity_id"
             " JOIN case_thread me ON me.case_id = x.cid"
             " WHERE ct.opened_at BETWEEN me.opened_at - interval '72 hours' AND me.opened_at",
-            city_cases, [places[c] for c in city_cases])
+            city_cases,
+            [places[c] for c in city_cases],
+        )
         probes += [(r[0], r[1]) for r in rows]
-    referred = sorted({k[1] for k in ch.members
-                       if k[0] == "case" and k[2] == "escalation" and k[3] == "city"})
+    referred = sorted(
+        {k[1] for k in ch.members if k[0] == "case" and k[2] == "escalation" and k[3] == "city"}
+    )
     if referred:
         rows = await conn.fetch(
             "SELECT pl.entity_id, x.inc FROM unnest($1::text[]) AS x(inc)"
@@ -126,7 +148,8 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
             " JOIN case_thread ct ON ct.case_id = pl.entity_id"
             " JOIN case_thread me ON me.case_id = x.inc"
             " WHERE ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'",
-            referred)
+            referred,
+        )
         probes += [(r[0], r[1]) for r in rows]
     out: list[Decision] = []
     for city_case, incident in sorted(set(probes)):
@@ -138,27 +161,38 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
             " (SELECT opened_at FROM case_thread WHERE case_id = $2) AS i,"
             " (SELECT member FROM entity_member WHERE entity_kind = 'case'"
             "  AND entity_id = $1 AND relation = 'place' LIMIT 1) AS place",
-            city_case, incident)
+            city_case,
+            incident,
+        )
         people = await conn.fetch(
             "SELECT entity_id, attrs->>'record' AS record FROM entity_member"
             " WHERE entity_kind = 'case' AND relation = 'person'"
-            " AND entity_id = ANY($1::text[])", [city_case, incident])
+            " AND entity_id = ANY($1::text[])",
+            [city_case, incident],
+        )
         pc = await components(conn, [r["record"] for r in people])
         sides: dict[str, set[str]] = {}
         for r in people:
             sides.setdefault(r["entity_id"], set()).add(
-                canonical_node(pc.get(r["record"], [r["record"]])))
+                canonical_node(pc.get(r["record"], [r["record"]]))
+            )
         shared = sorted(sides.get(city_case, set()) & sides.get(incident, set()))
-        d = decide_referral(city_case, incident, row["place"],
-                            (row["c"] - row["i"]).total_seconds() / 3600,
-                            shared[0] if shared else None, row["c"])
+        d = decide_referral(
+            city_case,
+            incident,
+            row["place"],
+            (row["c"] - row["i"]).total_seconds() / 3600,
+            shared[0] if shared else None,
+            row["c"],
+        )
         if d is not None:
             out.append(d)
     return out
 
 
-async def decide_persons_of_batch(conn: asyncpg.Connection, ch: Changes,
-                                  by_people: list[Decision], model: Model) -> list[Decision]:
+async def decide_persons_of_batch(
+    conn: asyncpg.Connection, ch: Changes, by_people: list[Decision], model: Model
+) -> list[Decision]:
     """The decisions that bring every region the batch touched to its persons
     (:mod:`projections.person_match`). They are applied here, in the batch's own
     transaction, so the next batch (of this worker or another) decides on them; read

@@ -23,21 +23,27 @@ def person_id_of(node: str) -> str:
     return hub_id("P", node if node.startswith("nid:") else f"rec:{node}")
 
 
-async def write_edges(conn: asyncpg.Connection, pairs: list[tuple[str, str]], origin: str
-                      ) -> None:
+async def write_edges(conn: asyncpg.Connection, pairs: list[tuple[str, str]], origin: str) -> None:
     src = [a for a, b in pairs] + [b for a, b in pairs]
     dst = [b for a, b in pairs] + [a for a, b in pairs]
     await conn.execute(
         "INSERT INTO person_edge AS e (src, dst, origin) SELECT s, d, $3 FROM"
         " unnest($1::text[], $2::text[]) AS x(s, d) ORDER BY 1, 2"
-        " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE, src, dst, origin)
+        " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE,
+        src,
+        dst,
+        origin,
+    )
 
 
 async def write_nodes(conn: asyncpg.Connection, nodes: set[str]) -> None:
     ns = sorted(nodes)
     await conn.execute(
         "INSERT INTO person_node (person_id, node) SELECT * FROM unnest($1::text[], $2::text[])"
-        " ON CONFLICT DO NOTHING", [person_id_of(n) for n in ns], ns)
+        " ON CONFLICT DO NOTHING",
+        [person_id_of(n) for n in ns],
+        ns,
+    )
 
 
 # The walk's step is a LATERAL index lookup: left to itself the planner guesses the
@@ -58,8 +64,9 @@ def canonical_node(nodes: list[str]) -> str:
     return min(nids) if nids else min(nodes)
 
 
-async def components(conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str],
-                     table: str = "person_edge") -> dict[str, list[str]]:
+async def components(
+    conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str], table: str = "person_edge"
+) -> dict[str, list[str]]:
     """Each node's component: for persons, the nodes joined by identity numbers and
     decisions; for cases (``case_edge``), the records joined by refs."""
     if not nodes:
@@ -69,7 +76,8 @@ async def components(conn: asyncpg.Pool | asyncpg.Connection, nodes: list[str],
     return {r["origin"]: list(r["nodes"]) for r in rows}
 
 
-async def canonical_persons(conn: asyncpg.Pool | asyncpg.Connection, records: list[str]
-                            ) -> dict[str, str]:
+async def canonical_persons(
+    conn: asyncpg.Pool | asyncpg.Connection, records: list[str]
+) -> dict[str, str]:
     comps = await components(conn, records)
     return {r: person_id_of(canonical_node(comps.get(r, [r]))) for r in records}

@@ -37,8 +37,11 @@ def check(rec: InboundRecord, agencies: tuple[str, ...]) -> Accepted | RejectedR
         return RejectedRecord(rec, "empty-record", "the record has no value", None, None)
     if len(value) > MAX_RECORD_BYTES:
         return RejectedRecord(
-            rec, "too-large", f"the record is {len(value)} bytes; the limit is {MAX_RECORD_BYTES}",
-            None, None,
+            rec,
+            "too-large",
+            f"the record is {len(value)} bytes; the limit is {MAX_RECORD_BYTES}",
+            None,
+            None,
         )
     env = None
     try:
@@ -54,13 +57,18 @@ def reused_id(rec: InboundRecord, env: Envelope) -> RejectedRecord:
     """A copy of an event already taken in, (source, id) the same, content different: the
     contract makes ``(source, id)`` the identity of an event, so the copy is rejected."""
     return RejectedRecord(
-        rec, "conflicting-duplicate",
+        rec,
+        "conflicting-duplicate",
         f"source {env.source!r} already sent id {env.id!r} with other content;"
-        " an event id must not be reused", "id", env.id)
+        " an event id must not be reused",
+        "id",
+        env.id,
+    )
 
 
-def split(records: list[InboundRecord], agencies: tuple[str, ...]
-          ) -> tuple[list[Accepted], list[RejectedRecord]]:
+def split(
+    records: list[InboundRecord], agencies: tuple[str, ...]
+) -> tuple[list[Accepted], list[RejectedRecord]]:
     """Check a batch. Accepted events keep log order. Copies of one event (same source and
     id) within the batch behave exactly as they would across batches, so that where a batch
     happens to be cut never shows: identical copies count once (the lowest log position is

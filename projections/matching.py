@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from projections.names import normalize_name, sound_key
+from projections.names import name_frequency, normalize_name, sound_key
 
 FIELDS = ("national_id", "name", "birth_date", "phone", "place")
 LEVELS: dict[str, tuple[str, ...]] = {
@@ -59,8 +59,12 @@ def _one_typo(a: str, b: str, min_len: int = 7) -> bool:
     diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
     if len(diff) == 1:
         return True
-    return (len(diff) == 2 and diff[1] == diff[0] + 1
-            and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
 
 
 def _date_close(a: str, b: str) -> bool:
@@ -76,48 +80,39 @@ def compare(a: Record, b: Record) -> dict[str, str]:
     """The comparison vector: each field present on both sides → its agreement level."""
     out: dict[str, str] = {}
     if a.national_id and b.national_id:
-        out["national_id"] = ("exact" if a.national_id == b.national_id
-                              else "close" if _one_typo(a.national_id, b.national_id)
-                              else "differ")
+        out["national_id"] = (
+            "exact"
+            if a.national_id == b.national_id
+            else "close"
+            if _one_typo(a.national_id, b.national_id)
+            else "differ"
+        )
     if a.name and b.name:
         na, nb = normalize_name(a.name), normalize_name(b.name)
-        out["name"] = ("exact" if na == nb
-                       else "sound" if sound_key(na) == sound_key(nb)
-                       else "close" if _one_typo(na, nb, min_len=2)
-                       else "differ")
+        out["name"] = (
+            "exact"
+            if na == nb
+            else "sound"
+            if sound_key(na) == sound_key(nb)
+            else "close"
+            if _one_typo(na, nb, min_len=2)
+            else "differ"
+        )
     if a.birth_date and b.birth_date:
-        out["birth_date"] = ("exact" if a.birth_date == b.birth_date
-                             else "close" if _date_close(a.birth_date, b.birth_date)
-                             else "differ")
+        out["birth_date"] = (
+            "exact"
+            if a.birth_date == b.birth_date
+            else "close"
+            if _date_close(a.birth_date, b.birth_date)
+            else "differ"
+        )
     if a.phone and b.phone:
-        out["phone"] = ("exact" if a.phone == b.phone
-                        else "close" if _one_typo(a.phone, b.phone) else "differ")
+        out["phone"] = (
+            "exact" if a.phone == b.phone else "close" if _one_typo(a.phone, b.phone) else "differ"
+        )
     if a.place_id and b.place_id:
         out["place"] = "exact" if a.place_id == b.place_id else "differ"
     return out
-
-
-# How often a surname is borne (shares of the population, rounded, from the published
-# counts of China's household register); other surnames share what is left.
-_SURNAME_SHARE = {
-    "王": 0.072, "李": 0.072, "张": 0.068, "刘": 0.054, "陈": 0.045, "杨": 0.031, "黄": 0.022,
-    "赵": 0.022, "吴": 0.02, "周": 0.019, "徐": 0.016, "孙": 0.015, "马": 0.015, "朱": 0.013,
-    "胡": 0.012, "郭": 0.012, "何": 0.011, "高": 0.011, "林": 0.011, "罗": 0.011,
-}
-_OTHER_SURNAME = 0.004
-# A given name of one character is shared by about one person in 300 of a surname; of two
-# characters by fewer, though same-name people (重名) are common enough that a name alone,
-# however rare, is never taken as a person.
-_GIVEN_ONE, _GIVEN_MORE = 1 / 300, 1 / 3_000
-
-
-def name_frequency(name: str) -> float:
-    """How likely two different people share this name exactly (the u of an exact match)."""
-    n = normalize_name(name)
-    if len(n) < 2 or not all("\u4e00" <= c <= "\u9fff" for c in n):
-        return 1 / 50_000  # a transliterated or minority name: rare
-    surname_share = _SURNAME_SHARE.get(n[0], _OTHER_SURNAME)
-    return surname_share * (_GIVEN_ONE if len(n) == 2 else _GIVEN_MORE)
 
 
 @dataclass
@@ -146,12 +141,19 @@ class Model:
         return w
 
     def probability(self, weight: float) -> float:
-        return 1 / (1 + 2 ** -weight) if weight > -60 else 0.0
+        return 1 / (1 + 2**-weight) if weight > -60 else 0.0
 
     def to_dict(self) -> dict[str, object]:
-        return {"version": self.version, "m": self.m, "u": self.u, "prior": self.prior,
-                "link_at": self.link_at, "candidate_at": self.candidate_at,
-                "veto_below": self.veto_below, "tf_name": self.tf_name}
+        return {
+            "version": self.version,
+            "m": self.m,
+            "u": self.u,
+            "prior": self.prior,
+            "link_at": self.link_at,
+            "candidate_at": self.candidate_at,
+            "veto_below": self.veto_below,
+            "tf_name": self.tf_name,
+        }
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Model:
@@ -162,9 +164,16 @@ class Model:
                 for level in LEVELS[f]:
                     if not (0 < float(m[f][level]) <= 1 and 0 < float(u[f][level]) <= 1):
                         raise ValueError(f"{f}.{level}: m and u must be in (0, 1]")
-            return cls(str(doc["version"]), m, u, float(doc["prior"]), float(doc["link_at"]),
-                       float(doc["candidate_at"]), float(doc["veto_below"]),
-                       bool(doc["tf_name"]))
+            return cls(
+                str(doc["version"]),
+                m,
+                u,
+                float(doc["prior"]),
+                float(doc["link_at"]),
+                float(doc["candidate_at"]),
+                float(doc["veto_below"]),
+                bool(doc["tf_name"]),
+            )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a match model: missing or wrong {exc}") from None
 
@@ -182,16 +191,20 @@ class Model:
 # phones change; two different people rarely share a phone or a birth date.
 DEFAULT = Model(
     version="fs/default-1",
-    m={"national_id": {"exact": 0.93, "close": 0.05, "differ": 0.02},
-       "name": {"exact": 0.88, "sound": 0.06, "close": 0.03, "differ": 0.03},
-       "birth_date": {"exact": 0.95, "close": 0.03, "differ": 0.02},
-       "phone": {"exact": 0.8, "close": 0.04, "differ": 0.16},
-       "place": {"exact": 0.7, "differ": 0.3}},
-    u={"national_id": {"exact": 1e-7, "close": 1e-5, "differ": 1 - 1.01e-5},
-       "name": {"exact": 1e-4, "sound": 3e-4, "close": 2e-3, "differ": 1 - 2.4e-3},
-       "birth_date": {"exact": 1 / 20_000, "close": 1 / 5_000, "differ": 1 - 2.5e-4},
-       "phone": {"exact": 1e-5, "close": 1e-4, "differ": 1 - 1.1e-4},
-       "place": {"exact": 1e-3, "differ": 1 - 1e-3}},
+    m={
+        "national_id": {"exact": 0.93, "close": 0.05, "differ": 0.02},
+        "name": {"exact": 0.88, "sound": 0.06, "close": 0.03, "differ": 0.03},
+        "birth_date": {"exact": 0.95, "close": 0.03, "differ": 0.02},
+        "phone": {"exact": 0.8, "close": 0.04, "differ": 0.16},
+        "place": {"exact": 0.7, "differ": 0.3},
+    },
+    u={
+        "national_id": {"exact": 1e-7, "close": 1e-5, "differ": 1 - 1.01e-5},
+        "name": {"exact": 1e-4, "sound": 3e-4, "close": 2e-3, "differ": 1 - 2.4e-3},
+        "birth_date": {"exact": 1 / 20_000, "close": 1 / 5_000, "differ": 1 - 2.5e-4},
+        "phone": {"exact": 1e-5, "close": 1e-4, "differ": 1 - 1.1e-4},
+        "place": {"exact": 1e-3, "differ": 1 - 1e-3},
+    },
 )
 
 
@@ -214,8 +227,13 @@ def load_model(path: Path | None = None) -> Model:
         raise ValueError(f"match model {source}: {exc}") from None
 
 
-def train(blocked: Sequence[dict[str, str]], random_pairs: Sequence[dict[str, str]],
-          start: Model = DEFAULT, rounds: int = 25, version: str = "fs/em") -> Model:
+def train(
+    blocked: Sequence[dict[str, str]],
+    random_pairs: Sequence[dict[str, str]],
+    start: Model = DEFAULT,
+    rounds: int = 25,
+    version: str = "fs/em",
+) -> Model:
     """Weights from the data, as Splink estimates them: u (how often two *different* people
     agree by chance) counted over record pairs drawn without blocking, which are nearly all
     non-matches; then m (how often one person's records agree) and the prior by
@@ -253,10 +271,19 @@ def train(blocked: Sequence[dict[str, str]], random_pairs: Sequence[dict[str, st
             floored = {k: max(x / sm, M_FLOOR) for k, x in pm.items()}
             m[f] = {k: x / sum(floored.values()) for k, x in floored.items()}
     # The prior that scores a pair is that of a blocked pair in general, not of this sample.
-    digest = hashlib.blake2b(orjson.dumps([m, u], option=orjson.OPT_SORT_KEYS),
-                             digest_size=4).hexdigest()
-    return Model(f"{version}-{digest}", m, u, start.prior, start.link_at, start.candidate_at,
-                 start.veto_below, start.tf_name)
+    digest = hashlib.blake2b(
+        orjson.dumps([m, u], option=orjson.OPT_SORT_KEYS), digest_size=4
+    ).hexdigest()
+    return Model(
+        f"{version}-{digest}",
+        m,
+        u,
+        start.prior,
+        start.link_at,
+        start.candidate_at,
+        start.veto_below,
+        start.tf_name,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,9 +326,13 @@ class _Groups:
         self.members[ra] += self.members.pop(rb)
 
 
-def cluster(model: Model, records: Sequence[Record], pairs: Sequence[Scored],
-            joined: Iterable[tuple[str, str]] = (),
-            rejected: Iterable[tuple[str, str]] = ()) -> set[tuple[str, str]]:
+def cluster(
+    model: Model,
+    records: Sequence[Record],
+    pairs: Sequence[Scored],
+    joined: Iterable[tuple[str, str]] = (),
+    rejected: Iterable[tuple[str, str]] = (),
+) -> set[tuple[str, str]]:
     """The links (record pairs, smaller id first) that make the persons of a region.
 
     ``pairs`` are the scored pairs among ``records`` that blocking found; ``joined`` are
@@ -315,16 +346,18 @@ def cluster(model: Model, records: Sequence[Record], pairs: Sequence[Scored],
     no = {tuple(sorted(p)) for p in rejected}
     by_pair = {(p.a, p.b): p.weight for p in pairs}
     links: set[tuple[str, str]] = set()
-    strong = sorted((p for p in pairs if p.weight >= model.link_weight),
-                    key=lambda p: (-p.weight, p.a, p.b))
+    strong = sorted(
+        (p for p in pairs if p.weight >= model.link_weight), key=lambda p: (-p.weight, p.a, p.b)
+    )
     for p in strong:
         ga, gb = groups.find(p.a), groups.find(p.b)
         if ga == gb:
             continue
         if groups.nids[ga] and groups.nids[gb] and groups.nids[ga] != groups.nids[gb]:
             continue  # two valid, different identity numbers: two people
-        cross = [(x, y) if x < y else (y, x)
-                 for x in groups.members[ga] for y in groups.members[gb]]
+        cross = [
+            (x, y) if x < y else (y, x) for x in groups.members[ga] for y in groups.members[gb]
+        ]
         if any(c in no for c in cross):
             continue
         if any(by_pair.get(c, 0.0) < model.veto_below for c in cross):

@@ -53,17 +53,30 @@ _BLOCKED = (
 
 
 def _record(row: asyncpg.Record) -> Record:
-    return Record(row["record"], row["name"], row["national_id"], row["nid_valid"],
-                  row["birth_date"], row["phone"], row["place_id"])
+    return Record(
+        row["record"],
+        row["name"],
+        row["national_id"],
+        row["nid_valid"],
+        row["birth_date"],
+        row["phone"],
+        row["place_id"],
+    )
 
 
 def blocking_keys(r: Record, sound: str | None) -> list[tuple[str, ...]]:
     """The keys :data:`_BLOCKED` looks records up by, for pairing a region in memory."""
     keys: list[tuple[str, ...]] = []
     nid14 = r.national_id[:14] if r.national_id and len(r.national_id) == 18 else None
-    for k in (("phone", r.phone), ("sb", sound, r.birth_date), ("sp", sound, r.place_id),
-              ("bp", r.birth_date, r.place_id), ("nid", r.national_id), ("s", sound),
-              ("nid14", nid14)):
+    for k in (
+        ("phone", r.phone),
+        ("sb", sound, r.birth_date),
+        ("sp", sound, r.place_id),
+        ("bp", r.birth_date, r.place_id),
+        ("nid", r.national_id),
+        ("s", sound),
+        ("nid14", nid14),
+    ):
         if all(k[1:]):
             keys.append(tuple(str(x) for x in k))
     return keys
@@ -74,8 +87,12 @@ def blocking_keys(r: Record, sound: str | None) -> list[tuple[str, ...]]:
 TRAINING_KEYS = frozenset({"phone", "sb", "sp", "bp", "nid"})
 
 
-def blocked_pairs(model: Model, records: dict[str, Record], sounds: dict[str, str | None],
-                  keys: frozenset[str] | None = None) -> list[Scored]:
+def blocked_pairs(
+    model: Model,
+    records: dict[str, Record],
+    sounds: dict[str, str | None],
+    keys: frozenset[str] | None = None,
+) -> list[Scored]:
     """Every pair of the region that shares a blocking key (of ``keys``, all by default),
     scored."""
     by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
@@ -87,8 +104,9 @@ def blocked_pairs(model: Model, records: dict[str, Record], sounds: dict[str, st
     return [score(model, records[a], records[b]) for a, b in sorted(pairs)]
 
 
-async def region(conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAULT
-                 ) -> tuple[dict[str, Record], dict[str, str | None], list[Scored]]:
+async def region(
+    conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAULT
+) -> tuple[dict[str, Record], dict[str, str | None], list[Scored]]:
     """The records joined, or to be joined, to ``seeds``: closed under current persons,
     shared valid identity numbers and blocked pairs that score as links. Besides, the
     blocked pairs to records outside that score as candidates."""
@@ -99,7 +117,8 @@ async def region(conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAU
     while frontier:
         rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[]) ORDER BY record",
-            sorted(frontier))
+            sorted(frontier),
+        )
         found = {r["record"]: _record(r) for r in rows}
         records.update(found)
         sounds.update({r["record"]: r["sound"] for r in rows})
@@ -110,8 +129,12 @@ async def region(conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAU
         blocked = [(r[0], r[1]) for r in await conn.fetch(_BLOCKED, sorted(found), PER_KEY)]
         unseen = sorted({c for _, c in blocked} - records.keys())
         if unseen:
-            cands = {r["record"]: _record(r) for r in await conn.fetch(
-                f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[])", unseen)}
+            cands = {
+                r["record"]: _record(r)
+                for r in await conn.fetch(
+                    f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[])", unseen
+                )
+            }
             for probe, rid in blocked:
                 if rid not in cands:
                     continue
@@ -124,8 +147,9 @@ async def region(conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAU
     return records, sounds, [p for p in near if not (p.a in records and p.b in records)]
 
 
-async def decide_persons(conn: asyncpg.Connection, touched: set[str], time: datetime,
-                         model: Model = DEFAULT) -> list[Decision]:
+async def decide_persons(
+    conn: asyncpg.Connection, touched: set[str], time: datetime, model: Model = DEFAULT
+) -> list[Decision]:
     """The decisions that make the persons of every region ``touched`` reaches."""
     if not touched:
         return []
@@ -134,8 +158,9 @@ async def decide_persons(conn: asyncpg.Connection, touched: set[str], time: date
         return []
     ids = sorted(records)
     # Take turns with another worker deciding over the same records.
-    await conn.execute("SELECT 1 FROM mention WHERE record = ANY($1::text[])"
-                       " ORDER BY record FOR UPDATE", ids)
+    await conn.execute(
+        "SELECT 1 FROM mention WHERE record = ANY($1::text[]) ORDER BY record FOR UPDATE", ids
+    )
     pairs = blocked_pairs(model, records, sounds)
     by_nid: dict[str, list[str]] = defaultdict(list)
     for r in records.values():
@@ -146,42 +171,87 @@ async def decide_persons(conn: asyncpg.Connection, touched: set[str], time: date
         "SELECT DISTINCT ON (least(a, b), greatest(a, b)) least(a, b) AS a,"
         " greatest(a, b) AS b, action, decided_by FROM resolution_decision"
         " WHERE a = ANY($1::text[]) AND b = ANY($1::text[]) AND action <> 'candidate'"
-        " ORDER BY least(a, b), greatest(a, b), time DESC, decision_id DESC", ids)
+        " ORDER BY least(a, b), greatest(a, b), time DESC, decision_id DESC",
+        ids,
+    )
     by_people = [r for r in decided if not r["decided_by"].startswith("resolver/")]
     joined += [(r["a"], r["b"]) for r in by_people if r["action"] == "link"]
     rejected = [(r["a"], r["b"]) for r in by_people if r["action"] in ("reject", "unlink")]
     target = cluster(model, list(records.values()), pairs, joined, rejected)
-    linked_now = {(r["a"], r["b"]) for r in decided
-                  if r["decided_by"].startswith("resolver/") and r["action"] == "link"}
+    linked_now = {
+        (r["a"], r["b"])
+        for r in decided
+        if r["decided_by"].startswith("resolver/") and r["action"] == "link"
+    }
     people_pairs = {(r["a"], r["b"]) for r in by_people}
-    counts = {(r["a"], r["b"]): r["n"] for r in await conn.fetch(
-        "SELECT least(a, b) AS a, greatest(a, b) AS b, count(*) AS n FROM resolution_decision"
-        " WHERE a = ANY($1::text[]) AND b = ANY($1::text[]) GROUP BY 1, 2", ids)}
+    counts = {
+        (r["a"], r["b"]): r["n"]
+        for r in await conn.fetch(
+            "SELECT least(a, b) AS a, greatest(a, b) AS b, count(*) AS n FROM resolution_decision"
+            " WHERE a = ANY($1::text[]) AND b = ANY($1::text[]) GROUP BY 1, 2",
+            ids,
+        )
+    }
     weights = {(p.a, p.b): p for p in pairs}
     out: list[Decision] = []
     for a, b in sorted(target - linked_now - people_pairs):
         p = weights[(a, b)]
-        out.append(Decision("link", a, b, model.probability(p.weight), _evidence(p, model),
-                            DECIDER, time, seq=counts.get((a, b), 0)))
+        out.append(
+            Decision(
+                "link",
+                a,
+                b,
+                model.probability(p.weight),
+                _evidence(p, model),
+                DECIDER,
+                time,
+                seq=counts.get((a, b), 0),
+            )
+        )
     for a, b in sorted(linked_now - target - people_pairs):
         p = weights.get((a, b))
         ev = _evidence(p, model) if p else {"model": model.version}
-        out.append(Decision("unlink", a, b, model.probability(p.weight) if p else 0.0,
-                            ev | {"why": "the region's persons no longer join this pair"},
-                            DECIDER, time, seq=counts.get((a, b), 0)))
+        out.append(
+            Decision(
+                "unlink",
+                a,
+                b,
+                model.probability(p.weight) if p else 0.0,
+                ev | {"why": "the region's persons no longer join this pair"},
+                DECIDER,
+                time,
+                seq=counts.get((a, b), 0),
+            )
+        )
     # Pairs close to a link but not joined: for a person to confirm or reject, asked once.
     outside = sorted({x for p in near for x in (p.a, p.b)} - records.keys())
-    asked = {(r["a"], r["b"]) for r in await conn.fetch(
-        "SELECT least(a, b) AS a, greatest(a, b) AS b FROM resolution_decision"
-        " WHERE action = 'candidate' AND a = ANY($1::text[]) AND b = ANY($1::text[])",
-        ids + outside)}
+    asked = {
+        (r["a"], r["b"])
+        for r in await conn.fetch(
+            "SELECT least(a, b) AS a, greatest(a, b) AS b FROM resolution_decision"
+            " WHERE action = 'candidate' AND a = ANY($1::text[]) AND b = ANY($1::text[])",
+            ids + outside,
+        )
+    }
     group = _groups(ids + outside, target | set(joined))
     for p in sorted([*pairs, *near], key=lambda p: (p.a, p.b)):
-        if (model.candidate_weight <= p.weight < model.link_weight
-                and group[p.a] != group[p.b] and (p.a, p.b) not in asked
-                and (p.a, p.b) not in people_pairs):
-            out.append(Decision("candidate", p.a, p.b, model.probability(p.weight),
-                                _evidence(p, model), DECIDER, time))
+        if (
+            model.candidate_weight <= p.weight < model.link_weight
+            and group[p.a] != group[p.b]
+            and (p.a, p.b) not in asked
+            and (p.a, p.b) not in people_pairs
+        ):
+            out.append(
+                Decision(
+                    "candidate",
+                    p.a,
+                    p.b,
+                    model.probability(p.weight),
+                    _evidence(p, model),
+                    DECIDER,
+                    time,
+                )
+            )
     return out
 
 
@@ -204,14 +274,14 @@ def _evidence(p: Scored, model: Model) -> dict[str, object]:
     return {"levels": p.vector, "weight": round(p.weight, 3), "model": model.version}
 
 
-async def train_from_mentions(conn: asyncpg.Connection, limit: int = 50_000,
-                              start: Model = DEFAULT) -> tuple[Model, int, int]:
+async def train_from_mentions(
+    conn: asyncpg.Connection, limit: int = 50_000, start: Model = DEFAULT
+) -> tuple[Model, int, int]:
     """Fellegi–Sunter weights estimated from the read model's own records: the first
     ``limit`` records by id (the same sample every time), the pairs blocking finds among
     them (for m, by EM) and as many pairs drawn without blocking (for u). Returns the model
     and the numbers of blocked and unblocked pairs it saw."""
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM mention ORDER BY record LIMIT $1", limit)
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM mention ORDER BY record LIMIT $1", limit)
     records = {r["record"]: _record(r) for r in rows}
     sounds = {r["record"]: r["sound"] for r in rows}
     blocked = [p.vector for p in blocked_pairs(start, records, sounds, TRAINING_KEYS)]
@@ -219,6 +289,9 @@ async def train_from_mentions(conn: asyncpg.Connection, limit: int = 50_000,
     n = len(ids)
     # Unblocked pairs: each record with one far from it in id order (a fixed stride): nearly
     # all are two different people, which is what u measures.
-    strangers = [compare(records[ids[i]], records[ids[(i * 7919 + n // 2) % n]])
-                 for i in range(n) if ids[i] != ids[(i * 7919 + n // 2) % n]]
+    strangers = [
+        compare(records[ids[i]], records[ids[(i * 7919 + n // 2) % n]])
+        for i in range(n)
+        if ids[i] != ids[(i * 7919 + n // 2) % n]
+    ]
     return train(blocked, strangers, start), len(blocked), len(strangers)

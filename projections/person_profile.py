@@ -48,8 +48,14 @@ def resident_deceased(env: Envelope, r: Resolver, ch: Changes) -> None:
 def assistance_granted(env: Envelope, r: Resolver, ch: Changes) -> None:
     d = env.data
     rec = r.person_of_record(env, "civil", "resident", d["resident_id"])
-    ch.add_member(env, "record", rec, "assistance", f"{d['program']}:{d['from']}",
-                  {k: d.get(k) for k in ("program", "monthly_amount", "from", "to")})
+    ch.add_member(
+        env,
+        "record",
+        rec,
+        "assistance",
+        f"{d['program']}:{d['from']}",
+        {k: d.get(k) for k in ("program", "monthly_amount", "from", "to")},
+    )
 
 
 @summarizes("civil.resident.registered")

@@ -33,4 +33,3 @@ def summarizes(etype: str) -> Callable[[Summarizer], Summarizer]:
         return fn
 
     return register
-

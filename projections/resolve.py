@@ -32,8 +32,9 @@ class Resolver:
         return hit[1] if hit else None
 
     # -- persons ---------------------------------------------------------------------
-    def person(self, env: Envelope, person: dict[str, Any], agency: str, kind: str,
-               record_id: str) -> str:
+    def person(
+        self, env: Envelope, person: dict[str, Any], agency: str, kind: str, record_id: str
+    ) -> str:
         """Record one person mention; returns its record node. Which hub person it belongs
         to is the component of record nodes joined by identity numbers and decisions."""
         ch = self.changes
@@ -62,8 +63,9 @@ class Resolver:
         phone = phone.strip() if isinstance(phone, str) and phone.strip() else None
         if phone:
             ch.add_member(env, "record", rec, "phone", phone)
-        ch.mention(env, rec, name=name, national_id=nid, nid_valid=valid, birth_date=birth,
-                   phone=phone)
+        ch.mention(
+            env, rec, name=name, national_id=nid, nid_valid=valid, birth_date=birth, phone=phone
+        )
         return rec
 
     def person_of_record(self, env: Envelope, agency: str, kind: str, record_id: str) -> str:
@@ -92,13 +94,17 @@ class Resolver:
 
     # -- case threads ------------------------------------------------------------------
     def case(self, env: Envelope, agency: str, kind: str, record_id: str) -> str:
-        cid = self.linked(agency, kind, record_id) or hub_id(
-            "C", ref_key(agency, kind, record_id)
-        )
+        cid = self.linked(agency, kind, record_id) or hub_id("C", ref_key(agency, kind, record_id))
         ch = self.changes
         ch.link(agency, kind, record_id, "case", cid)
         ch.add_case(cid, env.time)
-        ch.add_member(env, "case", cid, "ref", ref_key(agency, kind, record_id),
-                      {"agency": agency, "kind": kind, "id": record_id})
+        ch.add_member(
+            env,
+            "case",
+            cid,
+            "ref",
+            ref_key(agency, kind, record_id),
+            {"agency": agency, "kind": kind, "id": record_id},
+        )
         ch.touch(env, "case", cid)
         return cid

@@ -28,8 +28,9 @@ def _json(v: Any) -> str:
     return orjson.dumps(v).decode()
 
 
-async def read_links(conn: asyncpg.Pool | asyncpg.Connection,
-                     keys: set[tuple[str, str, str]]) -> Links:
+async def read_links(
+    conn: asyncpg.Pool | asyncpg.Connection, keys: set[tuple[str, str, str]]
+) -> Links:
     """Which hub entity each agency record ``(agency, kind, record_id)`` is linked to."""
     if not keys:
         return {}
@@ -38,14 +39,18 @@ async def read_links(conn: asyncpg.Pool | asyncpg.Connection,
         "SELECT l.agency, l.kind, l.record_id, l.entity_kind, l.entity_id FROM record_link l"
         " JOIN unnest($1::text[], $2::text[], $3::text[]) AS x(a, k, r)"
         " ON l.agency = x.a AND l.kind = x.k AND l.record_id = x.r",
-        [k[0] for k in ks], [k[1] for k in ks], [k[2] for k in ks],
+        [k[0] for k in ks],
+        [k[1] for k in ks],
+        [k[2] for k in ks],
     )
-    return {(r["agency"], r["kind"], r["record_id"]): (r["entity_kind"], r["entity_id"])
-            for r in rows}
+    return {
+        (r["agency"], r["kind"], r["record_id"]): (r["entity_kind"], r["entity_id"]) for r in rows
+    }
 
 
-async def archive(conn: asyncpg.Connection, accepted: list[Accepted]
-                  ) -> tuple[list[Accepted], list[RejectedRecord]]:
+async def archive(
+    conn: asyncpg.Connection, accepted: list[Accepted]
+) -> tuple[list[Accepted], list[RejectedRecord]]:
     """Insert into the archive. Returns the events that were new (in log order), and the
     copies that reuse an archived (source, id) for different content (dead-lettered).
 
@@ -58,22 +63,29 @@ async def archive(conn: asyncpg.Connection, accepted: list[Accepted]
     rows = archive_rows(accepted)
     result = await conn.fetch(
         "INSERT INTO event_archive AS a (source, event_id, type, agency, time, subject, topic,"
-        " partition, \"offset\", version, data, summary)"
+        ' partition, "offset", version, data, summary)'
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
         " $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::int[],"
         " $11::jsonb[], $12::text[])"
         " ON CONFLICT (source, event_id) DO UPDATE SET topic = excluded.topic,"
-        " partition = excluded.partition, \"offset\" = excluded.\"offset\""
+        ' partition = excluded.partition, "offset" = excluded."offset"'
         " WHERE a.type = excluded.type AND a.data = excluded.data"
-        " AND (excluded.topic, excluded.partition, excluded.\"offset\")"
-        " < (a.topic, a.partition, a.\"offset\")"
+        ' AND (excluded.topic, excluded.partition, excluded."offset")'
+        ' < (a.topic, a.partition, a."offset")'
         " RETURNING source, event_id, (xmax = 0) AS inserted",
-        [a.env.source for a in rows], [a.env.id for a in rows], [a.env.type for a in rows],
-        [a.env.agency for a in rows], [a.env.time for a in rows],
-        [a.env.subject for a in rows], [a.topic for a in rows], [a.partition for a in rows],
-        [a.offset for a in rows], [a.env.schema_version for a in rows],
+        [a.env.source for a in rows],
+        [a.env.id for a in rows],
+        [a.env.type for a in rows],
+        [a.env.agency for a in rows],
+        [a.env.time for a in rows],
+        [a.env.subject for a in rows],
+        [a.topic for a in rows],
+        [a.partition for a in rows],
+        [a.offset for a in rows],
+        [a.env.schema_version for a in rows],
         # What the agency sent, not the upcast shape: old events are never rewritten.
-        [a.env.raw["data"] for a in rows], [a.summary for a in rows],
+        [a.env.raw["data"] for a in rows],
+        [a.summary for a in rows],
     )
     inserted = {(r["source"], r["event_id"]) for r in result if r["inserted"]}
     new = [a for a in accepted if a.env.key in inserted]
@@ -83,12 +95,15 @@ async def archive(conn: asyncpg.Connection, accepted: list[Accepted]
         existing = await conn.fetch(
             "SELECT source, event_id, type, data FROM event_archive"
             " WHERE (source, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-            [a.env.source for a in others], [a.env.id for a in others])
+            [a.env.source for a in others],
+            [a.env.id for a in others],
+        )
         known = {(r["source"], r["event_id"]): (r["type"], r["data"]) for r in existing}
         for a in others:
             if known.get(a.env.key) != (a.env.type, a.env.raw["data"]):
-                conflicts.append(reused_id(
-                    InboundRecord(a.topic, a.partition, a.offset, None, None), a.env))
+                conflicts.append(
+                    reused_id(InboundRecord(a.topic, a.partition, a.offset, None, None), a.env)
+                )
     return new, conflicts
 
 
@@ -103,12 +118,15 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             " national_id = excluded.national_id, nid_valid = excluded.nid_valid,"
             " birth_date = excluded.birth_date, phone = excluded.phone, stamp = excluded.stamp,"
             " sound = excluded.sound WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
-            [k for k, _ in mi], [f.get("name") for _, (_, f) in mi],
+            [k for k, _ in mi],
+            [f.get("name") for _, (_, f) in mi],
             [f.get("national_id") for _, (_, f) in mi],
             [bool(f.get("nid_valid")) for _, (_, f) in mi],
-            [f.get("birth_date") for _, (_, f) in mi], [f.get("phone") for _, (_, f) in mi],
+            [f.get("birth_date") for _, (_, f) in mi],
+            [f.get("phone") for _, (_, f) in mi],
             [stamp_text(st) for _, (st, _) in mi],
-            [sound_key(f.get("name")) for _, (_, f) in mi])
+            [sound_key(f.get("name")) for _, (_, f) in mi],
+        )
     if ch.mention_places:
         pi = sorted(ch.mention_places.items())
         await conn.execute(
@@ -117,12 +135,18 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             " ON CONFLICT (record) DO UPDATE SET place_id = excluded.place_id,"
             " place_stamp = excluded.place_stamp"
             " WHERE m.place_stamp IS NULL OR excluded.place_stamp > m.place_stamp",
-            [k for k, _ in pi], [v for _, (_, v) in pi],
-            [stamp_text(st) for _, (st, _) in pi])
+            [k for k, _ in pi],
+            [v for _, (_, v) in pi],
+            [stamp_text(st) for _, (st, _) in pi],
+        )
     if ch.edges:
         await write_edges(conn, sorted(ch.edges), "national_id")
-    nodes = {n for e in ch.edges for n in e} | set(ch.mentions) | set(ch.mention_places) | {
-        e[1] for e in ch.entities if e[0] == "record"}
+    nodes = (
+        {n for e in ch.edges for n in e}
+        | set(ch.mentions)
+        | set(ch.mention_places)
+        | {e[1] for e in ch.entities if e[0] == "record"}
+    )
     if nodes:
         await write_nodes(conn, nodes)
     if ch.case_edges:
@@ -133,7 +157,11 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
         await conn.execute(
             "INSERT INTO case_edge AS e (src, dst, origin) SELECT * FROM"
             " unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1, 2"
-            " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE, src, dst, origin)
+            " ON CONFLICT (src, dst) DO UPDATE SET origin = " + ORIGIN_MERGE,
+            src,
+            dst,
+            origin,
+        )
     if ch.cases:
         items2 = sorted(ch.cases.items())
         await conn.execute(
@@ -141,7 +169,8 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             " SELECT * FROM unnest($1::text[], $2::timestamptz[])"
             " ON CONFLICT (case_id) DO UPDATE SET"
             " opened_at = LEAST(case_thread.opened_at, excluded.opened_at)",
-            [k for k, _ in items2], [v for _, v in items2],
+            [k for k, _ in items2],
+            [v for _, v in items2],
         )
     if ch.links:
         li = sorted(ch.links.items())
@@ -150,13 +179,18 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
             " ON CONFLICT (agency, kind, record_id) DO UPDATE SET"
             " entity_kind = excluded.entity_kind, entity_id = excluded.entity_id",
-            [k[0] for k, _ in li], [k[1] for k, _ in li], [k[2] for k, _ in li],
-            [v[0] for _, v in li], [v[1] for _, v in li],
+            [k[0] for k, _ in li],
+            [k[1] for k, _ in li],
+            [k[2] for k, _ in li],
+            [v[0] for _, v in li],
+            [v[1] for _, v in li],
         )
     if ch.fields:
-        await _stage(conn, "stage_field", [
-            (k[0], k[1], k[2], _json(f.value), *f.stamp, f.agency)
-            for k, f in ch.fields.items()])
+        await _stage(
+            conn,
+            "stage_field",
+            [(k[0], k[1], k[2], _json(f.value), *f.stamp, f.agency) for k, f in ch.fields.items()],
+        )
         await conn.execute(
             "INSERT INTO entity_field (entity_kind, entity_id, field, value, time, source,"
             " event_id, agency) SELECT entity_kind, entity_id, field, value::jsonb, time,"
@@ -165,11 +199,17 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             " value = excluded.value, time = excluded.time, source = excluded.source,"
             " event_id = excluded.event_id, agency = excluded.agency"
             " WHERE (excluded.time, excluded.source, excluded.event_id)"
-            " > (entity_field.time, entity_field.source, entity_field.event_id)")
+            " > (entity_field.time, entity_field.source, entity_field.event_id)"
+        )
     if ch.members:
-        await _stage(conn, "stage_member", [
-            (k[0], k[1], k[2], k[3], _json(m.attrs), *m.stamp, m.agency)
-            for k, m in ch.members.items()])
+        await _stage(
+            conn,
+            "stage_member",
+            [
+                (k[0], k[1], k[2], k[3], _json(m.attrs), *m.stamp, m.agency)
+                for k, m in ch.members.items()
+            ],
+        )
         await conn.execute(
             "INSERT INTO entity_member (entity_kind, entity_id, relation, member, attrs, time,"
             " source, event_id, agency) SELECT entity_kind, entity_id, relation, member,"
@@ -179,30 +219,42 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             " attrs = excluded.attrs, time = excluded.time, source = excluded.source,"
             " event_id = excluded.event_id, agency = excluded.agency"
             " WHERE (excluded.time, excluded.source, excluded.event_id)"
-            " < (entity_member.time, entity_member.source, entity_member.event_id)")
+            " < (entity_member.time, entity_member.source, entity_member.event_id)"
+        )
     if ch.entities:
         await _stage(conn, "stage_entity", list(ch.entities))
         await conn.execute(
             "INSERT INTO event_entity (entity_kind, entity_id, time, source, event_id)"
-            " SELECT * FROM stage_entity ORDER BY 1, 2, 3, 4, 5 ON CONFLICT DO NOTHING")
+            " SELECT * FROM stage_entity ORDER BY 1, 2, 3, 4, 5 ON CONFLICT DO NOTHING"
+        )
 
 
-async def _stage(conn: asyncpg.Connection, table: str,
-                 records: list[tuple[Any, ...]]) -> None:
+async def _stage(conn: asyncpg.Connection, table: str, records: list[tuple[Any, ...]]) -> None:
     """COPY rows into a staging table (created by ``_init_connection``, emptied at commit):
     binary COPY is far cheaper than encoding large parameter arrays. One INSERT … ON
     CONFLICT then merges them."""
     await conn.copy_records_to_table(table, records=records)
 
 
-async def record_rejected(conn: asyncpg.Connection,
-                           rejected: Sequence[RejectedRecord]) -> None:
+async def record_rejected(conn: asyncpg.Connection, rejected: Sequence[RejectedRecord]) -> None:
     await conn.executemany(
-        "INSERT INTO deadletter (topic, partition, \"offset\", key, value, reason, detail,"
+        'INSERT INTO deadletter (topic, partition, "offset", key, value, reason, detail,'
         " field, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT DO NOTHING",
-        [(r.record.topic, r.record.partition, r.record.offset, r.record.key,
-          r.record.value or b"", r.reason, r.detail, r.field, r.event_id) for r in rejected],
+        [
+            (
+                r.record.topic,
+                r.record.partition,
+                r.record.offset,
+                r.record.key,
+                r.record.value or b"",
+                r.reason,
+                r.detail,
+                r.field,
+                r.event_id,
+            )
+            for r in rejected
+        ],
     )
 
 

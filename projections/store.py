@@ -49,8 +49,9 @@ class BatchResult:
 
 
 class Store:
-    def __init__(self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...],
-                 model: Model = DEFAULT):
+    def __init__(
+        self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...], model: Model = DEFAULT
+    ):
         self.pool = pool
         self.model = model  # who is who: the Fellegi–Sunter weights the resolver decides by
         self.consumer = consumer
@@ -62,9 +63,12 @@ class Store:
     async def positions(self) -> Positions:
         return await read_positions(self.pool, self.consumer)
 
-    async def apply_batch(self, records: Sequence[InboundRecord],
-                          deadletter: DeadletterSink | None = None,
-                          decisions: DecisionSink | None = None) -> BatchResult:
+    async def apply_batch(
+        self,
+        records: Sequence[InboundRecord],
+        deadletter: DeadletterSink | None = None,
+        decisions: DecisionSink | None = None,
+    ) -> BatchResult:
         """Apply one batch in one transaction. ``decisions``, when given (the live workers),
         receives the resolution decisions this batch calls for, to write them to the log
         before the commit; without it (a rebuild) nothing is decided, only replayed.
@@ -79,14 +83,21 @@ class Store:
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
                 if attempt == DEADLOCK_RETRIES:
                     raise
-                log.warning("store.batch_retried", attempt=attempt, error=type(exc).__name__,
-                            records=len(records))
+                log.warning(
+                    "store.batch_retried",
+                    attempt=attempt,
+                    error=type(exc).__name__,
+                    records=len(records),
+                )
                 await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
 
-    async def _apply_batch_once(self, records: Sequence[InboundRecord],
-                                deadletter: DeadletterSink | None,
-                                decisions: DecisionSink | None) -> BatchResult:
+    async def _apply_batch_once(
+        self,
+        records: Sequence[InboundRecord],
+        deadletter: DeadletterSink | None,
+        decisions: DecisionSink | None,
+    ) -> BatchResult:
         result = BatchResult(records=len(records))
         if not records:
             return result
@@ -96,14 +107,18 @@ class Store:
                 "INSERT INTO stream_position (consumer, topic, partition, next_offset)"
                 " SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS x(t, p)"
                 " ON CONFLICT DO NOTHING",
-                self.consumer, [t for t, _ in tps], [p for _, p in tps],
+                self.consumer,
+                [t for t, _ in tps],
+                [p for _, p in tps],
             )
             rows = await conn.fetch(
                 "SELECT topic, partition, next_offset FROM stream_position"
                 " WHERE consumer = $1 AND (topic, partition) IN"
                 " (SELECT * FROM unnest($2::text[], $3::int[]))"
                 " ORDER BY topic, partition FOR UPDATE",
-                self.consumer, [t for t, _ in tps], [p for _, p in tps],
+                self.consumer,
+                [t for t, _ in tps],
+                [p for _, p in tps],
             )
             stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
             fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
@@ -119,9 +134,16 @@ class Store:
             new, conflicts = await archive(conn, accepted)
             if conflicts:
                 by_pos = {(r.topic, r.partition, r.offset): r for r in fresh}
-                rejected += [RejectedRecord(by_pos[(c.record.topic, c.record.partition,
-                                                    c.record.offset)], c.reason, c.detail,
-                                            c.field, c.event_id) for c in conflicts]
+                rejected += [
+                    RejectedRecord(
+                        by_pos[(c.record.topic, c.record.partition, c.record.offset)],
+                        c.reason,
+                        c.detail,
+                        c.field,
+                        c.event_id,
+                    )
+                    for c in conflicts
+                ]
             result.accepted = len(new)
             result.duplicates = len(accepted) - len(new) - len(conflicts)
             changes = Changes()
@@ -149,13 +171,14 @@ class Store:
                     "UPDATE stream_position s SET next_offset = x.o"
                     " FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o)"
                     " WHERE s.consumer = $1 AND s.topic = x.t AND s.partition = x.p",
-                    self.consumer, [k[0] for k, _ in moved], [k[1] for k, _ in moved],
+                    self.consumer,
+                    [k[0] for k, _ in moved],
+                    [k[1] for k, _ in moved],
                     [v for _, v in moved],
                 )
             result.positions = nxt
         self.applied += result.accepted
-        if self.applied >= self.analyze_at and (self._analyzing is None
-                                                 or self._analyzing.done()):
+        if self.applied >= self.analyze_at and (self._analyzing is None or self._analyzing.done()):
             self.analyze_at = max(self.analyze_at * 2, self.applied + ANALYZE_FIRST)
             self._analyzing = asyncio.create_task(self.analyze())
         return result
@@ -174,10 +197,16 @@ class Store:
         except (OSError, asyncpg.PostgresError) as exc:  # statistics are an optimisation
             log.warning("store.analyze_failed", error=str(exc))
             return
-        log.info("store.analyzed", applied=self.applied,
-                 ms=round((time.perf_counter() - t0) * 1000, 1), next_at=self.analyze_at)
+        log.info(
+            "store.analyzed",
+            applied=self.applied,
+            ms=round((time.perf_counter() - t0) * 1000, 1),
+            next_at=self.analyze_at,
+        )
 
-    async def _decide(self, conn: asyncpg.Connection, ch: Changes,
-                      by_people: list[Decision]) -> list[Decision]:
-        return (await decide_persons_of_batch(conn, ch, by_people, self.model)
-                + await decide_referrals(conn, ch))
+    async def _decide(
+        self, conn: asyncpg.Connection, ch: Changes, by_people: list[Decision]
+    ) -> list[Decision]:
+        return await decide_persons_of_batch(
+            conn, ch, by_people, self.model
+        ) + await decide_referrals(conn, ch)

@@ -1,8 +1,8 @@
 """Generates the AsyncAPI 3.0 document of the hub's topics from the catalog.
 
-    python -m schemas.asyncapi            # print it
-    python -m schemas.asyncapi --write    # refresh schemas/asyncapi.yaml
-    python -m schemas.asyncapi --check    # exit 1 when the committed copy is stale (CI)
+python -m schemas.asyncapi            # print it
+python -m schemas.asyncapi --write    # refresh schemas/asyncapi.yaml
+python -m schemas.asyncapi --check    # exit 1 when the committed copy is stale (CI)
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ ENVELOPE = {
         "id": {"type": "string"},
         "source": {"type": "string"},
         "type": {"type": "string", "description": "<agency>.<thing>.<past-tense verb>"},
-        "time": {"type": "string", "format": "date-time",
-                 "description": "RFC 3339 with an offset"},
+        "time": {"type": "string", "format": "date-time", "description": "RFC 3339 with an offset"},
         "subject": {"type": "string"},
-        "agency": {"type": "string", "enum": list(DEFAULT_AGENCIES),
-                   "description": "must be the agency of the topic, or the event is forged"},
+        "agency": {
+            "type": "string",
+            "enum": list(DEFAULT_AGENCIES),
+            "description": "must be the agency of the topic, or the event is forged",
+        },
         "dataschema": {"type": "string", "description": "names the version: …/v2"},
         "data": {"type": "object"},
     },
@@ -58,34 +60,51 @@ def document() -> dict[str, Any]:
                 "title": f"{t} v{v}",
                 "summary": entry.schema.get("description", ""),
                 "contentType": "application/cloudevents+json",
-                "payload": {"allOf": [
-                    {"$ref": "#/components/schemas/CloudEvent"},
-                    {"properties": {"type": {"const": t}, "data": _strip(entry.schema)}},
-                ]},
+                "payload": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/CloudEvent"},
+                        {"properties": {"type": {"const": t}, "data": _strip(entry.schema)}},
+                    ]
+                },
             }
-        channels[topic] = {"address": topic, "description": f"Inbound events of {agency}; "
-                           f"written by {agency} only.", "messages": refs}
-        operations[f"{agency}-publishes"] = {"action": "send",
-                                             "channel": {"$ref": f"#/channels/{topic}"}}
+        channels[topic] = {
+            "address": topic,
+            "description": f"Inbound events of {agency}; written by {agency} only.",
+            "messages": refs,
+        }
+        operations[f"{agency}-publishes"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{topic}"},
+        }
     channels[DEADLETTER_TOPIC] = {
         "address": DEADLETTER_TOPIC,
         "description": "Every inbound record the hub could not accept. The value is the "
         "original bytes; headers hub.reason, hub.detail, hub.field, hub.event_id and "
         "hub.origin.topic|partition|offset say what and why.",
-        "messages": {"rejected": {"$ref": "#/components/messages/rejected"}}}
-    messages["rejected"] = {"name": "rejected", "contentType": "application/octet-stream",
-                            "payload": {"type": "string", "format": "binary"}}
+        "messages": {"rejected": {"$ref": "#/components/messages/rejected"}},
+    }
+    messages["rejected"] = {
+        "name": "rejected",
+        "contentType": "application/octet-stream",
+        "payload": {"type": "string", "format": "binary"},
+    }
     channels[COORDINATION_TOPIC] = {
         "address": COORDINATION_TOPIC,
         "description": "Referrals, escalations and overdue notices the hub raises (to come).",
-        "messages": {}}
-    operations["hub-rejects"] = {"action": "send",
-                                 "channel": {"$ref": f"#/channels/{DEADLETTER_TOPIC}"}}
+        "messages": {},
+    }
+    operations["hub-rejects"] = {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{DEADLETTER_TOPIC}"},
+    }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "Civic Hub agency events", "version": "1",
-                 "description": "Generated from schemas/ by `python -m schemas.asyncapi "
-                 "--write`; do not edit by hand."},
+        "info": {
+            "title": "Civic Hub agency events",
+            "version": "1",
+            "description": "Generated from schemas/ by `python -m schemas.asyncapi "
+            "--write`; do not edit by hand.",
+        },
         "defaultContentType": "application/cloudevents+json",
         "channels": channels,
         "operations": operations,

@@ -85,8 +85,10 @@ def _explain(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str | None, 
             field = ".".join([*parts, missing[0]])
             return field, f"data.{field} is required (missing: {', '.join(missing)})"
     if exc.rule == "additionalProperties" and isinstance(exc.value, dict):
-        return (".".join(parts) or None,
-                exc.message + " not in the schema (check the spelling, or the schema version)")
+        return (
+            ".".join(parts) or None,
+            exc.message + " not in the schema (check the spelling, or the schema version)",
+        )
     return ".".join(parts) or None, exc.message
 
 
@@ -100,11 +102,13 @@ def validate_data(env: Envelope, root: Path | None = None) -> None:
             raise Rejected(
                 "unknown-version",
                 f"{env.type} has no schema v{env.schema_version} (known: "
-                + ", ".join(f"v{v}" for v in versions) + ")",
+                + ", ".join(f"v{v}" for v in versions)
+                + ")",
                 field="dataschema",
             )
-        raise Rejected("unknown-type", f"type {env.type!r} is not in the event catalog",
-                       field="type")
+        raise Rejected(
+            "unknown-type", f"type {env.type!r} is not in the event catalog", field="type"
+        )
     try:
         entry.validate(env.data)
     except fastjsonschema.JsonSchemaValueException as exc:

@@ -51,8 +51,10 @@ def problems(root: Path = SCHEMA_DIR, lock: Path = LOCK) -> list[str]:
         if name not in now:
             out.append(f"{name}: a published schema was removed; old events need it")
         elif now[name] != digest:
-            out.append(f"{name}: a published schema changed; add a new version with an "
-                       "upcaster instead, then run `python -m schemas.compat --lock`")
+            out.append(
+                f"{name}: a published schema changed; add a new version with an "
+                "upcaster instead, then run `python -m schemas.compat --lock`"
+            )
     for name in now:
         if name not in locked:
             out.append(f"{name}: not yet published; run `python -m schemas.compat --lock`")
@@ -76,8 +78,7 @@ def problems(root: Path = SCHEMA_DIR, lock: Path = LOCK) -> list[str]:
             try:
                 catalog[(t, latest[t])].validate(upcast)
             except fastjsonschema.JsonSchemaValueException as exc:
-                out.append(f"{t} v{v}: example {i} cannot be read as v{latest[t]}: "
-                           f"{exc.message}")
+                out.append(f"{t} v{v}: example {i} cannot be read as v{latest[t]}: {exc.message}")
         if not ex["invalid"]:
             out.append(f"{t} v{v}: no invalid examples")
         for i, case in enumerate(ex["invalid"]):
@@ -86,7 +87,7 @@ def problems(root: Path = SCHEMA_DIR, lock: Path = LOCK) -> list[str]:
                 out.append(f"{t} v{v}: invalid example {i} passes ({case.get('why')})")
             except fastjsonschema.JsonSchemaValueException:
                 pass
-    for (t, v) in UPCASTERS:
+    for t, v in UPCASTERS:
         if (t, v) not in catalog or (t, v + 1) not in catalog:
             out.append(f"upcaster {t} v{v}→v{v + 1}: both versions must have a schema")
     return out
@@ -94,8 +95,10 @@ def problems(root: Path = SCHEMA_DIR, lock: Path = LOCK) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if "--lock" in argv:
-        LOCK.write_bytes(orjson.dumps(current_hashes(), option=orjson.OPT_INDENT_2
-                                      | orjson.OPT_SORT_KEYS) + b"\n")
+        LOCK.write_bytes(
+            orjson.dumps(current_hashes(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+            + b"\n"
+        )
         print(f"locked {LOCK}")
     found = [p for p in problems() if "--lock" not in argv or "not yet published" not in p]
     for p in found:

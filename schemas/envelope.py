@@ -102,8 +102,9 @@ def parse_envelope(raw: bytes, topic_agency: str | None, agencies: tuple[str, ..
     return check_envelope(doc, topic_agency, agencies, scan_nul=b"\\u0000" in raw)
 
 
-def check_envelope(doc: Any, topic_agency: str | None, agencies: tuple[str, ...],
-                   scan_nul: bool = True) -> Envelope:
+def check_envelope(
+    doc: Any, topic_agency: str | None, agencies: tuple[str, ...], scan_nul: bool = True
+) -> Envelope:
     """Check one parsed CloudEvent (the gateway parses a whole batch at once)."""
     if scan_nul and _has_nul(doc):
         raise Rejected("unsupported-character", "strings must not contain U+0000 (NUL)")
@@ -124,13 +125,15 @@ def check_envelope(doc: Any, topic_agency: str | None, agencies: tuple[str, ...]
             raise Rejected("bad-attribute", f"'{k}' is longer than {MAX_ATTRIBUTE_LEN}", field=k)
     if doc["specversion"] != SPECVERSION:
         raise Rejected(
-            "bad-attribute", f"specversion must be \"1.0\", got {doc['specversion']!r}",
+            "bad-attribute",
+            f'specversion must be "1.0", got {doc["specversion"]!r}',
             field="specversion",
         )
     agency = doc["agency"]
     if agency not in agencies:
         raise Rejected(
-            "unknown-agency", f"agency {agency!r} is not one of {', '.join(agencies)}",
+            "unknown-agency",
+            f"agency {agency!r} is not one of {', '.join(agencies)}",
             field="agency",
         )
     if topic_agency is not None and agency != topic_agency:

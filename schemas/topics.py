@@ -30,15 +30,17 @@ def agency_topic(agency: str) -> str:
 def topic_agency(topic: str) -> str | None:
     """The agency an inbound topic belongs to, or None for any other topic."""
     if topic.startswith(AGENCY_PREFIX):
-        return topic[len(AGENCY_PREFIX):]
+        return topic[len(AGENCY_PREFIX) :]
     return None
 
 
 def check_app_id(app_id: str) -> str:
     """The app id, or ValueError saying what a valid one looks like."""
     if not _APP_ID.match(app_id) or app_id.endswith("."):
-        raise ValueError(f"a stream app id must look like 'hub.internal.<name>' (letters, digits,"
-                         f" '.', '_', '-'), got {app_id!r}")
+        raise ValueError(
+            f"a stream app id must look like 'hub.internal.<name>' (letters, digits,"
+            f" '.', '_', '-'), got {app_id!r}"
+        )
     return app_id
 
 

@@ -37,8 +37,9 @@ class WorkerOptions:
     session_timeout: float
 
 
-def create_app(opts: WorkerOptions, start_projector: Callable[[], Awaitable[Projector]]
-               ) -> faust.App:
+def create_app(
+    opts: WorkerOptions, start_projector: Callable[[], Awaitable[Projector]]
+) -> faust.App:
     app = faust.App(
         opts.app_id,
         # hubkafka: faust's aiokafka driver with a short fetch wait (streams/transport.py)

@@ -55,8 +55,13 @@ class Projector:
         futures = []
         for r in rejected:
             structlog.get_logger().warning(
-                "intake.rejected", event_id=r.event_id, reason=r.reason, detail=r.detail,
-                topic=r.record.topic, partition=r.record.partition, offset=r.record.offset,
+                "intake.rejected",
+                event_id=r.event_id,
+                reason=r.reason,
+                detail=r.detail,
+                topic=r.record.topic,
+                partition=r.record.partition,
+                offset=r.record.offset,
             )
             value, headers = r.record.value or b"", deadletter_headers(r)
             if len(value) > DEADLETTER_MAX_BYTES:
@@ -64,9 +69,11 @@ class Projector:
                 # in its agency topic at the origin offset named in the headers.
                 headers.append(("hub.truncated_from", str(len(value)).encode()))
                 value = value[:DEADLETTER_MAX_BYTES]
-            futures.append(await self.producer.send(
-                DEADLETTER_TOPIC, value=value, key=r.record.key, headers=headers,
-            ))
+            futures.append(
+                await self.producer.send(
+                    DEADLETTER_TOPIC, value=value, key=r.record.key, headers=headers
+                )
+            )
         for f in futures:  # acks=all: durable in the log before the positions move
             await f
 
@@ -75,18 +82,32 @@ class Projector:
         them back, so a rebuild replays them instead of deciding again."""
         futures = []
         for d in decisions:
-            log.info("resolution.decided", decision_id=d.id, action=d.action, a=d.a, b=d.b,
-                     score=round(d.score, 3))
-            futures.append(await self.producer.send(
-                self.resolution_topic, value=orjson.dumps(d.event()), key=d.a.encode()))
+            log.info(
+                "resolution.decided",
+                decision_id=d.id,
+                action=d.action,
+                a=d.a,
+                b=d.b,
+                score=round(d.score, 3),
+            )
+            futures.append(
+                await self.producer.send(
+                    self.resolution_topic, value=orjson.dumps(d.event()), key=d.a.encode()
+                )
+            )
         for f in futures:
             await f
 
     async def apply(self, events: Sequence[Any]) -> BatchResult:
         """Apply faust events (anything with ``.message`` carrying topic/partition/offset)."""
         records = [
-            InboundRecord(e.message.topic, e.message.partition, e.message.offset,
-                          e.message.key, e.message.value)
+            InboundRecord(
+                e.message.topic,
+                e.message.partition,
+                e.message.offset,
+                e.message.key,
+                e.message.value,
+            )
             for e in events
         ]
         return await self.apply_records(records)
@@ -102,6 +123,12 @@ class Projector:
         now = time.monotonic()
         if now - self._last_report >= 10:
             self._last_report = now
-            log.info("projector.progress", records=t.records, accepted=t.accepted,
-                     rejected=t.rejected, duplicates=t.duplicates, skipped=t.skipped)
+            log.info(
+                "projector.progress",
+                records=t.records,
+                accepted=t.accepted,
+                rejected=t.rejected,
+                duplicates=t.duplicates,
+                skipped=t.skipped,
+            )
         return res

@@ -28,8 +28,7 @@ def fetch_max_wait_ms() -> int:
     try:
         value = int(raw) if raw else DEFAULT_FETCH_MAX_WAIT_MS
     except ValueError:
-        raise SystemExit(f"HUB_FETCH_MAX_WAIT_MS must be whole milliseconds, got {raw!r}"
-                         ) from None
+        raise SystemExit(f"HUB_FETCH_MAX_WAIT_MS must be whole milliseconds, got {raw!r}") from None
     if not 1 <= value <= 30_000:
         raise SystemExit(f"HUB_FETCH_MAX_WAIT_MS must be 1…30000, got {value}")
     return value

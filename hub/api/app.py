@@ -30,7 +30,7 @@ from hub.api import (
     system,
 )
 from hub.api import map as grid_map_routes
-from hub.api.context import OrjsonResponse
+from hub.api.context import OrjsonResponse, unaudited_v1_routes
 from hub.audit import AuditWriter
 from hub.bootstrap import new_pool, start_producer
 from hub.config import Settings
@@ -79,6 +79,7 @@ class Observe:
 def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
     grid_map = GridMap.from_env()  # HUB_GRID_GEOJSON, HUB_TIMEZONE: fail at start too
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await new_pool(settings, "api")
@@ -117,10 +118,12 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="Civic Hub query API",
+            openapi_url="/openapi.json",
+            title="Civic Hub query API",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png")
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
     app.include_router(candidates.router)
     app.include_router(persons.router)
@@ -138,9 +141,14 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     async def index() -> FileResponse | Response:
         if not (WEB / "index.html").exists():
             return problems.problem_response(
-                503, "Page not built", "the command center page is built by `make web` "
-                "(npm and esbuild); the API works without it")
+                503,
+                "Page not built",
+                "the command center page is built by `make web` "
+                "(npm and esbuild); the API works without it",
+            )
         return FileResponse(WEB / "index.html")
 
     app.add_middleware(Observe)
+    if unaudited := unaudited_v1_routes(app.routes):
+        raise RuntimeError(f"/v1 routes without their audit: {unaudited} (use v1_router)")
     return app

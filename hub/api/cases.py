@@ -5,22 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
-from hub.api.context import ReadContext, answer, reader
+from hub.api.context import ReadContext, answer, reader, v1_router
 from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
-from projections import queries
+from projections.reads import cases as cases_reads
+from projections.reads import grids as grids_reads
 
-router = APIRouter(tags=["cases"])
+router = v1_router(tags=["cases"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE_CASE = {
-    "case_id": "C-3f0c1d2e4b5a6978", "refs": [{"agency": "city", "kind": "case",
-                                               "id": "C-2026-000042"}],
-    "category": "neighbour-dispute", "status": "open", "stage": "dispatched",
-    "due_at": "2026-11-24T08:00:00+08:00", "overdue": False, "grid": "110105001001",
+    "case_id": "C-3f0c1d2e4b5a6978",
+    "refs": [{"agency": "city", "kind": "case", "id": "C-2026-000042"}],
+    "category": "neighbour-dispute",
+    "status": "open",
+    "stage": "dispatched",
+    "due_at": "2026-11-24T08:00:00+08:00",
+    "overdue": False,
+    "grid": "110105001001",
     "persons": [{"person_id": "P-a92b61bb612f4cc6", "role": "reporter", "agency": "city"}],
     "places": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号"}],
 }
@@ -33,10 +38,28 @@ def _persons_of(case: dict[str, Any]) -> list[str]:
 @router.get(
     "/v1/cases",
     summary="Find cases by grid, status, stage, category, agency, overdue (cursor pages)",
-    responses={200: {"content": {"application/json": {"example": {"items": [
-        {"case_id": "C-3f0c1d2e4b5a6978", "category": "noise", "status": "open",
-         "stage": "dispatched", "due_at": "2026-11-24T08:00:00+08:00", "overdue": False,
-         "grid": "11010500100101"}], "next": "C-3f0c1d2e4b5a6978"}}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "items": [
+                            {
+                                "case_id": "C-3f0c1d2e4b5a6978",
+                                "category": "noise",
+                                "status": "open",
+                                "stage": "dispatched",
+                                "due_at": "2026-11-24T08:00:00+08:00",
+                                "overdue": False,
+                                "grid": "11010500100101",
+                            }
+                        ],
+                        "next": "C-3f0c1d2e4b5a6978",
+                    }
+                }
+            }
+        }
+    },
 )
 async def find_cases(
     ctx: CaseReader,
@@ -49,12 +72,16 @@ async def find_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    filters = {k: v for k, v in (("grid", grid), ("status", status), ("stage", stage),
-                                 ("category", category)) if v is not None}
+    filters = {
+        k: v
+        for k, v in (("grid", grid), ("status", status), ("stage", stage), ("category", category))
+        if v is not None
+    }
     if status == "open":
         filters.pop("status")  # "open" is also the absence of a status: filter after reading
-    items, nxt = await queries.find_cases(ctx.pool, filters, agency, overdue, datetime.now(UTC),
-                                          cursor, limit)
+    items, nxt = await cases_reads.find_cases(
+        ctx.pool, filters, agency, overdue, datetime.now(UTC), cursor, limit
+    )
     if status == "open":
         items = [i for i in items if i["status"] == "open"]
     items = [ctx.policy.mask_case(ctx.principal, i)[0] for i in items]
@@ -65,12 +92,14 @@ async def find_cases(
 @router.get(
     "/v1/cases/{case_id}",
     summary="One case thread: refs from every agency, stage, due time, persons, places",
-    responses={200: {"content": {"application/json": {"example": EXAMPLE_CASE}}},
-               404: {"description": "no such case"}},
+    responses={
+        200: {"content": {"application/json": {"example": EXAMPLE_CASE}}},
+        404: {"description": "no such case"},
+    },
     response_model=None,
 )
 async def get_case(case_id: CaseId, ctx: CaseReader) -> Response:
-    c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
+    c = await cases_reads.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
@@ -82,31 +111,65 @@ async def get_case(case_id: CaseId, ctx: CaseReader) -> Response:
 @router.get(
     "/v1/cases/{case_id}/timeline",
     summary="Every event of the thread from every agency, in event time",
-    responses={200: {"content": {"application/json": {"example": {"items": [
-        {"time": "2026-11-23T00:00:00Z", "agency": "city", "type": "city.case.reported",
-         "event_id": "e-1", "summary": "city case C-2026-000042 reported"}], "next": None}}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "items": [
+                            {
+                                "time": "2026-11-23T00:00:00Z",
+                                "agency": "city",
+                                "type": "city.case.reported",
+                                "event_id": "e-1",
+                                "summary": "city case C-2026-000042 reported",
+                            }
+                        ],
+                        "next": None,
+                    }
+                }
+            }
+        }
+    },
 )
 async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
-    c = await queries.case(ctx.pool, case_id, datetime.now(UTC))
+    c = await cases_reads.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
     if ctx.policy.case_sealed_for(ctx.principal, c):
         await ctx.done([], "denied")
-        raise Problem(403, "Forbidden", "the case is sealed; ask "
-                      + ", ".join(sorted(ctx.policy.sealed_visible_to)))
-    items = await queries.case_timeline(ctx.pool, case_id)
+        raise Problem(
+            403,
+            "Forbidden",
+            "the case is sealed; ask " + ", ".join(sorted(ctx.policy.sealed_visible_to)),
+        )
+    items = await cases_reads.case_timeline(ctx.pool, case_id)
     await ctx.done(_persons_of(c))
     return {"items": items, "next": None}
 
 
-@router.get("/v1/grids", tags=["grids"],
-            summary="Every grid with city cases: open, overdue, closed (the dashboard map)",
-            responses={200: {"content": {"application/json": {"example": {"items": [
-                {"grid": "11010500100101", "open": 12, "overdue": 3, "closed": 140}],
-                "next": None}}}}})
+@router.get(
+    "/v1/grids",
+    tags=["grids"],
+    summary="Every grid with city cases: open, overdue, closed (the dashboard map)",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "items": [
+                            {"grid": "11010500100101", "open": 12, "overdue": 3, "closed": 140}
+                        ],
+                        "next": None,
+                    }
+                }
+            }
+        }
+    },
+)
 async def list_grids(ctx: CaseReader) -> dict[str, Any]:
-    items = await queries.grids(ctx.pool, datetime.now(UTC))
+    items = await grids_reads.grids(ctx.pool, datetime.now(UTC))
     await ctx.done([])
     return {"items": items, "next": None}
 
@@ -115,13 +178,25 @@ async def list_grids(ctx: CaseReader) -> dict[str, Any]:
     "/v1/grids/{grid}",
     tags=["grids"],
     summary="The grid board: open, overdue and closed cases, incidents, residents",
-    responses={200: {"content": {"application/json": {"example": {
-        "grid": "11010500100101", "cases": {"open": 12, "overdue": 3, "closed": 140},
-        "incidents": {"open": 2, "closed": 9}, "residents": 388,
-        "overdue_case_ids": ["C-3f0c1d2e4b5a6978"]}}}}, 404: {"description": "unknown grid"}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "grid": "11010500100101",
+                        "cases": {"open": 12, "overdue": 3, "closed": 140},
+                        "incidents": {"open": 2, "closed": 9},
+                        "residents": 388,
+                        "overdue_case_ids": ["C-3f0c1d2e4b5a6978"],
+                    }
+                }
+            }
+        },
+        404: {"description": "unknown grid"},
+    },
 )
 async def get_grid(grid: GridCode, ctx: CaseReader) -> dict[str, Any]:
-    board = await queries.grid_board(ctx.pool, grid, datetime.now(UTC))
+    board = await grids_reads.grid_board(ctx.pool, grid, datetime.now(UTC))
     await ctx.done([], "ok" if board else "not-found")
     if board is None:
         raise Problem(404, "Not found", f"nothing is known in grid {grid!r}")

@@ -1,5 +1,12 @@
 """Who is asking and why: the bearer token, X-Purpose, the policy decision, and the audit
-write that every read ends with."""
+write that every ``/v1`` answer ends with.
+
+Audit is structural: every ``/v1`` route is an :class:`AuditedRoute` (routers come from
+:func:`v1_router`, and the app refuses to start with a ``/v1`` route that is not one). A
+handler may write its own record with :meth:`ReadContext.done` (its subjects, its outcome);
+whatever way it ends without one (an answer, a 404, a validation error, a 503), the route
+writes it before the answer leaves. Requests without a valid token are counted in
+``/metrics`` (``hub_api_unauthenticated_total``), not written: anyone can send them."""
 
 from __future__ import annotations
 
@@ -11,9 +18,13 @@ from typing import Any
 
 import asyncpg
 import orjson
-from fastapi import Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import Counter
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import audit
 from hub.api.problems import Problem
@@ -22,6 +33,11 @@ from hub.tokens import Principal, TokenBook
 from projections.db import reached, read_positions
 
 bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS file")
+UNAUTHENTICATED = Counter(
+    "hub_api_unauthenticated_total",
+    "/v1 requests without a valid bearer token (not audited: unbounded)",
+)
+MAX_AUDITED_PATH = 2000  # the path with its query, as asked, cut to this length
 
 
 def _storable(text: str | None) -> str | None:
@@ -49,13 +65,124 @@ class ReadContext:
     client: str | None
     method: str
     path: str
+    asked: Sequence[str] = ()  # the ids in the path: the subject of a denied or missing read
+    written: bool = False
 
     async def done(self, subject_ids: Sequence[str], outcome: str = "ok") -> None:
-        """Write the audit record; the answer goes out only after this returns."""
-        await self.audit.write(audit.AuditRecord(
-            self.principal.user, self.principal.agency, self.principal.role, self.client,
-            self.method, _storable(self.path), _storable(self.purpose), subject_ids, outcome,
-        ))
+        """Write the audit record; the answer goes out only after this returns. Once per
+        request: the route's own record is not written twice."""
+        if self.written:
+            return
+        self.written = True
+        if not subject_ids and outcome not in ("ok", "ok-masked"):
+            subject_ids = list(self.asked)  # who was asked about, even when refused
+        await self.audit.write(
+            audit.AuditRecord(
+                self.principal.user,
+                self.principal.agency,
+                self.principal.role,
+                self.client,
+                self.method,
+                _storable(self.path),
+                _storable(self.purpose),
+                [_storable(x) or "" for x in subject_ids],
+                outcome,
+            )
+        )
+
+
+def _asked_path(request: Request) -> str:
+    """The path with its query string, as asked (a name search is in its query), bounded."""
+    q = request.url.query
+    full = request.url.path + ("?" + q if q else "")
+    return full if len(full) <= MAX_AUDITED_PATH else full[:MAX_AUDITED_PATH] + "…"
+
+
+def _outcome(status: int) -> str:
+    return {
+        400: "bad-request",
+        401: "unauthenticated",
+        403: "denied",
+        404: "not-found",
+        409: "conflict",
+        413: "too-large",
+        422: "bad-request",
+        503: "unavailable",
+    }.get(status, "ok" if status < 400 else f"error-{status}")
+
+
+class AuditedRoute(APIRoute):
+    """A ``/v1`` route whose answer cannot leave without its audit record."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handle = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            try:
+                response = await handle(request)
+            except (StarletteHTTPException, RequestValidationError) as exc:
+                status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
+                await _ensure_audited(request, _outcome(status))
+                raise
+            except Exception:
+                await _ensure_audited(request, "error")
+                raise
+            await _ensure_audited(request, _outcome(response.status_code))
+            return response
+
+        return audited
+
+
+async def _ensure_audited(request: Request, outcome: str) -> None:
+    if not request.url.path.startswith("/v1"):
+        return  # the page's own settings: not a read of anyone
+    ctx: ReadContext | None = getattr(request.state, "read_context", None)
+    if ctx is None:  # a route without a reader (the gateway): whoever its token names
+        tokens: TokenBook = request.app.state.tokens
+        auth = request.headers.get("authorization", "")
+        principal = tokens.lookup(auth[7:]) if auth[:7].lower() == "bearer " else None
+        if principal is None:
+            UNAUTHENTICATED.inc()
+            return
+        ctx = ReadContext(
+            request.app.state.pool,
+            request.app.state.audit,
+            request.app.state.policy,
+            principal,
+            _as_typed(request.headers.get("x-purpose")),
+            request.client.host if request.client else None,
+            request.method,
+            _asked_path(request),
+            _path_ids(request),
+        )
+    await ctx.done([], outcome)
+
+
+def _path_ids(request: Request) -> list[str]:
+    return [str(v) for v in request.path_params.values()]
+
+
+def v1_router(**kwargs: Any) -> APIRouter:
+    """The router of a ``/v1`` resource: every route audited (:class:`AuditedRoute`)."""
+    return APIRouter(route_class=AuditedRoute, **kwargs)
+
+
+def all_routes(routes: Sequence[Any]) -> list[Any]:
+    """Every route of an app, through the routers it includes."""
+    out: list[Any] = []
+    for r in routes:
+        included = getattr(r, "original_router", None)  # FastAPI ≥ 0.16x wraps included routers
+        out += all_routes(included.routes) if included is not None else [r]
+    return out
+
+
+def unaudited_v1_routes(routes: Sequence[Any]) -> list[str]:
+    """``/v1`` routes that are not audited by construction (the app refuses to start)."""
+    return [
+        r.path
+        for r in all_routes(routes)
+        if getattr(r, "path", "").startswith("/v1") and not isinstance(r, AuditedRoute)
+    ]
 
 
 def to_json(body: Any) -> bytes:
@@ -84,8 +211,9 @@ def parse_min_offset(token: str) -> dict[tuple[str, int], int]:
         topic, _, rest = part.rpartition(":")
         topic, _, partition = topic.rpartition(":")
         if not topic or not partition.isdigit() or not rest.isdigit():
-            raise Problem(400, "Bad request", f"min_offset must be topic:partition:offset[,…], "
-                          f"got {part!r}")
+            raise Problem(
+                400, "Bad request", f"min_offset must be topic:partition:offset[,…], got {part!r}"
+            )
         out[(topic, int(partition))] = max(out.get((topic, int(partition)), 0), int(rest))
     return out
 
@@ -98,9 +226,12 @@ async def wait_for_offsets(pool: asyncpg.Pool, consumer: str, token: str) -> Non
         if reached(await read_positions(pool, consumer), want):
             return
         if time.monotonic() > deadline:
-            raise Problem(503, "Not caught up",
-                          f"the read model has not reached min_offset within "
-                          f"{MIN_OFFSET_WAIT:.0f}s; retry", headers={"Retry-After": "2"})
+            raise Problem(
+                503,
+                "Not caught up",
+                f"the read model has not reached min_offset within {MIN_OFFSET_WAIT:.0f}s; retry",
+                headers={"Retry-After": "2"},
+            )
         await asyncio.sleep(0.02)
 
 
@@ -109,40 +240,54 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         request: Request,
         creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
         min_offset: str | None = Query(
-            None, max_length=2000, examples=["agency.civil:0:1234,agency.city:2:88"],
+            None,
+            max_length=2000,
+            examples=["agency.civil:0:1234,agency.city:2:88"],
             description="The gateway's min_offset token: answer only once the read model "
-            "has applied those writes (read-your-writes)."),
+            "has applied those writes (read-your-writes).",
+        ),
     ) -> ReadContext:
         pool: asyncpg.Pool = request.app.state.pool
         tokens: TokenBook = request.app.state.tokens
         client = request.client.host if request.client else None
         purpose = request.headers.get("x-purpose")
         principal = tokens.lookup(creds.credentials) if creds else None
-        path = request.url.path
+        path = _asked_path(request)
         if principal is None:
-            anonymous = Principal("-", "-", "-")
-            await ReadContext(pool, request.app.state.audit, request.app.state.policy,
-                              anonymous, purpose, client, request.method, path).done(
-                [], "unauthenticated")
-            raise Problem(401, "Unauthorized",
-                          "send Authorization: Bearer <token> with a token from HUB_TOKENS",
-                          headers={"WWW-Authenticate": "Bearer"})
+            UNAUTHENTICATED.inc()  # counted, not written: anyone can send these
+            raise Problem(
+                401,
+                "Unauthorized",
+                "send Authorization: Bearer <token> with a token from HUB_TOKENS",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         policy: Policy = request.app.state.policy
-        ctx = ReadContext(pool, request.app.state.audit, policy, principal, _as_typed(purpose),
-                          client, request.method, path)
+        ctx = ReadContext(
+            pool,
+            request.app.state.audit,
+            policy,
+            principal,
+            _as_typed(purpose),
+            client,
+            request.method,
+            path,
+            _path_ids(request),
+        )
+        request.state.read_context = ctx  # the route audits what the handler leaves unsaid
         try:
             stated = policy.parse_purpose(purpose)
         except PurposeError as exc:
             await ctx.done([], "bad-purpose")
-            raise Problem(400, "Bad purpose", str(exc), purposes=sorted(policy.purposes)
-                          ) from None
+            raise Problem(400, "Bad purpose", str(exc), purposes=sorted(policy.purposes)) from None
         ctx.purpose = stated.stored() if stated else None  # the code and the decoded text
         if "\x00" in request.url.path or any(
-                "\x00" in k + v for k, v in request.query_params.multi_items()):
+            "\x00" in k + v for k, v in request.query_params.multi_items()
+        ):
             # PostgreSQL text cannot hold NUL; no id, name or filter contains one.
             await ctx.done([], "bad-request")
-            raise Problem(400, "Bad request", "a NUL character is not allowed in a path or "
-                          "query value")
+            raise Problem(
+                400, "Bad request", "a NUL character is not allowed in a path or query value"
+            )
         decision = ctx.policy.decide(principal, resource, ctx.purpose)
         if not decision.allowed:
             await ctx.done([], "denied")

@@ -7,16 +7,16 @@ from typing import Annotated, Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from hub.api.context import bearer
+from hub.api.context import bearer, v1_router
 from hub.api.problems import Problem
 from hub.gateway import MAX_BATCH, Gateway
 from hub.tokens import Principal, TokenBook
 
-router = APIRouter(tags=["gateway"])
+router = v1_router(tags=["gateway"])
 log = structlog.get_logger("hub.gateway")
 
 SINGLE = "application/cloudevents+json"
@@ -25,26 +25,41 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 async def publisher(
-    request: Request,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     tokens: TokenBook = request.app.state.tokens
     principal = tokens.lookup(creds.credentials) if creds else None
     if principal is None:
-        raise Problem(401, "Unauthorized", "send Authorization: Bearer <agency-system token>",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <agency-system token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     if principal.role != "agency-system":
-        raise Problem(403, "Forbidden", f"role {principal.role!r} may not publish events; "
-                      "an agency-system token may publish for its own agency")
+        raise Problem(
+            403,
+            "Forbidden",
+            f"role {principal.role!r} may not publish events; "
+            "an agency-system token may publish for its own agency",
+        )
     return principal
 
 
 EXAMPLE_EVENT = {
-    "specversion": "1.0", "id": "reg-000123", "source": "/agency/civil/registry",
-    "type": "civil.resident.moved", "time": "2026-11-23T09:30:00+08:00", "subject": "R-000123",
-    "agency": "civil", "dataschema": "https://civic-hub.example/schemas/civil/moved/v1",
-    "data": {"resident_id": "R-000123", "address": {"text": "朝阳区将台路5号2号楼1单元302室"},
-             "moved_on": "2026-11-20"},
+    "specversion": "1.0",
+    "id": "reg-000123",
+    "source": "/agency/civil/registry",
+    "type": "civil.resident.moved",
+    "time": "2026-11-23T09:30:00+08:00",
+    "subject": "R-000123",
+    "agency": "civil",
+    "dataschema": "https://civic-hub.example/schemas/civil/moved/v1",
+    "data": {
+        "resident_id": "R-000123",
+        "address": {"text": "朝阳区将台路5号2号楼1单元302室"},
+        "moved_on": "2026-11-20",
+    },
 }
 
 
@@ -57,22 +72,44 @@ EXAMPLE_EVENT = {
     "in the log (acks=all). All or nothing: if any event is rejected, none is sent and the "
     "422 answer lists each rejection with its field and reason. An event whose (source, id) "
     "was already accepted is not sent again and is counted under `duplicates`.",
-    openapi_extra={"requestBody": {"content": {
-        SINGLE: {"example": EXAMPLE_EVENT}, BATCH: {"example": [EXAMPLE_EVENT]}}}},
+    openapi_extra={
+        "requestBody": {
+            "content": {SINGLE: {"example": EXAMPLE_EVENT}, BATCH: {"example": [EXAMPLE_EVENT]}}
+        }
+    },
     responses={
-        202: {"content": {"application/json": {"example": {
-            "accepted": 1, "duplicates": 0, "min_offset": "agency.civil:2:1043",
-            "events": [{"id": "reg-000123", "source": "/agency/civil/registry",
-                        "partition": 2, "offset": 1042}]}}}},
+        202: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "accepted": 1,
+                        "duplicates": 0,
+                        "min_offset": "agency.civil:2:1043",
+                        "events": [
+                            {
+                                "id": "reg-000123",
+                                "source": "/agency/civil/registry",
+                                "partition": 2,
+                                "offset": 1042,
+                            }
+                        ],
+                    }
+                }
+            }
+        },
         422: {"description": "rejected events, each with index, id, reason, field, detail"},
     },
 )
-async def post_events(request: Request,
-                      principal: Annotated[Principal, Depends(publisher)]) -> Response:
+async def post_events(
+    request: Request, principal: Annotated[Principal, Depends(publisher)]
+) -> Response:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in (SINGLE, BATCH, "application/json"):
-        raise Problem(415, "Unsupported media type",
-                      f"send {SINGLE} (one event) or {BATCH} (a JSON array of events)")
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"send {SINGLE} (one event) or {BATCH} (a JSON array of events)",
+        )
     body = await request.body()
     if len(body) > MAX_BODY:
         raise Problem(413, "Payload too large", f"a request may carry at most {MAX_BODY} bytes")
@@ -95,15 +132,36 @@ async def post_events(request: Request,
     gateway: Gateway = request.app.state.gateway
     outcome = await gateway.submit(docs, principal.agency, scan_nul=b"\\u0000" in body)
     if outcome.errors:
-        log.warning("gateway.rejected", user=principal.user, agency=principal.agency,
-                    rejected=len(outcome.errors), batch=len(docs))
-        raise Problem(422, "Events rejected",
-                      f"{len(outcome.errors)} of {len(docs)} events were rejected; none was sent",
-                      errors=[e.as_dict() for e in outcome.errors])
-    log.info("gateway.accepted", user=principal.user, agency=principal.agency,
-             accepted=len(outcome.accepted), duplicates=outcome.duplicates,
-             event_ids=[a["id"] for a in outcome.accepted[:20]])
-    return Response(orjson.dumps({
-        "accepted": len(outcome.accepted), "duplicates": outcome.duplicates,
-        "min_offset": outcome.min_offset, "events": outcome.accepted,
-    }), status_code=202, media_type="application/json")
+        log.warning(
+            "gateway.rejected",
+            user=principal.user,
+            agency=principal.agency,
+            rejected=len(outcome.errors),
+            batch=len(docs),
+        )
+        raise Problem(
+            422,
+            "Events rejected",
+            f"{len(outcome.errors)} of {len(docs)} events were rejected; none was sent",
+            errors=[e.as_dict() for e in outcome.errors],
+        )
+    log.info(
+        "gateway.accepted",
+        user=principal.user,
+        agency=principal.agency,
+        accepted=len(outcome.accepted),
+        duplicates=outcome.duplicates,
+        event_ids=[a["id"] for a in outcome.accepted[:20]],
+    )
+    return Response(
+        orjson.dumps(
+            {
+                "accepted": len(outcome.accepted),
+                "duplicates": outcome.duplicates,
+                "min_offset": outcome.min_offset,
+                "events": outcome.accepted,
+            }
+        ),
+        status_code=202,
+        media_type="application/json",
+    )

@@ -6,24 +6,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import StreamingResponse
 
-from hub.api.context import ReadContext, reader, to_json
+from hub.api.context import ReadContext, reader, to_json, v1_router
 from hub.feed import Item, LiveFeed
 
-router = APIRouter(tags=["cases"])
+router = v1_router(tags=["cases"])
 FeedReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE_STREAM = (
     ": civic hub live feed\n\n"
-    "id: 4f2a1c-17\nevent: case\ndata: {\"case_id\":\"C-3f0c1d2e4b5a6978\",\"type\":"
-    "\"city.case.reported\",\"agency\":\"city\",\"time\":\"2026-11-23T08:00:00+00:00\","
-    "\"summary\":\"neighbour-dispute reported\",\"category\":\"neighbour-dispute\","
-    "\"grid\":\"11010500100101\",\"sealed\":null}\n\n"
-    "id: 4f2a1c-18\nevent: referral\ndata: {\"case_id\":\"C-9d…\",\"to_agency\":\"city\",…}\n\n"
-    "id: 4f2a1c-19\nevent: overdue\ndata: {\"case_id\":\"C-3f0c1d2e4b5a6978\",\"due_at\":"
-    "\"2026-11-23T10:00:00+08:00\",\"stage\":\"dispatched\",…}\n\n"
+    'id: 4f2a1c-17\nevent: case\ndata: {"case_id":"C-3f0c1d2e4b5a6978","type":'
+    '"city.case.reported","agency":"city","time":"2026-11-23T08:00:00+00:00",'
+    '"summary":"neighbour-dispute reported","category":"neighbour-dispute",'
+    '"grid":"11010500100101","sealed":null}\n\n'
+    'id: 4f2a1c-18\nevent: referral\ndata: {"case_id":"C-9d…","to_agency":"city",…}\n\n'
+    'id: 4f2a1c-19\nevent: overdue\ndata: {"case_id":"C-3f0c1d2e4b5a6978","due_at":'
+    '"2026-11-23T10:00:00+08:00","stage":"dispatched",…}\n\n'
 )
 
 
@@ -31,8 +31,9 @@ def _frame(ctx: ReadContext, feed: LiveFeed, item: Item) -> bytes:
     data = item.data  # case facts only: no persons, so sealing is all there is to mask
     if ctx.policy.case_sealed_for(ctx.principal, data):
         data, _ = ctx.policy.mask_case(ctx.principal, data)
-    return (f"id: {feed.epoch}-{item.id}\nevent: {item.kind}\ndata: ".encode()
-            + to_json(data) + b"\n\n")
+    return (
+        f"id: {feed.epoch}-{item.id}\nevent: {item.kind}\ndata: ".encode() + to_json(data) + b"\n\n"
+    )
 
 
 @router.get(
@@ -65,5 +66,8 @@ async def feed(
                 continue
             yield b"".join(_frame(ctx, live, i) for i in batch)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

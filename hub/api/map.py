@@ -7,21 +7,37 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, v1_router
 from hub.geo import GridMap
-from projections import queries
+from projections.reads import grids as grids_reads
 
-router = APIRouter(tags=["grids"])
+router = v1_router(tags=["grids"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE = {
-    "type": "FeatureCollection", "source": "generated", "unmapped": [],
-    "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
-        [116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91], [116.4, 39.9]]]},
-        "properties": {"grid": "11010500100101", "open": 12, "overdue": 3, "closed": 140,
-                       "overdue_share": 0.25}}],
+    "type": "FeatureCollection",
+    "source": "generated",
+    "unmapped": [],
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91], [116.4, 39.9]]
+                ],
+            },
+            "properties": {
+                "grid": "11010500100101",
+                "open": 12,
+                "overdue": 3,
+                "closed": 140,
+                "overdue_share": 0.25,
+            },
+        }
+    ],
     "base": {"type": "FeatureCollection", "features": []},
 }
 
@@ -43,7 +59,7 @@ def overdue_share(grid: dict[str, Any]) -> float:
 )
 async def grid_map(request: Request, ctx: CaseReader) -> dict[str, Any]:
     gm: GridMap = request.app.state.grid_map
-    grids = await queries.grids(ctx.pool, datetime.now(UTC))
+    grids = await grids_reads.grids(ctx.pool, datetime.now(UTC))
     out = gm.collection({**g, "overdue_share": overdue_share(g)} for g in grids)
     await ctx.done([])
     return out

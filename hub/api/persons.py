@@ -4,39 +4,44 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
-from hub.api.context import ReadContext, answer, reader
+from hub.api.context import ReadContext, answer, reader, v1_router
 from hub.api.params import PersonId
 from hub.api.problems import Problem
-from projections import queries
 from projections.names import normalize_name
+from projections.reads import persons as persons_reads
 from schemas import national_id as nid_rules
 
-router = APIRouter(tags=["persons"])
+router = v1_router(tags=["persons"])
 PersonReader = Annotated[ReadContext, Depends(reader("person"))]
 
 EXAMPLE_PERSON = {
-    "person_id": "P-a92b61bb612f4cc6", "national_id": "11010519491231002X",
-    "names": ["张三"], "gender": "F", "birth_date": "1949-12-31", "status": "registered",
+    "person_id": "P-a92b61bb612f4cc6",
+    "national_id": "11010519491231002X",
+    "names": ["张三"],
+    "gender": "F",
+    "birth_date": "1949-12-31",
+    "status": "registered",
     "records": [{"agency": "civil", "kind": "resident", "id": "R-000001"}],
     "addresses": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号", "current": True}],
     "cases": [{"case_id": "C-3f0c1d2e4b5a6978", "role": "reporter", "agency": "city"}],
-    "provenance": {"name": {"event_id": "e-1", "agency": "civil",
-                            "time": "2026-11-23T00:00:00Z"}},
+    "provenance": {"name": {"event_id": "e-1", "agency": "civil", "time": "2026-11-23T00:00:00Z"}},
 }
 
 
 @router.get(
     "/v1/persons/{person_id}",
     summary="One person, with the agency records it was resolved from and each field's source",
-    responses={200: {"content": {"application/json": {"example": EXAMPLE_PERSON}}},
-               404: {"description": "no such person"}},
+    responses={
+        200: {"content": {"application/json": {"example": EXAMPLE_PERSON}}},
+        404: {"description": "no such person"},
+    },
     response_model=None,
 )
 async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
-    p = await queries.person(ctx.pool, person_id)
+    p = await persons_reads.person(ctx.pool, person_id)
     if p is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
@@ -54,13 +59,21 @@ async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
     "(张/章, 陈/程, 周/邹: toneless pinyin with the zh/z, ch/c, sh/s, n/l, -n/-ng merges; "
     "`match: sounds-alike`). Full-width characters, spaces and the middle dot of minority "
     "names are ignored. Pages follow `next`.",
-    responses={200: {"content": {"application/json": {
-        "example": {"items": [{**EXAMPLE_PERSON, "match": "exact"}], "next": None}}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {"items": [{**EXAMPLE_PERSON, "match": "exact"}], "next": None}
+                }
+            }
+        }
+    },
 )
 async def find_persons(
     ctx: PersonReader,
-    national_id: Annotated[str | None, Query(max_length=32, examples=["11010519491231002X"])
-                           ] = None,
+    national_id: Annotated[
+        str | None, Query(max_length=32, examples=["11010519491231002X"])
+    ] = None,
     name: Annotated[str | None, Query(min_length=1, max_length=100, examples=["张三"])] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
@@ -70,22 +83,25 @@ async def find_persons(
         raise Problem(400, "Bad request", "give exactly one of national_id or name")
     nxt = None
     if national_id is not None:
-        hits = [(i, "exact") for i in
-                await queries.persons_by_national_id(ctx.pool, nid_rules.normalize(national_id))]
+        found_ids = await persons_reads.persons_by_national_id(
+            ctx.pool, nid_rules.normalize(national_id)
+        )
+        hits = [(i, "exact") for i in found_ids]
     else:
         if not normalize_name(name or ""):
             await ctx.done([], "bad-request")
             raise Problem(400, "Bad request", "name has no letters to search for")
-        hits = await queries.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
+        hits = await persons_reads.persons_by_name(ctx.pool, name.strip(), cursor, limit + 1)
         if len(hits) > limit:
             hits = hits[:limit]
             nxt = f"{0 if hits[-1][1] == 'exact' else 1}:{hits[-1][0]}"
     found = []
     for pid, how in hits:
-        p = await queries.person(ctx.pool, pid)
+        p = await persons_reads.person(ctx.pool, pid)
         if p is not None:
             found.append((p, how))
     shown = [(*ctx.policy.mask_person(ctx.principal, p), how) for p, how in found]
-    await ctx.done([p["person_id"] for p, _ in found],
-                   "ok-masked" if any(m for _, m, _ in shown) else "ok")
+    await ctx.done(
+        [p["person_id"] for p, _ in found], "ok-masked" if any(m for _, m, _ in shown) else "ok"
+    )
     return {"items": [{**p, "match": how} for p, _, how in shown], "next": nxt}

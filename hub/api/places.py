@@ -4,38 +4,55 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
-from hub.api.context import ReadContext, reader
+from hub.api.context import ReadContext, reader, v1_router
 from hub.api.params import PlaceId
 from hub.api.problems import Problem
-from projections import queries
 from projections.address import parse as parse_address
 from projections.ids import hub_id
+from projections.reads import places as places_reads
 
-router = APIRouter(tags=["places"])
+router = v1_router(tags=["places"])
 PlaceReader = Annotated[ReadContext, Depends(reader("place"))]
 
-EXAMPLE = {"place_id": "PL-12bc0ffbc1c9c023",
-           "address": {"district": "110105", "road": "阜通东大街", "number": 6, "building": 3,
-                       "unit": 2, "floor": 12, "room": 1201},
-           "grid": "11010500100101", "residents": ["P-72fe43937491d8a6"],
-           "cases": ["C-e037911471f5a878"]}
+EXAMPLE = {
+    "place_id": "PL-12bc0ffbc1c9c023",
+    "address": {
+        "district": "110105",
+        "road": "阜通东大街",
+        "number": 6,
+        "building": 3,
+        "unit": 2,
+        "floor": 12,
+        "room": 1201,
+    },
+    "grid": "11010500100101",
+    "residents": ["P-72fe43937491d8a6"],
+    "cases": ["C-e037911471f5a878"],
+}
 
 
-@router.get("/v1/places/{place_id}", summary="One place: standard address, grid, residents, cases",
-            responses={200: {"content": {"application/json": {"example": EXAMPLE}}}})
+@router.get(
+    "/v1/places/{place_id}",
+    summary="One place: standard address, grid, residents, cases",
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
+)
 async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:
-    p = await queries.place(ctx.pool, place_id)
+    p = await places_reads.place(ctx.pool, place_id)
     await ctx.done(p["residents"] if p else [], "ok" if p else "not-found")
     if p is None:
         raise Problem(404, "Not found", f"no place {place_id!r}")
     return p
 
 
-@router.get("/v1/places", summary="Find places by address (read as intake reads it) or grid",
-            responses={200: {"content": {"application/json": {
-                "example": {"items": [EXAMPLE], "next": None}}}}})
+@router.get(
+    "/v1/places",
+    summary="Find places by address (read as intake reads it) or grid",
+    responses={
+        200: {"content": {"application/json": {"example": {"items": [EXAMPLE], "next": None}}}}
+    },
+)
 async def find_places(
     ctx: PlaceReader,
     address: Annotated[str | None, Query(min_length=2, max_length=300)] = None,
@@ -50,9 +67,9 @@ async def find_places(
     if address is not None:
         ids = [hub_id("PL", parse_address(address, grid).key())]
     else:
-        ids = await queries.places_in_grid(ctx.pool, grid or "", cursor, limit + 1)
+        ids = await places_reads.places_in_grid(ctx.pool, grid or "", cursor, limit + 1)
         if len(ids) > limit:
             ids, nxt = ids[:limit], ids[limit - 1]
-    items = [p for p in [await queries.place(ctx.pool, i) for i in ids] if p is not None]
+    items = [p for p in [await places_reads.place(ctx.pool, i) for i in ids] if p is not None]
     await ctx.done(sorted({r for p in items for r in p["residents"]}))
     return {"items": items, "next": nxt}

@@ -11,23 +11,45 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 
 router = APIRouter(tags=["system"])
 
-CONSUMED = Gauge("hub_consumed_offset", "Next offset the projector will read, per partition",
-                 ["consumer", "topic", "partition"])
+CONSUMED = Gauge(
+    "hub_consumed_offset",
+    "Next offset the projector will read, per partition",
+    ["consumer", "topic", "partition"],
+)
 DEADLETTERS = Gauge("hub_deadletter_records", "Records rejected by the intake", ["reason"])
 
 
-@router.get("/healthz", summary="Liveness and read-model positions", response_model=None,
-            responses={200: {"content": {"application/json": {"example": {
-                "status": "ok", "positions": [{"consumer": "hub.internal.streams",
-                                               "topic": "agency.city", "partition": 0,
-                                               "next_offset": 1234}]}}}},
-                       503: {"description": "the database cannot be reached"}})
+@router.get(
+    "/healthz",
+    summary="Liveness and read-model positions",
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "ok",
+                        "positions": [
+                            {
+                                "consumer": "hub.internal.streams",
+                                "topic": "agency.city",
+                                "partition": 0,
+                                "next_offset": 1234,
+                            }
+                        ],
+                    }
+                }
+            }
+        },
+        503: {"description": "the database cannot be reached"},
+    },
+)
 async def healthz(request: Request) -> Response | dict[str, Any]:
     pool: asyncpg.Pool = request.app.state.pool
     try:
         rows = await pool.fetch(
-            "SELECT consumer, topic, partition, next_offset FROM stream_position"
-            " ORDER BY 1, 2, 3")
+            "SELECT consumer, topic, partition, next_offset FROM stream_position ORDER BY 1, 2, 3"
+        )
     except (OSError, asyncpg.PostgresError) as exc:
         from hub.api.problems import problem_response
 
@@ -35,11 +57,24 @@ async def healthz(request: Request) -> Response | dict[str, Any]:
     return {"status": "ok", "positions": [dict(r) for r in rows]}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {"example": (
-                "# TYPE hub_consumed_offset gauge\n"
-                'hub_consumed_offset{consumer="hub.internal.streams",topic="agency.city",'
-                'partition="0"} 1234.0\n')}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/plain": {
+                    "example": (
+                        "# TYPE hub_consumed_offset gauge\n"
+                        'hub_consumed_offset{consumer="hub.internal.streams",topic="agency.city",'
+                        'partition="0"} 1234.0\n'
+                    )
+                }
+            }
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
     rows = await pool.fetch("SELECT consumer, topic, partition, next_offset FROM stream_position")

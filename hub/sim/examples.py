@@ -56,8 +56,9 @@ def main() -> None:
         d["unexpected_field"] = "x"
         invalid.append({"why": "a field the schema does not define", "data": d})
         path = out_dir / f"{t}.v{v}.json"
-        path.write_bytes(orjson.dumps({"valid": valid, "invalid": invalid},
-                                      option=orjson.OPT_INDENT_2) + b"\n")
+        path.write_bytes(
+            orjson.dumps({"valid": valid, "invalid": invalid}, option=orjson.OPT_INDENT_2) + b"\n"
+        )
         print(f"wrote {path.relative_to(SCHEMA_DIR.parent)}")
 
 

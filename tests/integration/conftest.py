@@ -49,13 +49,18 @@ CC = {"Authorization": "Bearer cc-token-0123456789abcdef", "X-Purpose": "case-ha
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     base = load_settings()
     data = tmp_path_factory.mktemp("hub-data")
-    st = EmbeddedStack(data / "stack", want_kafka=base.kafka_bootstrap is None,
-                       want_database=base.database_url is None)
+    st = EmbeddedStack(
+        data / "stack",
+        want_kafka=base.kafka_bootstrap is None,
+        want_database=base.database_url is None,
+    )
     st.start()
     try:
         yield dataclasses.replace(
-            base, kafka_bootstrap=base.kafka_bootstrap or st.kafka_bootstrap,
-            database_url=base.database_url or st.database_url, data_dir=data,
+            base,
+            kafka_bootstrap=base.kafka_bootstrap or st.kafka_bootstrap,
+            database_url=base.database_url or st.database_url,
+            data_dir=data,
             embedded_broker=base.kafka_bootstrap is None,
             producer_idempotence=base.producer_idempotence and base.kafka_bootstrap is not None,
         )
@@ -109,21 +114,26 @@ class Worker:
 def start_worker(hub: Settings) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(database_url: str | None = None, app_id: str = "hub.internal.streams",
-              **env_extra: str) -> Worker:
+    def start(
+        database_url: str | None = None, app_id: str = "hub.internal.streams", **env_extra: str
+    ) -> Worker:
         env = dict(os.environ)
-        env.update({
-            "HUB_KAFKA_BOOTSTRAP": hub.require_kafka(),
-            "HUB_DATABASE_URL": database_url or hub.require_database(),
-            "HUB_EMBEDDED_BROKER": "1" if hub.embedded_broker else "0",
-            "HUB_DATA_DIR": str(hub.data_dir),
-            "HUB_STREAMS_APP_ID": app_id,
-            **env_extra,
-        })
+        env.update(
+            {
+                "HUB_KAFKA_BOOTSTRAP": hub.require_kafka(),
+                "HUB_DATABASE_URL": database_url or hub.require_database(),
+                "HUB_EMBEDDED_BROKER": "1" if hub.embedded_broker else "0",
+                "HUB_DATA_DIR": str(hub.data_dir),
+                "HUB_STREAMS_APP_ID": app_id,
+                **env_extra,
+            }
+        )
         log = hub.data_dir / f"worker-{app_id}-{len(started)}.log"
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
-            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
         )
         w = Worker(proc, log)
         started.append(w)
@@ -144,8 +154,16 @@ async def api(hub: Settings, main_worker: Worker) -> AsyncIterator[httpx.AsyncCl
     """The real API server (uvicorn) on a free port, and a client for it."""
     port = free_port()
     app = create_app(dataclasses.replace(hub, api_port=port), TokenBook(dict(TOKENS)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -159,8 +177,11 @@ async def api(hub: Settings, main_worker: Worker) -> AsyncIterator[httpx.AsyncCl
 
 @pytest.fixture(scope="session")
 async def producer(hub: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=hub.require_kafka(), acks="all",
-                         enable_idempotence=hub.producer_idempotence)
+    p = AIOKafkaProducer(
+        bootstrap_servers=hub.require_kafka(),
+        acks="all",
+        enable_idempotence=hub.producer_idempotence,
+    )
     await p.start()
     yield p
     await p.stop()
@@ -173,27 +194,37 @@ async def db(hub: Settings) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-async def publish(producer: AIOKafkaProducer, events: list[dict[str, Any]]
-                  ) -> dict[tuple[str, int], int]:
+async def publish(
+    producer: AIOKafkaProducer, events: list[dict[str, Any]]
+) -> dict[tuple[str, int], int]:
     """Send events to their agency's topic; returns the end offset reached per partition."""
-    futures = [await producer.send(agency_topic(e["agency"]), orjson.dumps(e),
-                                   key=str(e["subject"]).encode()) for e in events]
+    futures = [
+        await producer.send(
+            agency_topic(e["agency"]), orjson.dumps(e), key=str(e["subject"]).encode()
+        )
+        for e in events
+    ]
     ends: dict[tuple[str, int], int] = {}
     for f in futures:
         md = await f
-        ends[(md.topic, md.partition)] = max(ends.get((md.topic, md.partition), 0),
-                                             md.offset + 1)
+        ends[(md.topic, md.partition)] = max(ends.get((md.topic, md.partition), 0), md.offset + 1)
     return ends
 
 
-async def send_raw(producer: AIOKafkaProducer, topic: str, value: bytes, key: bytes
-                   ) -> dict[tuple[str, int], int]:
+async def send_raw(
+    producer: AIOKafkaProducer, topic: str, value: bytes, key: bytes
+) -> dict[tuple[str, int], int]:
     md = await producer.send_and_wait(topic, value, key=key)
     return {(md.topic, md.partition): md.offset + 1}
 
 
-async def wait_caught_up(pool: asyncpg.Pool, consumer: str, ends: dict[tuple[str, int], int],
-                         worker: Worker | None = None, timeout: float = 120.0) -> None:
+async def wait_caught_up(
+    pool: asyncpg.Pool,
+    consumer: str,
+    ends: dict[tuple[str, int], int],
+    worker: Worker | None = None,
+    timeout: float = 120.0,
+) -> None:
     """Wait until the consumer's stored positions reach ``ends``. A generous deadline guards
     against a hung worker; it is not a speed assertion."""
     deadline = time.monotonic() + timeout
@@ -204,8 +235,10 @@ async def wait_caught_up(pool: asyncpg.Pool, consumer: str, ends: dict[tuple[str
         if worker is not None and worker.proc.poll() is not None:
             raise AssertionError(f"worker exited with {worker.proc.returncode}:\n{worker.tail()}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"not caught up after {timeout}s: have {have}, want {ends}"
-                                 + (f"\n{worker.tail()}" if worker else ""))
+            raise AssertionError(
+                f"not caught up after {timeout}s: have {have}, want {ends}"
+                + (f"\n{worker.tail()}" if worker else "")
+            )
         await asyncio.sleep(0.1)
 
 

@@ -36,8 +36,16 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test-output" / "browser"
 AXE = ROOT / "hub" / "web" / "node_modules" / "axe-core" / "axe.min.js"
 CATALOG = ROOT / "hub" / "web" / "src" / "i18n.js"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PROBE = "document.body.insertAdjacentHTML('beforeend', '<p id=probe>李秀英 京 民初</p>')"
 DESK = {"width": 1366, "height": 768}
 WALL = {"width": 3840, "height": 2160}
@@ -79,8 +87,12 @@ AXE_RUN = """async () => {
 def catalog() -> dict[str, dict[str, str]]:
     """The page's own message catalog (the test reads the words the page must show)."""
     src = CATALOG.read_text()
-    body = src[src.index("export const MESSAGES = ") + len("export const MESSAGES = "):
-               src.index("};\n", src.index("export const MESSAGES")) + 1]
+    body = src[
+        src.index("export const MESSAGES = ") + len("export const MESSAGES = ") : src.index(
+            "};\n", src.index("export const MESSAGES")
+        )
+        + 1
+    ]
     return json.loads(_js_object_to_json(body))
 
 
@@ -139,7 +151,7 @@ async def check_view(page: Any, name: str, cjk: list[str] = ()) -> None:
 
 
 async def test_chinese_drawn_without_the_hubs_font_is_seen_as_boxes(
-    browser: Any, api: httpx.AsyncClient,
+    browser: Any, api: httpx.AsyncClient
 ) -> None:
     """The negative control: on a machine with no CJK font, block the hub's font and the box
     check must fail; with the font, the same string passes."""
@@ -167,8 +179,12 @@ async def test_chinese_drawn_without_the_hubs_font_is_seen_as_boxes(
 
 
 async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
-    page: Any, browser: Any, api: httpx.AsyncClient, producer: AIOKafkaProducer,
-    db: asyncpg.Pool, main_worker: Worker,
+    page: Any,
+    browser: Any,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Pool,
+    main_worker: Worker,
 ) -> None:
     words = catalog()
     tag = unique("web") + "-"
@@ -177,25 +193,47 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
     # overdue, all overdue (due times relative to now: overdue is asked at read time).
     now = datetime.now(UTC)
     district = "1101" + f"{int(tag[4:8], 16) % 90 + 10:02d}"
-    mix = {f"{district}00100101": [now + timedelta(days=30)],
-           f"{district}00100102": [now - timedelta(days=2), now + timedelta(days=3),
-                                   now + timedelta(days=4)],
-           f"{district}00100103": [now - timedelta(days=1)]}
+    mix = {
+        f"{district}00100101": [now + timedelta(days=30)],
+        f"{district}00100102": [
+            now - timedelta(days=2),
+            now + timedelta(days=3),
+            now + timedelta(days=4),
+        ],
+        f"{district}00100103": [now - timedelta(days=1)],
+    }
     for grid, dues in mix.items():
         for i, due in enumerate(dues):
             cid = f"{tag}{grid}-{i}"
             t0 = now - timedelta(days=5)
             events += [
-                story.event("city", "city.case.reported", f"{cid}-r", t0, cid, {
-                    "case_id": cid, "category": "garbage", "description": "垃圾堆积",
-                    "channel": "grid-member",
-                    "address": {"text": f"北京市朝阳区望京街道阜通东大街{i + 1}号", "grid": grid}}),
-                story.event("city", "city.case.registered", f"{cid}-g",
-                           t0 + timedelta(minutes=5), cid,
-                           {"case_id": cid, "due_at": due.isoformat()}),
+                story.event(
+                    "city",
+                    "city.case.reported",
+                    f"{cid}-r",
+                    t0,
+                    cid,
+                    {
+                        "case_id": cid,
+                        "category": "garbage",
+                        "description": "垃圾堆积",
+                        "channel": "grid-member",
+                        "address": {
+                            "text": f"北京市朝阳区望京街道阜通东大街{i + 1}号",
+                            "grid": grid,
+                        },
+                    },
+                ),
+                story.event(
+                    "city",
+                    "city.case.registered",
+                    f"{cid}-g",
+                    t0 + timedelta(minutes=5),
+                    cid,
+                    {"case_id": cid, "due_at": due.isoformat()},
+                ),
             ]
-    await wait_caught_up(db, "hub.internal.streams", await publish(producer, events),
-                         main_worker)
+    await wait_caught_up(db, "hub.internal.streams", await publish(producer, events), main_worker)
     base = str(api.base_url).rstrip("/")
     person = events[0]["data"]["person"]
     dispute = hub_id("C", ref_key("city", "case", f"{tag}C-2026-000042"))
@@ -222,8 +260,7 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         # The grid map: my three grids drawn in three colours.
         await page.wait_for_selector(f'path[data-grid="{district}00100103"]', timeout=30_000)
         assert await page.inner_text("#view h1") == w["map.title"]
-        levels = {g: await page.get_attribute(f'path[data-grid="{g}"]', "data-level")
-                  for g in mix}
+        levels = {g: await page.get_attribute(f'path[data-grid="{g}"]', "data-level") for g in mix}
         assert list(levels.values()) == ["green", "yellow", "red"], levels
         fills = {await page.get_attribute(f'path[data-grid="{g}"]', "fill") for g in mix}
         assert len(fills) == 3, fills
@@ -232,8 +269,9 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         await page.select_option("#purpose", "dispute-mediation")
         await page.fill("#purposetext", "12号楼噪音纠纷回访")
         await page.dispatch_event("#purposetext", "change")
-        await check_view(page, f"{lang}-2-grid-map",
-                         ["#view h1", "#purpose"] if lang == "zh-CN" else [])
+        await check_view(
+            page, f"{lang}-2-grid-map", ["#view h1", "#purpose"] if lang == "zh-CN" else []
+        )
 
         # The grid board, opened from the map by keyboard.
         await page.focus(f'path[data-grid="{district}00100102"]')
@@ -258,13 +296,15 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         await page.click(f'table.cases a[href="#case/{dispute}"]')
         await page.wait_for_selector("table.timeline", timeout=30_000)
         timeline = await page.inner_text("table.timeline")
-        names = (["城管", "公安", "法院"] if lang == "zh-CN" else ["City", "Police", "Court"])
+        names = ["城管", "公安", "法院"] if lang == "zh-CN" else ["City", "Police", "Court"]
         for name in names:
             assert name in timeline
         assert f"{tag}C-2026-000042" in timeline and f"{tag}F-2026-0009" in timeline
-        await check_view(page, f"{lang}-5-case-thread",
-                         (["table.timeline"] if lang == "zh-CN" else [])
-                         + ["#view table a[href^='#place']"])
+        await check_view(
+            page,
+            f"{lang}-5-case-thread",
+            (["table.timeline"] if lang == "zh-CN" else []) + ["#view table a[href^='#place']"],
+        )
 
         # The live feed: a case reported now turns up beside the page.
         await page.goto(f"{base}/?lang={lang}#map")
@@ -272,14 +312,33 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         late = f"{tag}LATE-{lang}"
         grid = "97" + (tag[-9:-1] + lang).encode().hex()[:20]  # a grid only this test uses
         addr = {"text": "北京市朝阳区将台路1号1号楼1单元101室", "grid": grid}
-        await publish(producer, [
-            story.event("city", "city.case.reported", f"{late}-1", story.EPOCH, late, {
-                "case_id": late, "category": "street-vendor", "description": "d",
-                "channel": "video", "address": addr}),
-            story.event("city", "city.case.registered", f"{late}-2",
-                       story.EPOCH + timedelta(minutes=1), late,
-                       {"case_id": late, "due_at": "2026-11-02T10:00:00+08:00"}),
-        ])
+        await publish(
+            producer,
+            [
+                story.event(
+                    "city",
+                    "city.case.reported",
+                    f"{late}-1",
+                    story.EPOCH,
+                    late,
+                    {
+                        "case_id": late,
+                        "category": "street-vendor",
+                        "description": "d",
+                        "channel": "video",
+                        "address": addr,
+                    },
+                ),
+                story.event(
+                    "city",
+                    "city.case.registered",
+                    f"{late}-2",
+                    story.EPOCH + timedelta(minutes=1),
+                    late,
+                    {"case_id": late, "due_at": "2026-11-02T10:00:00+08:00"},
+                ),
+            ],
+        )
         await page.wait_for_selector(f"#feed >> text={grid}", timeout=60_000)
         vendor = "占道经营" if lang == "zh-CN" else "street vendor"
         assert vendor in await page.inner_text("#feed")
@@ -288,19 +347,25 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         # The same map on a wall display: larger type, still every grid.
         await page.set_viewport_size(WALL)
         await page.wait_for_selector(f'path[data-grid="{district}00100101"]', timeout=30_000)
-        size = await page.evaluate("parseFloat(getComputedStyle(document.querySelector('td'))"
-                                   ".fontSize)")
+        size = await page.evaluate(
+            "parseFloat(getComputedStyle(document.querySelector('td')).fontSize)"
+        )
         assert size >= 24, f"type on a 4K wall is {size}px"
         await check_view(page, f"{lang}-7-wall-3840x2160")
         await page.set_viewport_size(DESK)
-        size = await page.evaluate("parseFloat(getComputedStyle(document.querySelector('td'))"
-                                   ".fontSize)")
+        size = await page.evaluate(
+            "parseFloat(getComputedStyle(document.querySelector('td')).fontSize)"
+        )
         assert size >= 13, f"type at 1366×768 is {size}px"
         await page.click("#signout")
         await page.wait_for_selector("#token")
 
     # Every read the page made was audited with the chosen purpose code and the text as typed.
-    purposes = {r[0] for r in await db.fetch(
-        "SELECT DISTINCT purpose FROM audit_log WHERE user_name = 'duty-officer-7'"
-        " AND path LIKE '/v1/persons%'")}
+    purposes = {
+        r[0]
+        for r in await db.fetch(
+            "SELECT DISTINCT purpose FROM audit_log WHERE user_name = 'duty-officer-7'"
+            " AND path LIKE '/v1/persons%'"
+        )
+    }
     assert "dispute-mediation; 12号楼噪音纠纷回访" in purposes, purposes

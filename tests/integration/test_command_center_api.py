@@ -17,7 +17,7 @@ AUDITOR = {"Authorization": "Bearer aud-token-0123456789abcdef"}
 
 
 async def test_places_cases_and_the_audit_trail_of_a_person(
-    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker
 ) -> None:
     tag = unique("cc")
     grid = "98" + tag[-8:].encode().hex()[:12]
@@ -25,22 +25,50 @@ async def test_places_cases_and_the_audit_trail_of_a_person(
     home = {"text": "北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室", "grid": grid}
     t = story.EPOCH
     events = [
-        story.event("civil", "civil.resident.registered", f"{tag}-r", t, f"{tag}-R", {
-            "resident_id": f"{tag}-R", "household_id": "H", "address": home,
-            "person": {"national_id": nid, "name": "郑爽"}}),
-        story.event("city", "city.case.reported", f"{tag}-c1", t, f"{tag}-C1", {
-            "case_id": f"{tag}-C1", "category": "garbage", "description": "d",
-            "channel": "grid-member", "address": home}),
-        story.event("city", "city.case.registered", f"{tag}-c2", t + timedelta(minutes=5),
-                   f"{tag}-C1", {"case_id": f"{tag}-C1", "due_at": "2026-11-03T08:00:00+08:00"}),
+        story.event(
+            "civil",
+            "civil.resident.registered",
+            f"{tag}-r",
+            t,
+            f"{tag}-R",
+            {
+                "resident_id": f"{tag}-R",
+                "household_id": "H",
+                "address": home,
+                "person": {"national_id": nid, "name": "郑爽"},
+            },
+        ),
+        story.event(
+            "city",
+            "city.case.reported",
+            f"{tag}-c1",
+            t,
+            f"{tag}-C1",
+            {
+                "case_id": f"{tag}-C1",
+                "category": "garbage",
+                "description": "d",
+                "channel": "grid-member",
+                "address": home,
+            },
+        ),
+        story.event(
+            "city",
+            "city.case.registered",
+            f"{tag}-c2",
+            t + timedelta(minutes=5),
+            f"{tag}-C1",
+            {"case_id": f"{tag}-C1", "due_at": "2026-11-03T08:00:00+08:00"},
+        ),
     ]
     ends = await publish(producer, events)
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
 
     # The same address written another way finds the same place.
     other_spelling = "朝阳区阜通东大街六号院3栋2单元12层1201室"
-    found = (await api.get("/v1/places", params={"address": other_spelling, "grid": grid},
-                           headers=CC)).json()["items"]
+    found = (
+        await api.get("/v1/places", params={"address": other_spelling, "grid": grid}, headers=CC)
+    ).json()["items"]
     assert len(found) == 1
     place = found[0]
     assert place["grid"] == grid and place["address"]["room"] == 1201
@@ -51,19 +79,22 @@ async def test_places_cases_and_the_audit_trail_of_a_person(
     in_grid = (await api.get("/v1/places", params={"grid": grid}, headers=CC)).json()
     assert [p["place_id"] for p in in_grid["items"]] == [place["place_id"]]
 
-    cases = (await api.get("/v1/cases", params={"grid": grid, "overdue": "true"},
-                           headers=CC)).json()
+    cases = (
+        await api.get("/v1/cases", params={"grid": grid, "overdue": "true"}, headers=CC)
+    ).json()
     assert [c["stage"] for c in cases["items"]] == ["registered"]
     assert cases["items"][0]["overdue"] is True
-    none = (await api.get("/v1/cases", params={"grid": grid, "status": "closed"},
-                          headers=CC)).json()
+    none = (
+        await api.get("/v1/cases", params={"grid": grid, "status": "closed"}, headers=CC)
+    ).json()
     assert none["items"] == []
     bad = await api.get("/v1/cases", params={"status": "maybe"}, headers=CC)
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
 
     trail = (await api.get(f"/v1/audit/subjects/{pid}", headers=AUDITOR)).json()["items"]
     assert trail and {(i["user"], i["purpose"], i["outcome"]) for i in trail} >= {
-        ("duty-officer-7", "case-handling", "ok")}
+        ("duty-officer-7", "case-handling", "ok")
+    }
     assert (await api.get(f"/v1/audit/subjects/{pid}", headers=CC)).status_code == 403
 
 
@@ -86,8 +117,10 @@ async def test_the_command_center_page_is_served_without_any_outside_resource(
     assert grids.status_code == 200 and isinstance(grids.json()["items"], list)
     drawn = await api.get("/v1/map/grids", headers=CC)
     assert drawn.status_code == 200 and drawn.json()["type"] == "FeatureCollection"
-    assert all(f["geometry"]["type"] == "Polygon" and "overdue_share" in f["properties"]
-               for f in drawn.json()["features"])
+    assert all(
+        f["geometry"]["type"] == "Polygon" and "overdue_share" in f["properties"]
+        for f in drawn.json()["features"]
+    )
     assert (await api.get("/v1/map/grids")).status_code == 401
     assert (await api.get("/ui/settings.json")).json()["timezone"] == "Asia/Shanghai"
 
@@ -103,37 +136,58 @@ async def test_the_api_docs_load_on_a_closed_network(api: httpx.AsyncClient) -> 
 
 
 async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names(
-    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker
 ) -> None:
     tag = unique("seal") + "-"
     events = story.story(seed=31, n_residents=3, tag=tag)  # a seed no other test uses
-    sealed = story.event("court", "court.case.sealed", f"{tag}seal", story.EPOCH + timedelta(
-        days=30), f"{tag}F-2026-0009", {"case_id": f"{tag}F-2026-0009", "reason": "未成年人"})
+    sealed = story.event(
+        "court",
+        "court.case.sealed",
+        f"{tag}seal",
+        story.EPOCH + timedelta(days=30),
+        f"{tag}F-2026-0009",
+        {"case_id": f"{tag}F-2026-0009", "reason": "未成年人"},
+    )
     ends = await publish(producer, [*events, sealed])
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
     court = {"Authorization": "Bearer court-token-0123456789abcdef", "X-Purpose": "hearing"}
     police = {"Authorization": "Bearer police-token-0123456789abcdef", "X-Purpose": "investigation"}
-    cid = await db.fetchval("SELECT entity_id FROM record_link WHERE agency = 'court'"
-                            " AND kind = 'case' AND record_id = $1", f"{tag}F-2026-0009")
+    cid = await db.fetchval(
+        "SELECT entity_id FROM record_link WHERE agency = 'court'"
+        " AND kind = 'case' AND record_id = $1",
+        f"{tag}F-2026-0009",
+    )
 
     as_city = (await api.get(f"/v1/cases/{cid}", headers=CC)).json()
-    assert as_city == {"case_id": as_city["case_id"], "sealed": True, "status": "restricted",
-                       "ask": ["court"]}
+    assert as_city == {
+        "case_id": as_city["case_id"],
+        "sealed": True,
+        "status": "restricted",
+        "ask": ["court"],
+    }
     assert (await api.get(f"/v1/cases/{cid}/timeline", headers=CC)).status_code == 403
     as_court = (await api.get(f"/v1/cases/{cid}", headers=court)).json()
     assert as_court["sealed"] is True and as_court["refs"]
     assert (await api.get(f"/v1/cases/{cid}/timeline", headers=court)).status_code == 200
 
     suspect_nid = events[0]["data"]["person"]["national_id"]
-    seen_by_city = (await api.get("/v1/persons", params={"national_id": suspect_nid},
-                                  headers=CC)).json()["items"][0]
-    assert {"case_id": None, "role": "restricted", "agency": "police",
-            "ask": ["court", "police"]} in seen_by_city["cases"]
+    seen_by_city = (
+        await api.get("/v1/persons", params={"national_id": suspect_nid}, headers=CC)
+    ).json()["items"][0]
+    assert {
+        "case_id": None,
+        "role": "restricted",
+        "agency": "police",
+        "ask": ["court", "police"],
+    } in seen_by_city["cases"]
     assert "suspect" not in str(seen_by_city["records"])
-    seen_by_police = (await api.get("/v1/persons", params={"national_id": suspect_nid},
-                                    headers=police)).json()["items"][0]
+    seen_by_police = (
+        await api.get("/v1/persons", params={"national_id": suspect_nid}, headers=police)
+    ).json()["items"][0]
     assert "suspect" in {c["role"] for c in seen_by_police["cases"]}
     outcome = await db.fetchval(
         "SELECT outcome FROM audit_log WHERE user_name = 'duty-officer-7' AND $1 = ANY(subject_ids)"
-        " ORDER BY id DESC LIMIT 1", seen_by_city["person_id"])
+        " ORDER BY id DESC LIMIT 1",
+        seen_by_city["person_id"],
+    )
     assert outcome == "ok-masked"

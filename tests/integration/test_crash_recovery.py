@@ -29,12 +29,13 @@ from tests.integration.conftest import (
 
 
 async def _count(pool, like: str) -> int:  # type: ignore[no-untyped-def]
-    return int(await pool.fetchval(
-        "SELECT count(*) FROM event_archive WHERE event_id LIKE $1", like))
+    return int(
+        await pool.fetchval("SELECT count(*) FROM event_archive WHERE event_id LIKE $1", like)
+    )
 
 
 async def test_sigkill_mid_stream_then_restart_equals_a_clean_rebuild(
-    hub: Settings, producer: AIOKafkaProducer, start_worker: Callable[..., Worker],
+    hub: Settings, producer: AIOKafkaProducer, start_worker: Callable[..., Worker]
 ) -> None:
     tag = unique("crash")
     # make test: 3 kills in ~2.5k events. Full size (bench/RESULTS.md):
@@ -55,13 +56,19 @@ async def test_sigkill_mid_stream_then_restart_equals_a_clean_rebuild(
         # Small batches: many transactions, so each kill lands between or inside them.
         worker = start_worker(live_url, app_id=group, HUB_BATCH_SIZE="100")
         ends = await publish(producer, events)
-        ends = merge_ends(ends, await publish(producer, dupes),
-                          await send_raw(producer, "agency.city", b"not json", b"crash-bad"))
+        ends = merge_ends(
+            ends,
+            await publish(producer, dupes),
+            await send_raw(producer, "agency.city", b"not json", b"crash-bad"),
+        )
         kills = 0
         at_kill: list[int] = []
         rng = random.Random(kills_wanted)
-        fractions = sorted(rng.uniform(0.05, 0.95) for _ in range(kills_wanted)) \
-            if kills_wanted != 3 else [0.2, 0.5, 0.8]
+        fractions = (
+            sorted(rng.uniform(0.05, 0.95) for _ in range(kills_wanted))
+            if kills_wanted != 3
+            else [0.2, 0.5, 0.8]
+        )
         for fraction in fractions:
             deadline = time.monotonic() + 300
             while await _count(live, f"{tag}%") < fraction * len(events):
@@ -76,8 +83,11 @@ async def test_sigkill_mid_stream_then_restart_equals_a_clean_rebuild(
         worker.stop()
 
         # The clean model: `civic-hub rebuild`'s path, from offset 0 into a fresh schema.
-        report = await rebuild(dataclasses.replace(hub, database_url=live_url,
-                                                   streams_app_id=group), "clean", verify=True)
+        report = await rebuild(
+            dataclasses.replace(hub, database_url=live_url, streams_app_id=group),
+            "clean",
+            verify=True,
+        )
         assert report.differences == {}, "the read model differs from a clean rebuild"
 
         assert kills == kills_wanted
@@ -94,7 +104,7 @@ async def test_sigkill_mid_stream_then_restart_equals_a_clean_rebuild(
 
 
 async def test_two_workers_share_the_partitions_and_one_is_killed(
-    hub: Settings, producer: AIOKafkaProducer, start_worker: Callable[..., Worker],
+    hub: Settings, producer: AIOKafkaProducer, start_worker: Callable[..., Worker]
 ) -> None:
     tag = unique("pair")
     url = await new_database(hub, f"pair_{tag.replace('-', '_')}")
@@ -113,8 +123,9 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(
         await wait_caught_up(pool, group, ends, second, timeout=300)
         second.stop()
         assert await _count(pool, f"{tag}%") == len(events)
-        report = await rebuild(dataclasses.replace(hub, database_url=url, streams_app_id=group),
-                               "clean", verify=True)
+        report = await rebuild(
+            dataclasses.replace(hub, database_url=url, streams_app_id=group), "clean", verify=True
+        )
         assert report.differences == {}
     finally:
         await pool.close()

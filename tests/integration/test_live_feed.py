@@ -21,8 +21,9 @@ from projections.db import create_pool
 from tests.integration.conftest import CC, Worker, new_database, publish, unique
 
 
-async def read_items(resp: httpx.Response, until: Any, timeout: float = 60.0
-                     ) -> list[tuple[str, str, dict[str, Any]]]:
+async def read_items(
+    resp: httpx.Response, until: Any, timeout: float = 60.0
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(id, event, data) of each frame until ``until(items)`` holds. The deadline guards
     against a hung stream; it is not a speed assertion."""
     items: list[tuple[str, str, dict[str, Any]]] = []
@@ -36,8 +37,13 @@ async def read_items(resp: httpx.Response, until: Any, timeout: float = 60.0
         line = await asyncio.wait_for(anext(lines), left)
         if line == "":
             if "data" in frame:
-                items.append((frame.get("id", ""), frame.get("event", "message"),
-                              orjson.loads(frame["data"])))
+                items.append(
+                    (
+                        frame.get("id", ""),
+                        frame.get("event", "message"),
+                        orjson.loads(frame["data"]),
+                    )
+                )
             frame = {}
         elif not line.startswith(":"):
             k, _, v = line.partition(":")
@@ -51,7 +57,7 @@ def kinds_for(items: list[tuple[str, str, dict[str, Any]]], case_ids: set[str]) 
 
 
 async def test_new_cases_referrals_and_overdue_arrive_on_an_open_stream_and_resume(
-    api: httpx.AsyncClient, producer: AIOKafkaProducer, main_worker: Worker,
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, main_worker: Worker
 ) -> None:
     tag = unique("live")
     grid = "96" + tag[-8:].encode().hex()[:12]
@@ -59,16 +65,50 @@ async def test_new_cases_referrals_and_overdue_arrive_on_an_open_stream_and_resu
     t = story.EPOCH
     late, later = f"{tag}-LATE", f"{tag}-REF"
     events = [
-        story.event("city", "city.case.reported", f"{tag}-1", t, late, {
-            "case_id": late, "category": "garbage", "description": "d",
-            "channel": "grid-member", "address": home}),
-        story.event("city", "city.case.registered", f"{tag}-2", t + timedelta(minutes=5), late,
-                   {"case_id": late, "due_at": "2026-11-03T08:00:00+08:00"}),
-        story.event("city", "city.case.reported", f"{tag}-3", t, later, {
-            "case_id": later, "category": "neighbour-dispute", "description": "d",
-            "channel": "grid-member", "address": home}),
-        story.event("city", "city.case.escalated", f"{tag}-4", t + timedelta(hours=1), later,
-                   {"case_id": later, "to_agency": "police", "reason": "threats"}),
+        story.event(
+            "city",
+            "city.case.reported",
+            f"{tag}-1",
+            t,
+            late,
+            {
+                "case_id": late,
+                "category": "garbage",
+                "description": "d",
+                "channel": "grid-member",
+                "address": home,
+            },
+        ),
+        story.event(
+            "city",
+            "city.case.registered",
+            f"{tag}-2",
+            t + timedelta(minutes=5),
+            late,
+            {"case_id": late, "due_at": "2026-11-03T08:00:00+08:00"},
+        ),
+        story.event(
+            "city",
+            "city.case.reported",
+            f"{tag}-3",
+            t,
+            later,
+            {
+                "case_id": later,
+                "category": "neighbour-dispute",
+                "description": "d",
+                "channel": "grid-member",
+                "address": home,
+            },
+        ),
+        story.event(
+            "city",
+            "city.case.escalated",
+            f"{tag}-4",
+            t + timedelta(hours=1),
+            later,
+            {"case_id": later, "to_agency": "police", "reason": "threats"},
+        ),
     ]
     async with api.stream("GET", "/v1/feed", headers=CC) as resp:
         assert resp.status_code == 200
@@ -88,8 +128,18 @@ async def test_new_cases_referrals_and_overdue_arrive_on_an_open_stream_and_resu
     referral = next(d for _, ev, d in mine if ev == "referral")
     assert referral["to_agency"] == "police" and referral["category"] == "neighbour-dispute"
     assert {k for _, _, d in mine for k in d} <= {
-        "case_id", "type", "agency", "time", "summary", "category", "grid", "sealed", "to_agency",
-        "due_at", "stage"}, {k for _, _, d in mine for k in d}  # case facts only, never persons
+        "case_id",
+        "type",
+        "agency",
+        "time",
+        "summary",
+        "category",
+        "grid",
+        "sealed",
+        "to_agency",
+        "due_at",
+        "stage",
+    }, {k for _, _, d in mine for k in d}  # case facts only, never persons
 
     # Reconnect after the first of them: the rest come again from the buffer, not the first.
     first_id = mine[0][0]
@@ -111,12 +161,16 @@ async def test_rows_committed_out_of_order_are_each_seen_once(hub: Settings) -> 
         async def insert(conn: asyncpg.Connection, rid: str) -> None:
             await conn.execute(
                 "INSERT INTO record_link (agency, kind, record_id, entity_kind, entity_id)"
-                " VALUES ('city', 'case', $1, 'case', 'C-' || $1)", rid)
+                " VALUES ('city', 'case', $1, 'case', 'C-' || $1)",
+                rid,
+            )
             await conn.execute(
                 "INSERT INTO event_archive (source, event_id, type, agency, time, subject, topic,"
                 " partition, \"offset\", version, data, summary) VALUES ('s', $1,"
                 " 'city.case.reported', 'city', now(), $1, 't', 0, 0, 1, $2::jsonb, 'new')",
-                rid, {"case_id": rid})
+                rid,
+                {"case_id": rid},
+            )
 
         a, b = await pool.acquire(), await pool.acquire()
         try:
@@ -140,7 +194,9 @@ async def test_rows_committed_out_of_order_are_each_seen_once(hub: Settings) -> 
             await conn.execute(
                 "INSERT INTO entity_field (entity_kind, entity_id, field, value, time, source,"
                 " event_id, agency) VALUES ('case', 'C-A', 'due_at', to_jsonb($1::text), now(),"
-                " 's', 'A', 'city')", (datetime.now(UTC) + timedelta(minutes=1)).isoformat())
+                " 's', 'A', 'city')",
+                (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+            )
         assert await live.tick(datetime.now(UTC)) == []
         later = datetime.now(UTC) + timedelta(minutes=2)
         announced = await live.tick(later)

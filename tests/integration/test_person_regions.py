@@ -32,17 +32,48 @@ def _events(tag: str) -> list[dict]:
     phone = f"139{random.Random(tag).randrange(10**8):08d}"  # one person, one phone
     person = {"name": "欧阳春晓", "phone": phone}
     return [
-        story.event("civil", "civil.resident.registered", f"{tag}-reg", T0, f"{tag}-R", {
-            "resident_id": f"{tag}-R", "household_id": "H",
-            "person": {"national_id": nid, **person}, "address": {"text": "某路8号"}}),
-        story.event("city", "city.case.reported", f"{tag}-c", T0 + timedelta(hours=1),
-                    f"{tag}-C", {"case_id": f"{tag}-C", "category": "noise",
-                                 "description": "噪音", "channel": "hotline",
-                                 "address": {"text": "某路8号"}, "reporter": person}),
-        story.event("police", "police.incident.reported", f"{tag}-i", T0 + timedelta(hours=2),
-                    f"{tag}-I", {"incident_id": f"{tag}-I", "category": "noise",
-                                 "summary": "噪音", "address": {"text": "某路8号"},
-                                 "caller": {"name": "欧阳 春晓", "phone": phone}}),
+        story.event(
+            "civil",
+            "civil.resident.registered",
+            f"{tag}-reg",
+            T0,
+            f"{tag}-R",
+            {
+                "resident_id": f"{tag}-R",
+                "household_id": "H",
+                "person": {"national_id": nid, **person},
+                "address": {"text": "某路8号"},
+            },
+        ),
+        story.event(
+            "city",
+            "city.case.reported",
+            f"{tag}-c",
+            T0 + timedelta(hours=1),
+            f"{tag}-C",
+            {
+                "case_id": f"{tag}-C",
+                "category": "noise",
+                "description": "噪音",
+                "channel": "hotline",
+                "address": {"text": "某路8号"},
+                "reporter": person,
+            },
+        ),
+        story.event(
+            "police",
+            "police.incident.reported",
+            f"{tag}-i",
+            T0 + timedelta(hours=2),
+            f"{tag}-I",
+            {
+                "incident_id": f"{tag}-I",
+                "category": "noise",
+                "summary": "噪音",
+                "address": {"text": "某路8号"},
+                "caller": {"name": "欧阳 春晓", "phone": phone},
+            },
+        ),
     ]
 
 
@@ -76,8 +107,11 @@ async def _apply(store: Store, log: _Log, batches: list[list[dict]]) -> None:
 
 
 def _records(tag: str) -> list[str]:
-    return [f"civil:resident:{tag}-R", f"city:case-party:{tag}-C/reporter",
-            f"police:incident-party:{tag}-I/caller"]
+    return [
+        f"civil:resident:{tag}-R",
+        f"city:case-party:{tag}-C/reporter",
+        f"police:incident-party:{tag}-I/caller",
+    ]
 
 
 async def test_the_same_records_in_any_order_and_cuts_make_one_person(hub: Settings) -> None:
@@ -109,11 +143,21 @@ async def test_a_rejected_link_reshapes_the_region_and_stays(hub: Settings) -> N
         log = _Log()
         await _apply(store, log, [_events(tag)])
         resident, city, police = _records(tag)
-        assert len({canonical_node(n) for n in (await components(pool, _records(tag))).values()
-                    }) == 1
+        assert (
+            len({canonical_node(n) for n in (await components(pool, _records(tag))).values()}) == 1
+        )
         # A person says the city's reporter is someone else.
-        log.pending.append(Decision("reject", resident, city, 1.0, {"why": "checked"},
-                                    "user:investigator-1", T0 + timedelta(days=1)))
+        log.pending.append(
+            Decision(
+                "reject",
+                resident,
+                city,
+                1.0,
+                {"why": "checked"},
+                "user:investigator-1",
+                T0 + timedelta(days=1),
+            )
+        )
         await _apply(store, log, [])
         comps = await components(pool, _records(tag))
         assert city not in comps[resident]
@@ -121,11 +165,21 @@ async def test_a_rejected_link_reshapes_the_region_and_stays(hub: Settings) -> N
         assert (police in comps[resident]) != (police in comps[city])
         # Later records of the same person do not undo the person's word.
         phone = _events(tag)[0]["data"]["person"]["phone"]
-        more = story.event("city", "city.case.reported", f"{tag}-c2", T0 + timedelta(days=2),
-                           f"{tag}-C2", {"case_id": f"{tag}-C2", "category": "noise",
-                                         "description": "噪音", "channel": "hotline",
-                                         "address": {"text": "某路8号"},
-                                         "reporter": {"name": "欧阳春晓", "phone": phone}})
+        more = story.event(
+            "city",
+            "city.case.reported",
+            f"{tag}-c2",
+            T0 + timedelta(days=2),
+            f"{tag}-C2",
+            {
+                "case_id": f"{tag}-C2",
+                "category": "noise",
+                "description": "噪音",
+                "channel": "hotline",
+                "address": {"text": "某路8号"},
+                "reporter": {"name": "欧阳春晓", "phone": phone},
+            },
+        )
         await _apply(store, log, [[more]])
         later = f"city:case-party:{tag}-C2/reporter"
         comps = await components(pool, [*_records(tag), later])

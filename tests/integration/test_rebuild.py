@@ -20,7 +20,7 @@ from tests.integration.conftest import Worker, new_database, publish, unique, wa
 
 
 async def test_rebuild_verify_matches_and_catches_tampering(
-    hub: Settings, producer: AIOKafkaProducer, start_worker: Callable[..., Worker],
+    hub: Settings, producer: AIOKafkaProducer, start_worker: Callable[..., Worker]
 ) -> None:
     tag = unique("rb")
     url = await new_database(hub, f"rb_{tag.replace('-', '_')}")
@@ -39,16 +39,27 @@ async def test_rebuild_verify_matches_and_catches_tampering(
         assert report.differences == {}
 
         # The CLI says the same, with exit code 0.
-        env = dict(os.environ, HUB_KAFKA_BOOTSTRAP=hub.require_kafka(), HUB_DATABASE_URL=url,
-                   HUB_STREAMS_APP_ID=group, HUB_EMBEDDED_BROKER="1")
+        env = dict(
+            os.environ,
+            HUB_KAFKA_BOOTSTRAP=hub.require_kafka(),
+            HUB_DATABASE_URL=url,
+            HUB_STREAMS_APP_ID=group,
+            HUB_EMBEDDED_BROKER="1",
+        )
         out = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "hub.cli", "rebuild", "--verify"], env=env,
-            capture_output=True, text=True)
+            subprocess.run,
+            [sys.executable, "-m", "hub.cli", "rebuild", "--verify"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
         assert "verified: the live read model equals the rebuild" in out.stdout
 
-        await pool.execute("UPDATE entity_field SET value = '\"tampered\"' WHERE ctid ="
-                           " (SELECT ctid FROM entity_field WHERE field = 'name' LIMIT 1)")
+        await pool.execute(
+            "UPDATE entity_field SET value = '\"tampered\"' WHERE ctid ="
+            " (SELECT ctid FROM entity_field WHERE field = 'name' LIMIT 1)"
+        )
         tampered = await rebuild(live, "rebuild_check", verify=True)
         assert tampered.differences == {"entity_field": (1, 1)}
     finally:

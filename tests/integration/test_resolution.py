@@ -23,19 +23,39 @@ from tests.integration.test_person_flow import fresh_nid
 
 
 async def test_a_mention_without_an_id_is_linked_by_a_decision_with_evidence(
-    hub: Settings, api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool,
+    hub: Settings,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Pool,
     main_worker: Worker,
 ) -> None:
     tag = unique("res")
     nid = fresh_nid(tag)
-    resident = story.event("civil", "civil.resident.registered", f"{tag}-reg", story.EPOCH,
-                          f"{tag}-R", {"resident_id": f"{tag}-R", "household_id": "H",
-                                       "person": {"national_id": nid, "name": "欧阳娜娜",
-                                                  "phone": "13912345678"},
-                                       "address": {"text": "某路8号"}})
-    involved = story.event("police", "police.person.involved", f"{tag}-inv", story.EPOCH,
-                          f"{tag}-A1", {"case_id": f"{tag}-A1", "role": "witness",
-                                        "person": {"name": "欧阳娜娜", "phone": "13912345678"}})
+    resident = story.event(
+        "civil",
+        "civil.resident.registered",
+        f"{tag}-reg",
+        story.EPOCH,
+        f"{tag}-R",
+        {
+            "resident_id": f"{tag}-R",
+            "household_id": "H",
+            "person": {"national_id": nid, "name": "欧阳娜娜", "phone": "13912345678"},
+            "address": {"text": "某路8号"},
+        },
+    )
+    involved = story.event(
+        "police",
+        "police.person.involved",
+        f"{tag}-inv",
+        story.EPOCH,
+        f"{tag}-A1",
+        {
+            "case_id": f"{tag}-A1",
+            "role": "witness",
+            "person": {"name": "欧阳娜娜", "phone": "13912345678"},
+        },
+    )
     ends = await publish(producer, [resident])
     await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
     await publish(producer, [involved])
@@ -54,13 +74,20 @@ async def test_a_mention_without_an_id_is_linked_by_a_decision_with_evidence(
 
     r = await api.get("/v1/persons", params={"national_id": nid}, headers=CC)
     person = r.json()["items"][0]
-    assert {"agency": "police", "kind": "case-party", "id": f"{tag}-A1/witness/{tag}-inv"} in \
-        person["records"]
+    assert {
+        "agency": "police",
+        "kind": "case-party",
+        "id": f"{tag}-A1/witness/{tag}-inv",
+    } in person["records"]
     assert {"role": "witness", "agency": "police"}.items() <= person["cases"][0].items()
 
     # The decision is an event in the log, on the hub's resolution topic.
-    consumer = AIOKafkaConsumer(hub.resolution_topic, bootstrap_servers=hub.require_kafka(),
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        hub.resolution_topic,
+        bootstrap_servers=hub.require_kafka(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         seen = []
@@ -76,24 +103,39 @@ async def test_a_mention_without_an_id_is_linked_by_a_decision_with_evidence(
 
 
 async def test_an_uncertain_match_waits_for_a_person_who_confirms_it(
-    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker,
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker
 ) -> None:
     tag = unique("cand")
     nid = fresh_nid(tag)
-    resident = story.event("civil", "civil.resident.registered", f"{tag}-reg", story.EPOCH,
-                          f"{tag}-R", {"resident_id": f"{tag}-R", "household_id": "H",
-                                       "person": {"national_id": nid, "name": "司马光明",
-                                                  "phone": "13700001111"},
-                                       "address": {"text": "某路9号"}})
+    resident = story.event(
+        "civil",
+        "civil.resident.registered",
+        f"{tag}-reg",
+        story.EPOCH,
+        f"{tag}-R",
+        {
+            "resident_id": f"{tag}-R",
+            "household_id": "H",
+            "person": {"national_id": nid, "name": "司马光明", "phone": "13700001111"},
+            "address": {"text": "某路9号"},
+        },
+    )
     # the same rare name, nothing else: likely, never certain (people share names)
-    typo = story.event("police", "police.person.involved", f"{tag}-inv", story.EPOCH, f"{tag}-A",
-                      {"case_id": f"{tag}-A", "role": "victim",
-                       "person": {"name": "司马光明"}})
-    await wait_caught_up(db, "hub.internal.streams", await publish(producer, [resident]),
-                         main_worker)
+    typo = story.event(
+        "police",
+        "police.person.involved",
+        f"{tag}-inv",
+        story.EPOCH,
+        f"{tag}-A",
+        {"case_id": f"{tag}-A", "role": "victim", "person": {"name": "司马光明"}},
+    )
+    await wait_caught_up(
+        db, "hub.internal.streams", await publish(producer, [resident]), main_worker
+    )
     await publish(producer, [typo])
-    pid = (await api.get("/v1/persons", params={"national_id": nid}, headers=CC)
-           ).json()["items"][0]["person_id"]
+    pid = (await api.get("/v1/persons", params={"national_id": nid}, headers=CC)).json()["items"][
+        0
+    ]["person_id"]
     deadline = time.monotonic() + 60
     items: list = []
     while not items and time.monotonic() < deadline:
@@ -113,8 +155,10 @@ async def test_an_uncertain_match_waits_for_a_person_who_confirms_it(
         person = (await api.get(f"/v1/persons/{pid}", headers=CC)).json()
         await asyncio.sleep(0.2)
     assert police in person["records"]
-    row = await db.fetchrow("SELECT decided_by, evidence FROM resolution_decision"
-                            " WHERE decision_id = $1", r.json()["decision_id"])
+    row = await db.fetchrow(
+        "SELECT decided_by, evidence FROM resolution_decision WHERE decision_id = $1",
+        r.json()["decision_id"],
+    )
     assert row["decided_by"] == "user:duty-officer-7"
     assert row["evidence"]["candidate"] == cand["decision_id"]
     assert (await api.get(f"/v1/persons/{pid}/candidates", headers=CC)).json()["items"] == []
@@ -128,14 +172,17 @@ async def test_only_links_unlinks_and_rejects_move_edges_whatever_the_batch_cuts
     unlinked, in one batch or across batches."""
     a, b, c = "civil:resident:A", "city:case-party:B/reporter", "police:incident-party:C/caller"
     t = datetime(2026, 11, 23, tzinfo=UTC)
-    log = [Decision("link", a, b, 0.9, {"name": "x"}, "resolver/v1", t),
-           Decision("candidate", b, a, 0.5, {"name": "x"}, "resolver/v1", t),
-           Decision("link", a, c, 0.9, {"name": "x"}, "resolver/v1", t),
-           Decision("candidate", c, a, 0.5, {"name": "x"}, "resolver/v1", t),
-           Decision("reject", a, c, 1.0, {}, "user:duty-officer-7", t)]
+    log = [
+        Decision("link", a, b, 0.9, {"name": "x"}, "resolver/v1", t),
+        Decision("candidate", b, a, 0.5, {"name": "x"}, "resolver/v1", t),
+        Decision("link", a, c, 0.9, {"name": "x"}, "resolver/v1", t),
+        Decision("candidate", c, a, 0.5, {"name": "x"}, "resolver/v1", t),
+        Decision("reject", a, c, 1.0, {}, "user:duty-officer-7", t),
+    ]
     topic = "hub.internal.test.resolution"
-    records = [InboundRecord(topic, 0, i, d.a.encode(), orjson.dumps(d.event()))
-               for i, d in enumerate(log)]
+    records = [
+        InboundRecord(topic, 0, i, d.a.encode(), orjson.dumps(d.event())) for i, d in enumerate(log)
+    ]
     results = []
     for cuts in ([5], [1, 1, 1, 1, 1], [2, 3]):
         url = await new_database(hub, unique("edges").replace("-", "_"))
@@ -144,10 +191,11 @@ async def test_only_links_unlinks_and_rejects_move_edges_whatever_the_batch_cuts
             store = Store(pool, "test", hub.agencies)
             i = 0
             for n in cuts:
-                await store.apply_batch(records[i:i + n])
+                await store.apply_batch(records[i : i + n])
                 i += n
-            results.append(sorted(tuple(r) for r in await pool.fetch(
-                "SELECT src, dst FROM person_edge")))
+            results.append(
+                sorted(tuple(r) for r in await pool.fetch("SELECT src, dst FROM person_edge"))
+            )
         finally:
             await pool.close()
     assert results[0] == sorted([(a, b), (b, a)])  # the link stands; the rejected one is gone

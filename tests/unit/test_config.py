@@ -21,8 +21,9 @@ def test_with_nothing_set_the_embedded_stack_is_used() -> None:
 
 
 def test_real_kafka_turns_idempotence_on_and_replication_to_three() -> None:
-    s = load_settings({"HUB_KAFKA_BOOTSTRAP": "k1:9092,k2:9092",
-                       "HUB_DATABASE_URL": "postgresql://hub@db/hub"})
+    s = load_settings(
+        {"HUB_KAFKA_BOOTSTRAP": "k1:9092,k2:9092", "HUB_DATABASE_URL": "postgresql://hub@db/hub"}
+    )
     assert not s.embedded_kafka and s.producer_idempotence and s.replication == 3
 
 
@@ -36,10 +37,17 @@ def test_a_fifth_agency_is_configuration() -> None:
     assert "agency.health" in s.inbound_topics
 
 
-@pytest.mark.parametrize("env", [{"HUB_API_BIND": "8400"}, {"HUB_API_BIND": "h:99999"},
-                                 {"HUB_DATABASE_URL": "mysql://x"},
-                                 {"HUB_KAFKA_IDEMPOTENCE": "maybe"},
-                                 {"HUB_AGENCIES": "Police"}, {"HUB_WORKERS": "-1"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HUB_API_BIND": "8400"},
+        {"HUB_API_BIND": "h:99999"},
+        {"HUB_DATABASE_URL": "mysql://x"},
+        {"HUB_KAFKA_IDEMPOTENCE": "maybe"},
+        {"HUB_AGENCIES": "Police"},
+        {"HUB_WORKERS": "-1"},
+    ],
+)
 def test_bad_values_name_the_variable(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env)

@@ -13,9 +13,16 @@ AGENCIES = ("police", "city", "civil", "court")
 
 
 def ev(**over: Any) -> dict[str, Any]:
-    base = {"specversion": "1.0", "id": "e-1", "source": "/civil/registry", "agency": "civil",
-            "type": "civil.resident.moved", "time": "2026-11-23T08:15:00+08:00",
-            "subject": "R-1", "data": {"resident_id": "R-1"}}
+    base = {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "/civil/registry",
+        "agency": "civil",
+        "type": "civil.resident.moved",
+        "time": "2026-11-23T08:15:00+08:00",
+        "subject": "R-1",
+        "data": {"resident_id": "R-1"},
+    }
     base.update(over)
     return base
 
@@ -35,8 +42,9 @@ def test_a_well_formed_event_parses() -> None:
 
 
 def test_dataschema_names_the_version() -> None:
-    env = parse_envelope(orjson.dumps(ev(dataschema="https://x/schemas/civil/t/v2")), "civil",
-                         AGENCIES)
+    env = parse_envelope(
+        orjson.dumps(ev(dataschema="https://x/schemas/civil/t/v2")), "civil", AGENCIES
+    )
     assert env.schema_version == 2
 
 
@@ -57,8 +65,7 @@ def test_dataschema_names_the_version() -> None:
         (ev(id="x" * 600), "bad-attribute", "id"),
     ],
 )
-def test_bad_envelopes_are_rejected_with_a_reason(doc: Any, reason: str, field: str | None
-                                                  ) -> None:
+def test_bad_envelopes_are_rejected_with_a_reason(doc: Any, reason: str, field: str | None) -> None:
     r = reject(doc)
     assert (r.reason, r.field) == (reason, field)
     assert r.detail
@@ -75,7 +82,9 @@ def test_a_type_of_another_agency_is_forged() -> None:
     assert r.reason == "forged-agency"
 
 
-@pytest.mark.parametrize("value", ["2026-11-23T08:15:00Z", "2026-11-23T08:15:00.123456789+08:00",
-                                   "2026-11-23 08:15:00-05:00"])
+@pytest.mark.parametrize(
+    "value",
+    ["2026-11-23T08:15:00Z", "2026-11-23T08:15:00.123456789+08:00", "2026-11-23 08:15:00-05:00"],
+)
 def test_rfc3339_times_with_an_offset_parse(value: str) -> None:
     assert parse_time(value).utcoffset() is not None

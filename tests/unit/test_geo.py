@@ -36,8 +36,9 @@ def test_neighbouring_grids_share_their_border_exactly() -> None:
 
 def test_codes_that_do_not_nest_have_no_shape() -> None:
     assert grid_polygon("97abc") is None and grid_polygon("110105000000") is None
-    out = GridMap("generated").collection([{"grid": "97abc", "open": 1},
-                                           {"grid": SIMULATED[0], "open": 2}])
+    out = GridMap("generated").collection(
+        [{"grid": "97abc", "open": 1}, {"grid": SIMULATED[0], "open": 2}]
+    )
     assert out["unmapped"] == ["97abc"]
     assert [f["properties"] for f in out["features"]] == [{"grid": SIMULATED[0], "open": 2}]
     assert [f["properties"]["district"] for f in out["base"]["features"]] == ["110105"]
@@ -45,26 +46,46 @@ def test_codes_that_do_not_nest_have_no_shape() -> None:
 
 def test_a_real_districts_boundaries_come_from_its_file(tmp_path: Path) -> None:
     square = [[[116.0, 39.0], [116.01, 39.0], [116.01, 39.01], [116.0, 39.01], [116.0, 39.0]]]
-    doc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"grid": "G-1", "name": "花家地北"},
-         "geometry": {"type": "Polygon", "coordinates": square}},
-        {"type": "Feature", "properties": {"code": "G-2"},
-         "geometry": {"type": "Polygon", "coordinates": square}}]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"grid": "G-1", "name": "花家地北"},
+                "geometry": {"type": "Polygon", "coordinates": square},
+            },
+            {
+                "type": "Feature",
+                "properties": {"code": "G-2"},
+                "geometry": {"type": "Polygon", "coordinates": square},
+            },
+        ],
+    }
     path = tmp_path / "grids.geojson"
     path.write_bytes(orjson.dumps(doc))
     gm = GridMap.from_env({"HUB_GRID_GEOJSON": str(path), "HUB_TIMEZONE": "Asia/Urumqi"})
     assert gm.source == "file" and gm.timezone == "Asia/Urumqi"
     out = gm.collection([{"grid": "G-1", "open": 3}, {"grid": "11010500100101", "open": 1}])
     props = {f["properties"]["grid"]: f["properties"] for f in out["features"]}
-    assert props == {"G-1": {"grid": "G-1", "name": "花家地北", "open": 3},
-                     "G-2": {"grid": "G-2", "code": "G-2"}}
+    assert props == {
+        "G-1": {"grid": "G-1", "name": "花家地北", "open": 3},
+        "G-2": {"grid": "G-2", "code": "G-2"},
+    }
     assert out["unmapped"] == ["11010500100101"]
 
 
 def test_a_boundary_file_that_cannot_be_used_is_refused_at_start(tmp_path: Path) -> None:
     bad = tmp_path / "bad.geojson"
-    bad.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon"}}]}))
+    bad.write_bytes(
+        orjson.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon"}}
+                ],
+            }
+        )
+    )
     with pytest.raises(GeoError, match=r"properties\.grid"):
         GridMap.from_env({"HUB_GRID_GEOJSON": str(bad)})
     with pytest.raises(GeoError, match="does not exist"):

@@ -15,13 +15,18 @@ from projections.memory import InMemoryReadModel
 from projections.project import Accepted
 
 AGENCIES = ("police", "city", "civil", "court")
-SAMPLES = story.story(seed=5, n_residents=4) + story.bulk(seed=6, n_residents=4, n_cases=4,
-                                                        prefix="h")
+SAMPLES = story.story(seed=5, n_residents=4) + story.bulk(
+    seed=6, n_residents=4, n_cases=4, prefix="h"
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
     | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -47,8 +52,9 @@ def _paths(doc: Any, prefix: list[str] | None = None) -> list[list[str]]:
 @st.composite
 def records(draw: st.DrawFn) -> InboundRecord:
     base = draw(st.sampled_from(SAMPLES))
-    kind = draw(st.sampled_from(["valid", "bytes", "truncated", "wrong-type", "huge",
-                                 "forged", "nul"]))
+    kind = draw(
+        st.sampled_from(["valid", "bytes", "truncated", "wrong-type", "huge", "forged", "nul"])
+    )
     topic = f"agency.{base['agency']}"
     if kind == "valid":
         value = orjson.dumps(base)
@@ -72,8 +78,11 @@ def records(draw: st.DrawFn) -> InboundRecord:
     return InboundRecord(topic, 0, draw(st.integers(0, 10**9)), None, value)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(st.lists(records(), max_size=12))
 def test_every_record_is_accepted_or_rejected_with_a_reason(batch: list[InboundRecord]) -> None:
     accepted, rejected = split(batch, AGENCIES)
@@ -83,8 +92,10 @@ def test_every_record_is_accepted_or_rejected_with_a_reason(batch: list[InboundR
         one = check(rec, AGENCIES)
         if isinstance(one, Accepted):
             content = (one.env.type, one.env.raw["data"])
-            duplicates += first.setdefault(one.env.key, content) == content and \
-                first[one.env.key] is not content
+            duplicates += (
+                first.setdefault(one.env.key, content) == content
+                and first[one.env.key] is not content
+            )
     assert len(accepted) + len(rejected) + duplicates == len(batch)
     assert len({a.env.key for a in accepted}) == len(accepted)
     for r in rejected:
@@ -97,6 +108,7 @@ def test_every_record_is_accepted_or_rejected_with_a_reason(batch: list[InboundR
 
 def test_a_forged_record_is_never_accepted() -> None:
     e = SAMPLES[0]
-    accepted, rejected = split([InboundRecord("agency.police", 0, 0, None, orjson.dumps(e))],
-                               AGENCIES)
+    accepted, rejected = split(
+        [InboundRecord("agency.police", 0, 0, None, orjson.dumps(e))], AGENCIES
+    )
     assert not accepted and rejected[0].reason == "forged-agency"

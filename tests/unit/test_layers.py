@@ -42,8 +42,9 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
             if node.level:
                 anchor = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
-                       for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
+            ]
         else:
             continue
         for t in targets:
@@ -64,8 +65,9 @@ def _layer(module: str) -> int:
 
 
 def test_imports_run_one_way() -> None:
-    climbing = sorted(f"{m} imports {t}" for m, ts in _graph().items() for t in ts
-                      if _layer(t) > _layer(m))
+    climbing = sorted(
+        f"{m} imports {t}" for m, ts in _graph().items() for t in ts if _layer(t) > _layer(m)
+    )
     assert climbing == []
 
 
@@ -78,7 +80,7 @@ def test_no_module_imports_itself_back() -> None:
         state[m] = 1
         for t in sorted(graph[m]):
             if state.get(t) == 1:
-                cycles.append([*trail[trail.index(t):], t] if t in trail else [m, t])
+                cycles.append([*trail[trail.index(t) :], t] if t in trail else [m, t])
             elif t not in state:
                 visit(t, [*trail, t])
         state[m] = 2
@@ -98,6 +100,7 @@ def test_the_checker_sees_a_climbing_import(tmp_path: Path) -> None:
 
 
 def test_no_production_module_is_over_400_lines() -> None:
-    big = {m: n for m, p in _modules().items()
-           if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    big = {
+        m: n for m, p in _modules().items() if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert big == {}

@@ -10,16 +10,27 @@ from hypothesis import strategies as st
 from projections.matching import DEFAULT, Record, cluster, compare, name_frequency, score, train
 
 
-def rec(r: str, name: str | None = None, nid: str | None = None, valid: bool = False,
-        birth: str | None = None, phone: str | None = None, place: str | None = None) -> Record:
+def rec(
+    r: str,
+    name: str | None = None,
+    nid: str | None = None,
+    valid: bool = False,
+    birth: str | None = None,
+    phone: str | None = None,
+    place: str | None = None,
+) -> Record:
     return Record(r, name, nid, valid, birth, phone, place)
 
 
 def test_levels_tolerate_how_agencies_write() -> None:
     a = rec("a", "段兰萍", "110105198001010021", birth="1980-01-01", phone="13800138000")
     b = rec("b", "段　兰萍", "110105198001010012", birth="1980-01-10", phone="13800183000")
-    assert compare(a, b) == {"name": "exact", "national_id": "close", "birth_date": "close",
-                             "phone": "close"}
+    assert compare(a, b) == {
+        "name": "exact",
+        "national_id": "close",
+        "birth_date": "close",
+        "phone": "close",
+    }
     assert compare(rec("a", "李娜"), rec("b", "黎娜"))["name"] == "sound"
     assert compare(rec("a", "买买提·吐尔逊"), rec("b", "买买提吐尔逊"))["name"] == "exact"
     assert compare(rec("a", "王伟", phone="1"), rec("b", None, phone="2")) == {"phone": "differ"}
@@ -33,8 +44,9 @@ def test_a_common_name_weighs_less_than_a_rare_one() -> None:
 
 
 def test_name_and_phone_link_name_alone_does_not() -> None:
-    s = score(DEFAULT, rec("a", "张秀英", phone="13911112222"),
-              rec("b", "张秀英", phone="13911112222"))
+    s = score(
+        DEFAULT, rec("a", "张秀英", phone="13911112222"), rec("b", "张秀英", phone="13911112222")
+    )
     assert s.weight >= DEFAULT.link_weight
     s = score(DEFAULT, rec("a", "张伟"), rec("b", "张伟"))
     assert s.weight < DEFAULT.link_weight
@@ -47,13 +59,27 @@ def test_name_and_same_room_link() -> None:
 
 def _region() -> tuple[list[Record], list[tuple[str, str]]]:
     rs = [
-        rec("civil:resident:1", "陈明", "110105198001010037", True, "1980-01-01", "13900000001",
-            "PL-1"),
+        rec(
+            "civil:resident:1",
+            "陈明",
+            "110105198001010037",
+            True,
+            "1980-01-01",
+            "13900000001",
+            "PL-1",
+        ),
         rec("city:case-party:1", "陈明", None, False, None, "13900000001", None),
         rec("police:incident-party:1", "程明", None, False, "1980-01-01", "13900000001", None),
         rec("court:case-party:1", "陈明", None, False, None, None, "PL-1"),
-        rec("civil:resident:2", "陈明", "110105199002020013", True, "1990-02-02", "13700000002",
-            "PL-2"),
+        rec(
+            "civil:resident:2",
+            "陈明",
+            "110105199002020013",
+            True,
+            "1990-02-02",
+            "13700000002",
+            "PL-2",
+        ),
         rec("city:case-party:2", "陈明", None, False, "1990-02-02", "13700000002", None),
     ]
     return rs, []
@@ -61,15 +87,19 @@ def _region() -> tuple[list[Record], list[tuple[str, str]]]:
 
 def test_cluster_makes_the_two_people_of_the_region() -> None:
     rs, joined = _region()
-    pairs = [score(DEFAULT, a, b) for i, a in enumerate(rs) for b in rs[i + 1:]]
+    pairs = [score(DEFAULT, a, b) for i, a in enumerate(rs) for b in rs[i + 1 :]]
     links = cluster(DEFAULT, rs, pairs, joined)
     groups: dict[str, set[str]] = {r.record: {r.record} for r in rs}
     for a, b in links:
         merged = groups[a] | groups[b]
         for x in merged:
             groups[x] = merged
-    assert groups["civil:resident:1"] == {"civil:resident:1", "city:case-party:1",
-                                          "police:incident-party:1", "court:case-party:1"}
+    assert groups["civil:resident:1"] == {
+        "civil:resident:1",
+        "city:case-party:1",
+        "police:incident-party:1",
+        "court:case-party:1",
+    }
     assert groups["civil:resident:2"] == {"civil:resident:2", "city:case-party:2"}
 
 
@@ -92,22 +122,27 @@ def test_a_rejected_pair_stays_apart() -> None:
 @given(st.randoms(use_true_random=False))
 def test_cluster_does_not_depend_on_the_order_it_is_given(rnd: random.Random) -> None:
     rs, joined = _region()
-    pairs = [score(DEFAULT, a, b) for i, a in enumerate(rs) for b in rs[i + 1:]]
+    pairs = [score(DEFAULT, a, b) for i, a in enumerate(rs) for b in rs[i + 1 :]]
     expected = cluster(DEFAULT, rs, pairs, joined)
     rs2, pairs2 = rs[:], pairs[:]
     rnd.shuffle(rs2)
     rnd.shuffle(pairs2)
     # the same pair scored from the other side is the same pair
-    pairs2 = [score(DEFAULT, *rnd.sample([x for x in rs if x.record in (p.a, p.b)], 2))
-              for p in pairs2]
+    pairs2 = [
+        score(DEFAULT, *rnd.sample([x for x in rs if x.record in (p.a, p.b)], 2)) for p in pairs2
+    ]
     assert cluster(DEFAULT, rs2, pairs2, joined) == expected
 
 
 def test_em_learns_weights_and_keeps_every_level_possible() -> None:
     rs, _ = _region()
-    blocked = [compare(a, b) for i, a in enumerate(rs) for b in rs[i + 1:]]
-    strangers = [compare(rec("p", "李雷", birth="1970-03-03", phone="1"),
-                         rec("q", "韩梅梅", birth="1971-04-04", phone="2"))] * 50
+    blocked = [compare(a, b) for i, a in enumerate(rs) for b in rs[i + 1 :]]
+    strangers = [
+        compare(
+            rec("p", "李雷", birth="1970-03-03", phone="1"),
+            rec("q", "韩梅梅", birth="1971-04-04", phone="2"),
+        )
+    ] * 50
     model = train(blocked, strangers)
     assert model.version.startswith("fs/em-")
     for f, levels in model.m.items():

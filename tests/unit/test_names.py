@@ -8,14 +8,17 @@ from hub.sim.people import TYPOS
 from projections.names import normalize_name, sound_key
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    ("张三丰", "章三峰"),       # same sound, other characters
-    ("陈伟", "程玮"),           # -n/-ng merged
-    ("周娜", "邹纳"),           # zh/z merged
-    ("阿依·买买提", "阿依买买提"),  # the middle dot of minority names
-    ("李 莉", "黎丽"),           # a space typed inside
-    ("ＺＨＡＮＧ Wei", "zhangwei"),  # full-width Latin letters
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("张三丰", "章三峰"),  # same sound, other characters
+        ("陈伟", "程玮"),  # -n/-ng merged
+        ("周娜", "邹纳"),  # zh/z merged
+        ("阿依·买买提", "阿依买买提"),  # the middle dot of minority names
+        ("李 莉", "黎丽"),  # a space typed inside
+        ("ＺＨＡＮＧ Wei", "zhangwei"),  # full-width Latin letters
+    ],
+)
 def test_variants_agencies_write_sound_the_same(a: str, b: str) -> None:
     assert sound_key(a) == sound_key(b)
 

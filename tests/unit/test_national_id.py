@@ -15,8 +15,10 @@ def test_the_standard_example_number_is_valid() -> None:
     assert national_id.is_valid("11010519491231002X")
 
 
-@pytest.mark.parametrize("bad", ["110105194912310021", "11010519491331002X", "1101051949123100",
-                                 "ABCDEFGHIJKLMNOPQR", ""])
+@pytest.mark.parametrize(
+    "bad",
+    ["110105194912310021", "11010519491331002X", "1101051949123100", "ABCDEFGHIJKLMNOPQR", ""],
+)
 def test_wrong_checksum_date_or_shape_is_invalid(bad: str) -> None:
     assert not national_id.is_valid(bad)
 
@@ -33,7 +35,11 @@ def test_birth_date_and_gender_come_from_the_number() -> None:
 def test_generated_numbers_are_valid() -> None:
     rng = random.Random(1)
     for i in range(200):
-        nid = make_national_id(rng, "110105", datetime(1950 + i % 60, 1 + i % 12, 1 + i % 28,
-                                                        tzinfo=UTC), female=bool(i % 2))
+        nid = make_national_id(
+            rng,
+            "110105",
+            datetime(1950 + i % 60, 1 + i % 12, 1 + i % 28, tzinfo=UTC),
+            female=bool(i % 2),
+        )
         assert national_id.is_valid(nid), nid
         assert national_id.gender(nid) == ("F" if i % 2 else "M")

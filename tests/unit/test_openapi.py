@@ -13,9 +13,19 @@ from hub.config import load_settings
 from hub.tokens import TokenBook
 
 CONTRACT_PATHS = [
-    "/v1/persons/{person_id}", "/v1/persons", "/v1/places/{place_id}", "/v1/places",
-    "/v1/cases/{case_id}", "/v1/cases", "/v1/cases/{case_id}/timeline", "/v1/grids/{grid}",
-    "/v1/audit/subjects/{person_id}", "/healthz", "/metrics", "/v1/events", "/v1/feed",
+    "/v1/persons/{person_id}",
+    "/v1/persons",
+    "/v1/places/{place_id}",
+    "/v1/places",
+    "/v1/cases/{case_id}",
+    "/v1/cases",
+    "/v1/cases/{case_id}/timeline",
+    "/v1/grids/{grid}",
+    "/v1/audit/subjects/{person_id}",
+    "/healthz",
+    "/metrics",
+    "/v1/events",
+    "/v1/feed",
 ]
 
 
@@ -35,12 +45,14 @@ def test_every_operation_has_an_example_answer_and_example_path_parameters(
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             ok = [r for code, r in op["responses"].items() if code.startswith("2")]
-            if not any("example" in c or "examples" in c
-                       for r in ok for c in r.get("content", {}).values()):
+            if not any(
+                "example" in c or "examples" in c for r in ok for c in r.get("content", {}).values()
+            ):
                 missing.append(f"{method.upper()} {path}: no example answer")
             for p in op.get("parameters", []):
                 schema = p.get("schema", {})
-                if p["in"] == "path" and not ({"example", "examples"} & (set(p) | set(schema))
-                                              or "enum" in schema):
+                if p["in"] == "path" and not (
+                    {"example", "examples"} & (set(p) | set(schema)) or "enum" in schema
+                ):
                     missing.append(f"{method.upper()} {path}: no example for {p['name']}")
     assert missing == []

@@ -17,11 +17,15 @@ POLICE = Principal("officer", "police", "investigator")
 COURT = Principal("clerk", "court", "command-center")
 
 PERSON = {
-    "person_id": "P-1", "records": [
+    "person_id": "P-1",
+    "records": [
         {"agency": "civil", "kind": "resident", "id": "R-1"},
-        {"agency": "police", "kind": "case-party", "id": "A-1/suspect/ev-7"}],
-    "cases": [{"case_id": "C-1", "role": "party", "agency": "city"},
-              {"case_id": "C-2", "role": "suspect", "agency": "police"}],
+        {"agency": "police", "kind": "case-party", "id": "A-1/suspect/ev-7"},
+    ],
+    "cases": [
+        {"case_id": "C-1", "role": "party", "agency": "city"},
+        {"case_id": "C-2", "role": "suspect", "agency": "police"},
+    ],
     "assistance": [{"program": "dibao", "monthly_amount": 1200}],
 }
 
@@ -38,8 +42,12 @@ def test_assistance_is_civil_only_and_suspects_police_and_court_only() -> None:
     seen, masked = POLICY.mask_person(CITY, PERSON)
     assert masked
     assert seen["assistance"] == [{"restricted": True, "ask": ["civil"]}]
-    assert seen["cases"][1] == {"case_id": None, "role": "restricted", "agency": "police",
-                                "ask": ["court", "police"]}
+    assert seen["cases"][1] == {
+        "case_id": None,
+        "role": "restricted",
+        "agency": "police",
+        "ask": ["court", "police"],
+    }
     assert seen["records"][1]["id"] is None
     assert seen["cases"][0] == PERSON["cases"][0]
     civil, _ = POLICY.mask_person(CIVIL, PERSON)
@@ -51,8 +59,10 @@ def test_assistance_is_civil_only_and_suspects_police_and_court_only() -> None:
 
 def test_a_sealed_case_is_the_courts_alone() -> None:
     case = {"case_id": "C-9", "sealed": True, "persons": [], "refs": [{"agency": "court"}]}
-    assert POLICY.mask_case(CITY, case) == ({"case_id": "C-9", "sealed": True,
-                                             "status": "restricted", "ask": ["court"]}, True)
+    assert POLICY.mask_case(CITY, case) == (
+        {"case_id": "C-9", "sealed": True, "status": "restricted", "ask": ["court"]},
+        True,
+    )
     assert POLICY.mask_case(COURT, case) == (case, False)
 
 
@@ -69,14 +79,32 @@ def test_live_feed_items_of_a_sealed_case_show_only_that_it_exists() -> None:
     from hub.feed import Item, LiveFeed
 
     policy = Policy.load()
-    item = Item(5, "case", {"case_id": "C-1", "type": "court.case.filed", "agency": "court",
-                            "summary": "离婚纠纷 filed", "category": None, "grid": None,
-                            "sealed": True})
+    item = Item(
+        5,
+        "case",
+        {
+            "case_id": "C-1",
+            "type": "court.case.filed",
+            "agency": "court",
+            "summary": "离婚纠纷 filed",
+            "category": None,
+            "grid": None,
+            "sealed": True,
+        },
+    )
     feed = LiveFeed(None)  # type: ignore[arg-type]  # framing only, no database
     frames = {}
     for agency in ("city", "court"):
-        ctx = ReadContext(None, None, policy, Principal("u", agency, "command-center"),  # type: ignore[arg-type]
-                          None, None, "GET", "/v1/feed")
+        ctx = ReadContext(
+            None,
+            None,
+            policy,
+            Principal("u", agency, "command-center"),  # type: ignore[arg-type]
+            None,
+            None,
+            "GET",
+            "/v1/feed",
+        )
         frames[agency] = _frame(ctx, feed, item)
     assert frames["city"].startswith(f"id: {feed.epoch}-5\nevent: case\ndata: ".encode())
     assert b"filed" not in frames["city"] and b'"restricted"' in frames["city"]
@@ -97,8 +125,16 @@ def test_a_purpose_is_a_policy_code_with_free_text_as_typed() -> None:
     assert POLICY.purposes["duty-watch"]["zh-CN"] == "值班巡查"
 
 
-@pytest.mark.parametrize("raw", ["integration test", "demo", "duty-watch; %FF%FE",
-                                 "duty-watch; a%00b", "nope; 夜班".encode().decode("latin-1")])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "integration test",
+        "demo",
+        "duty-watch; %FF%FE",
+        "duty-watch; a%00b",
+        "nope; 夜班".encode().decode("latin-1"),
+    ],
+)
 def test_a_purpose_that_is_not_a_code_or_not_utf8_is_refused(raw: str) -> None:
     with pytest.raises(PurposeError):
         POLICY.parse_purpose(raw)

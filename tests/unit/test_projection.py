@@ -20,8 +20,9 @@ def accepted(events: list[dict[str, Any]]) -> list[Accepted]:
     """Through the real intake checks (envelope, schema, upcast), as the worker does."""
     out = []
     for i, e in enumerate(events):
-        rec = InboundRecord(f"agency.{e['agency']}", hash(e["subject"]) % 4, i, None,
-                            orjson.dumps(e))
+        rec = InboundRecord(
+            f"agency.{e['agency']}", hash(e["subject"]) % 4, i, None, orjson.dumps(e)
+        )
         a = check(rec, AGENCIES)
         assert isinstance(a, Accepted), a
         out.append(a)
@@ -77,8 +78,9 @@ def test_the_same_event_twice_is_applied_once() -> None:
 def test_any_batching_and_any_interleaving_of_partitions_gives_the_same_model() -> None:
     """Partitions keep their own order but interleave arbitrarily between each other, and a
     restart cuts batches anywhere: the read model must not notice."""
-    events = story.story(seed=3, n_residents=8) + story.bulk(seed=4, n_residents=30, n_cases=30,
-                                                           prefix="i")
+    events = story.story(seed=3, n_residents=8) + story.bulk(
+        seed=4, n_residents=30, n_cases=30, prefix="i"
+    )
     events.sort(key=lambda e: e["time"])
     reference = model_of([accepted(events)])
     rng = random.Random(99)
@@ -94,8 +96,9 @@ def test_any_batching_and_any_interleaving_of_partitions_gives_the_same_model() 
             if not q:
                 queues.remove(q)
         cuts = sorted(rng.sample(range(1, len(interleaved)), 12))
-        batches = [interleaved[a:b] for a, b in zip([0, *cuts], [*cuts, len(interleaved)],
-                                                    strict=True)]
+        batches = [
+            interleaved[a:b] for a, b in zip([0, *cuts], [*cuts, len(interleaved)], strict=True)
+        ]
         got = model_of([accepted(b) for b in batches])
         assert got.fields == reference.fields
         assert got.members == reference.members
@@ -125,6 +128,12 @@ def test_chinese_numerals_and_building_forms() -> None:
     assert numbers == [6, 12, 174, 105, 12]
     a = parse("阜通东大街六号院3栋2单元12层1201室")
     assert (a.road, a.number, a.building, a.unit, a.floor, a.room) == (
-        "阜通东大街", 6, 3, 2, 12, 1201)
+        "阜通东大街",
+        6,
+        3,
+        2,
+        12,
+        1201,
+    )
     b = parse("北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室")
     assert b.district == "朝阳区" and b.street == "望京街道" and b.key().endswith("|6|3|2|1201")

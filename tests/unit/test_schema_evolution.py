@@ -46,13 +46,24 @@ def test_a_new_version_old_events_cannot_be_read_under_is_refused(schemas_copy: 
 
 
 def test_every_invalid_example_is_rejected_with_a_field_and_a_reason() -> None:
-    for (t, v) in load_catalog():
+    for t, v in load_catalog():
         for case in compat.examples(t, v)["invalid"]:
             agency = t.split(".")[0]
-            env = check_envelope({"specversion": "1.0", "id": "x", "source": "s", "type": t,
-                                  "agency": agency, "time": "2026-11-23T08:00:00+08:00",
-                                  "subject": "s", "data": case["data"],
-                                  "dataschema": f"x/{t}/v{v}"}, agency, (agency,))
+            env = check_envelope(
+                {
+                    "specversion": "1.0",
+                    "id": "x",
+                    "source": "s",
+                    "type": t,
+                    "agency": agency,
+                    "time": "2026-11-23T08:00:00+08:00",
+                    "subject": "s",
+                    "data": case["data"],
+                    "dataschema": f"x/{t}/v{v}",
+                },
+                agency,
+                (agency,),
+            )
             with pytest.raises(Rejected) as info:
                 validate_data(env)
             assert info.value.reason == "invalid-data" and info.value.detail, (t, case["why"])
@@ -61,8 +72,16 @@ def test_every_invalid_example_is_rejected_with_a_field_and_a_reason() -> None:
 def test_a_v1_city_report_is_upcast_on_read_and_archived_as_sent() -> None:
     data = compat.examples("city.case.reported", 1)["valid"][0]
     assert "urgency" not in data
-    doc = {"specversion": "1.0", "id": "x", "source": "s", "type": "city.case.reported",
-           "agency": "city", "time": "2026-11-23T08:00:00+08:00", "subject": "s", "data": data}
+    doc = {
+        "specversion": "1.0",
+        "id": "x",
+        "source": "s",
+        "type": "city.case.reported",
+        "agency": "city",
+        "time": "2026-11-23T08:00:00+08:00",
+        "subject": "s",
+        "data": data,
+    }
     accepted = check(InboundRecord("agency.city", 0, 0, None, orjson.dumps(doc)), ("city",))
     assert not isinstance(accepted, type(None))
     assert accepted.env.data["urgency"] == "normal"  # type: ignore[union-attr]
@@ -72,9 +91,17 @@ def test_a_v1_city_report_is_upcast_on_read_and_archived_as_sent() -> None:
 
 def test_a_v2_city_report_needs_its_urgency() -> None:
     data = compat.examples("city.case.reported", 1)["valid"][0]
-    doc = {"specversion": "1.0", "id": "x", "source": "s", "type": "city.case.reported",
-           "agency": "city", "time": "2026-11-23T08:00:00+08:00", "subject": "s", "data": data,
-           "dataschema": "https://civic-hub.example/schemas/city/city.case.reported/v2"}
+    doc = {
+        "specversion": "1.0",
+        "id": "x",
+        "source": "s",
+        "type": "city.case.reported",
+        "agency": "city",
+        "time": "2026-11-23T08:00:00+08:00",
+        "subject": "s",
+        "data": data,
+        "dataschema": "https://civic-hub.example/schemas/city/city.case.reported/v2",
+    }
     rejected = check(InboundRecord("agency.city", 0, 0, None, orjson.dumps(doc)), ("city",))
     assert getattr(rejected, "field", None) == "urgency"
 
@@ -83,4 +110,5 @@ def test_the_committed_asyncapi_document_is_current() -> None:
     from schemas import asyncapi
 
     assert asyncapi.OUT.read_text() == asyncapi.render(), (
-        "schemas/asyncapi.yaml is stale: run `python -m schemas.asyncapi --write`")
+        "schemas/asyncapi.yaml is stale: run `python -m schemas.asyncapi --write`"
+    )

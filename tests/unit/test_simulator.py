@@ -25,8 +25,10 @@ def test_the_same_seed_gives_the_same_city_and_another_seed_another() -> None:
 
 def test_every_event_is_valid_and_every_v1_type_occurs() -> None:
     out = simulate(SimConfig(seed=2, events=30_000, noise=0.3))
-    recs = [InboundRecord(f"agency.{e.event['agency']}", 0, i, None, orjson.dumps(e.event))
-            for i, e in enumerate(out)]
+    recs = [
+        InboundRecord(f"agency.{e.event['agency']}", 0, i, None, orjson.dumps(e.event))
+        for i, e in enumerate(out)
+    ]
     accepted, rejected = split(recs, AGENCIES)
     assert rejected == []
     assert len(accepted) == len(out)
@@ -36,9 +38,13 @@ def test_every_event_is_valid_and_every_v1_type_occurs() -> None:
 def test_clean_records_carry_valid_identity_numbers_and_noise_is_as_configured() -> None:
     for noise in (0.0, 0.3):
         out = simulate(SimConfig(seed=3, events=10_000, noise=noise))
-        with_mentions = [e for e in out if e.truth.get("persons") and e.event["type"]
-                         not in ("civil.resident.moved", "civil.resident.deceased",
-                                 "civil.assistance.granted")]
+        with_mentions = [
+            e
+            for e in out
+            if e.truth.get("persons")
+            and e.event["type"]
+            not in ("civil.resident.moved", "civil.resident.deceased", "civil.assistance.granted")
+        ]
         noisy = sum(e.truth["noisy"] for e in with_mentions) / len(with_mentions)
         assert abs(noisy - noise) < 0.03, noisy
         for e in out:

@@ -1,0 +1,201 @@
+"""A case thread (its refs, stage, persons, places, timeline) and finding cases by grid,
+status, stage, category, agency and overdue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from projections.graph import STEP, canonical_node, components, person_id_of
+from projections.reads.facts import FACT_ROWS, field_value, fold_facts, provenance
+
+
+def is_overdue(due_at: str | None, status: str | None, at: datetime) -> bool:
+    """Overdue is asked at a time: an open case whose due time has passed."""
+    if not due_at or status == "closed":
+        return False
+    from schemas.envelope import parse_time
+
+    try:
+        return parse_time(due_at) < at
+    except ValueError:
+        return False
+
+
+async def thread_nodes(
+    conn: asyncpg.Pool | asyncpg.Connection, case_id: str
+) -> list[asyncpg.Record]:
+    """The case nodes of the thread ``case_id`` belongs to, oldest first."""
+    nodes = (await components(conn, [case_id], "case_edge"))[case_id]
+    return await conn.fetch(
+        "SELECT case_id, opened_at FROM case_thread WHERE"
+        " case_id = ANY($1::text[]) ORDER BY opened_at, case_id",
+        nodes,
+    )
+
+
+# A case thread in one round trip: the thread's case nodes (walk over case_edge), their
+# facts, and the person component of every party record (walk over person_edge).
+_CASE = (
+    "WITH RECURSIVE comp(node) AS (SELECT $1::text"
+    " UNION SELECT x.dst FROM comp c " + STEP.format(table="case_edge") + "),"
+    " ids AS MATERIALIZED (SELECT array_agg(node) AS a FROM comp),"
+    " facts AS MATERIALIZED ("
+    + FACT_ROWS.format(kind="'case'", ids="SELECT unnest((SELECT a FROM ids))")
+    + "),"
+    " pcomp(origin, node) AS (SELECT DISTINCT attrs->>'record', attrs->>'record' FROM facts"
+    "  WHERE k = 'm' AND name LIKE 'person' || chr(31) || '%' AND attrs->>'record' IS NOT NULL"
+    "  UNION SELECT c.origin, x.dst FROM pcomp c " + STEP.format(table="person_edge") + ")"
+    " SELECT 'n' AS k, case_id AS name, NULL::jsonb AS value, NULL::jsonb AS attrs,"
+    " opened_at AS time, NULL AS source, NULL AS event_id, NULL AS agency FROM case_thread"
+    " WHERE case_id = ANY((SELECT a FROM ids)::text[])"
+    " UNION ALL SELECT * FROM facts"
+    " UNION ALL SELECT 'p', origin, to_jsonb(array_agg(node)), NULL, NULL, NULL, NULL, NULL"
+    " FROM pcomp GROUP BY origin"
+)
+
+
+async def case(
+    conn: asyncpg.Pool | asyncpg.Connection, case_id: str, at: datetime
+) -> dict[str, Any] | None:
+    """One thread per matter: every agency record joined by refs, read as one case."""
+    rows = await conn.fetch(_CASE, case_id)
+    nodes = sorted((r["time"], r["name"]) for r in rows if r["k"] == "n")
+    if not nodes:
+        return None
+    ids = [n for _, n in nodes]
+    fields, members = fold_facts([r for r in rows if r["k"] != "p"])
+    persons_of = {
+        r["name"]: person_id_of(canonical_node(r["value"])) for r in rows if r["k"] == "p"
+    }
+    status = field_value(fields, "status") or "open"
+    due_at = field_value(fields, "due_at")
+    return {
+        "case_id": ids[0],
+        "also_known_as": ids[1:],
+        "refs": [m["attrs"] for m in members.get("ref", [])],
+        "category": field_value(fields, "category"),
+        "status": status,
+        "stage": field_value(fields, "stage"),
+        "due_at": due_at,
+        "overdue": is_overdue(due_at, status, at),
+        "grid": field_value(fields, "grid"),
+        "sealed": bool(field_value(fields, "sealed")),
+        "opened_at": nodes[0][0],
+        "persons": [
+            {
+                "person_id": persons_of.get(m["attrs"]["record"]),
+                "role": m["attrs"]["role"],
+                "agency": m["attrs"]["agency"],
+            }
+            for m in members.get("person", [])
+        ],
+        "places": [
+            {"place_id": m["member"], "text": (m["attrs"] or {}).get("text")}
+            for m in members.get("place", [])
+        ],
+        "cites": [m["attrs"] for m in members.get("cites", [])],
+        "escalations": [m["attrs"] for m in members.get("escalation", [])],
+        "provenance": provenance(fields),
+    }
+
+
+async def case_timeline(
+    conn: asyncpg.Pool | asyncpg.Connection, case_id: str
+) -> list[dict[str, Any]]:
+    """Every event of every agency record in the thread, in event time."""
+    ids = [r["case_id"] for r in await thread_nodes(conn, case_id)]
+    rows = await conn.fetch(
+        "SELECT DISTINCT a.time, a.agency, a.type, a.event_id, a.summary, a.source"
+        " FROM event_entity e JOIN event_archive a ON a.source = e.source"
+        " AND a.event_id = e.event_id WHERE e.entity_kind = 'case'"
+        " AND e.entity_id = ANY($1::text[]) ORDER BY a.time, a.source, a.event_id",
+        ids,
+    )
+    return [{k: r[k] for k in ("time", "agency", "type", "event_id", "summary")} for r in rows]
+
+
+CASE_FILTERS = ("grid", "status", "stage", "category")
+
+
+async def case_facts(
+    conn: asyncpg.Pool | asyncpg.Connection, case_ids: list[str], fields: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The named fields of each case record (its own, not its thread's): id → field → value."""
+    out: dict[str, dict[str, Any]] = {}
+    if case_ids:
+        for r in await conn.fetch(
+            "SELECT entity_id, field, value FROM entity_field WHERE entity_kind = 'case'"
+            " AND entity_id = ANY($1::text[]) AND field = ANY($2::text[])",
+            case_ids,
+            fields,
+        ):
+            out.setdefault(r[0], {})[r[1]] = r[2]
+    return out
+
+
+async def find_cases(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    filters: dict[str, str],
+    agency: str | None,
+    overdue: bool | None,
+    at: datetime,
+    after: str | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Case records matching every filter, in case id order, with a cursor for the next page.
+    Each item is the record's own summary; ``GET /v1/cases/{id}`` gives the whole thread."""
+    joins, args, where = [], [], []
+    assert set(filters) <= set(CASE_FILTERS), filters  # names go into SQL: only known ones
+    for i, (name, value) in enumerate(sorted(filters.items())):
+        joins.append(
+            f" JOIN entity_field f{i} ON f{i}.entity_kind = 'case'"
+            f" AND f{i}.entity_id = c.case_id AND f{i}.field = '{name}'"
+            f" AND f{i}.value = to_jsonb(${len(args) + 1}::text)"
+        )
+        args.append(value)
+    if agency:
+        args.append(agency)
+        where.append(
+            f"EXISTS (SELECT 1 FROM record_link l WHERE l.entity_kind = 'case'"
+            f" AND l.entity_id = c.case_id AND l.agency = ${len(args)})"
+        )
+    args.append(after)
+    where.append(f"(${len(args)}::text IS NULL OR c.case_id > ${len(args)}::text)")
+    sql = (
+        "SELECT c.case_id FROM case_thread c"
+        + "".join(joins)
+        + " WHERE "
+        + " AND ".join(where)
+        + " ORDER BY c.case_id LIMIT 5000"
+    )
+    ids = [r[0] for r in await conn.fetch(sql, *args)]
+    out: list[dict[str, Any]] = []
+    last = None
+    for i in range(0, len(ids), 200):
+        chunk = ids[i : i + 200]
+        facts = await case_facts(
+            conn, chunk, ["category", "status", "stage", "due_at", "grid", "sealed"]
+        )
+        for cid in chunk:
+            f = facts.get(cid, {})
+            status = f.get("status") or "open"
+            item = {
+                "case_id": cid,
+                "category": f.get("category"),
+                "status": status,
+                "stage": f.get("stage"),
+                "due_at": f.get("due_at"),
+                "overdue": is_overdue(f.get("due_at"), status, at),
+                "grid": f.get("grid"),
+                "sealed": bool(f.get("sealed")),
+            }
+            if overdue is not None and item["overdue"] != overdue:
+                continue
+            out.append(item)
+            last = cid
+            if len(out) > limit:
+                return out[:limit], out[limit - 1]["case_id"]
+    return out, None if len(ids) < 5000 else last

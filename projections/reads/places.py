@@ -1,0 +1,49 @@
+"""A place (its standard address, grid, residents, cases) and the places of a grid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from projections.graph import canonical_persons
+from projections.reads.facts import field_value, merged_facts, provenance
+
+
+async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[str, Any] | None:
+    fields, members = await merged_facts(conn, "place", [place_id])
+    if not fields and not members:
+        return None
+    residents = [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT entity_id FROM entity_field WHERE field = 'current_place'"
+            " AND value = to_jsonb($1::text) AND entity_kind = 'record'",
+            place_id,
+        )
+    ]
+    persons = sorted(set((await canonical_persons(conn, residents)).values()))
+    return {
+        "place_id": place_id,
+        "address": field_value(fields, "address") or {},
+        "grid": field_value(fields, "grid"),
+        "building_id": field_value(fields, "building"),
+        "spellings": [m["member"] for m in members.get("spelling", [])],
+        "residents": persons,
+        "cases": [m["member"] for m in members.get("case", [])],
+        "provenance": provenance(fields),
+    }
+
+
+async def places_in_grid(
+    conn: asyncpg.Pool | asyncpg.Connection, grid: str, after: str | None, limit: int
+) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT entity_id FROM entity_field WHERE field = 'grid' AND value = to_jsonb($1::text)"
+        " AND entity_kind = 'place' AND ($2::text IS NULL OR entity_id > $2)"
+        " ORDER BY entity_id LIMIT $3",
+        grid,
+        after,
+        limit,
+    )
+    return [r[0] for r in rows]
