@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -143,7 +144,7 @@ async def apply_city(
     return stats
 
 
-async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, tuple[float, float, float]]:
+async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn)
     try:
         truth_person: dict[str, str] = {}
@@ -166,6 +167,7 @@ async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, tuple[float, fl
         tcomps = await components(conn, list(truth_matter), "case_edge")
         pred_thread = {c: min(nodes) for c, nodes in tcomps.items()}
         return {
+            "counts": (len(set(pred_person.values())), len(set(truth_person.values()))),
             "persons": pairwise(pred_person, truth_person),
             "places": pairwise(pred_place, truth_place),
             "threads": pairwise(pred_thread, truth_matter),
@@ -174,24 +176,40 @@ async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, tuple[float, fl
         await conn.close()
 
 
-async def main(n: int, noises: list[float]) -> None:
+def _city(generator: str, n: int, noise: float, seed: int) -> list[Emitted]:
+    if generator == "town":
+        from bench.town import generate
+
+        return [
+            Emitted(datetime.fromisoformat(e["time"]), e, t) for e, t in generate(n, noise, seed)
+        ]
+    return simulate(SimConfig(seed=seed, events=n, noise=noise))
+
+
+async def main(n: int, noises: list[float], generator: str = "sim", seed: int = 1) -> None:
     with stack() as s:
         base = s.require_database()
         print(header("quality"))
-        print(f"simulated city: about {n:,} events per level, seed 1")
+        what = (
+            f"bench/town.py, {n} people"
+            if generator == "town"
+            else f"simulated city, about {n:,} events"
+        )
+        print(f"{what} per level, seed {seed}")
         print(
             f"{'noise':>6} | {'persons P / R / F1':>22} | {'places P / R / F1':>22} | "
-            f"{'threads P / R / F1':>22} | decisions (links/candidates) | events/s"
+            f"{'threads P / R / F1':>22} | persons found / true | decisions (links/candidates)"
+            " | events/s"
         )
         for noise in noises:
-            name = f"quality_{int(noise * 100)}"
+            name = f"quality_{generator}_{int(noise * 100)}"
             admin = await asyncpg.connect(base)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
             await admin.execute(f'CREATE DATABASE "{name}"')
             await admin.close()
             dsn = base.rsplit("/", 1)[0] + "/" + name
             await migrate(dsn)
-            emitted = simulate(SimConfig(seed=1, events=n, noise=noise))
+            emitted = _city(generator, n, noise, seed)
             stats = await apply_city(s, dsn, emitted)
             q = await measure(dsn, emitted)
 
@@ -199,9 +217,10 @@ async def main(n: int, noises: list[float]) -> None:
                 return f"{t[0]:.4f} / {t[1]:.4f} / {t[2]:.4f}"
 
             acts = stats["actions"]
+            found, true = q["counts"]
             print(
                 f"{noise:6.0%} | {fmt(q['persons']):>22} | {fmt(q['places']):>22} | "
-                f"{fmt(q['threads']):>22} | {acts.get('link', 0):>8} / "
+                f"{fmt(q['threads']):>22} | {found:>7} / {true:<7}  | {acts.get('link', 0):>8} / "
                 f"{acts.get('candidate', 0):<8} | {stats['events'] / stats['seconds']:,.0f}",
                 flush=True,
             )
@@ -209,7 +228,19 @@ async def main(n: int, noises: list[float]) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=40_000)
+    ap.add_argument(
+        "--events",
+        type=int,
+        default=40_000,
+        help="events of the simulated city, or people of the town",
+    )
     ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1, 0.3])
+    ap.add_argument(
+        "--generator",
+        choices=("sim", "town"),
+        default="sim",
+        help="the hub's simulator, or bench/town.py (written apart from it)",
+    )
+    ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    asyncio.run(main(a.events, a.noise))
+    asyncio.run(main(a.events, a.noise, a.generator, a.seed))

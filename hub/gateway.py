@@ -58,13 +58,13 @@ class Outcome:
 
 
 def check_batch(
-    docs: list[Any], agency: str, agencies: tuple[str, ...], scan_nul: bool
+    docs: list[Any], agency: str, agencies: tuple[str, ...]
 ) -> tuple[list[Envelope], list[EventError]]:
     envs: list[Envelope] = []
     errors: list[EventError] = []
     for i, doc in enumerate(docs):
         try:
-            env = check_envelope(doc, agency, agencies, scan_nul=scan_nul)
+            env = check_envelope(doc, agency, agencies)
             validate_data(env)
             envs.append(env)
         except Rejected as exc:
@@ -86,9 +86,9 @@ class Gateway:
         self.agencies = agencies
         self.partitioner = DefaultPartitioner()
 
-    async def submit(self, docs: list[Any], agency: str, scan_nul: bool = True) -> Outcome:
+    async def submit(self, docs: list[Any], agency: str) -> Outcome:
         out = Outcome()
-        envs, out.errors = check_batch(docs, agency, self.agencies, scan_nul)
+        envs, out.errors = check_batch(docs, agency, self.agencies)
         if out.errors:
             return out
         unique: dict[tuple[str, str], Envelope] = {}

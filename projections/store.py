@@ -68,10 +68,13 @@ class Store:
         records: Sequence[InboundRecord],
         deadletter: DeadletterSink | None = None,
         decisions: DecisionSink | None = None,
+        unprocessable: dict[tuple[str, int, int], str] | None = None,
     ) -> BatchResult:
         """Apply one batch in one transaction. ``decisions``, when given (the live workers),
         receives the resolution decisions this batch calls for, to write them to the log
         before the commit; without it (a rebuild) nothing is decided, only replayed.
+        ``unprocessable`` names records (topic, partition, offset → why) the projector gave
+        up on: they are dead-lettered and passed, as any rejected record.
 
         Workers sharing the partitions write some of the same rows (edges, places) in
         different orders; PostgreSQL then aborts one transaction as a deadlock. The batch
@@ -79,7 +82,7 @@ class Store:
         way is sent again: decisions are keyed by id, dead letters by origin)."""
         for attempt in range(1, DEADLOCK_RETRIES + 1):
             try:
-                return await self._apply_batch_once(records, deadletter, decisions)
+                return await self._apply_batch_once(records, deadletter, decisions, unprocessable)
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
                 if attempt == DEADLOCK_RETRIES:
                     raise
@@ -97,6 +100,7 @@ class Store:
         records: Sequence[InboundRecord],
         deadletter: DeadletterSink | None,
         decisions: DecisionSink | None,
+        unprocessable: dict[tuple[str, int, int], str] | None = None,
     ) -> BatchResult:
         result = BatchResult(records=len(records))
         if not records:
@@ -123,12 +127,28 @@ class Store:
             stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
             fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
             result.skipped = len(records) - len(fresh)
-            decision_records = [r for r in fresh if is_resolution_topic(r.topic)]
+            work = fresh
+            gave_up: list[RejectedRecord] = []
+            if unprocessable:
+                work = [r for r in fresh if (r.topic, r.partition, r.offset) not in unprocessable]
+                gave_up = [
+                    RejectedRecord(
+                        r,
+                        "unprocessable",
+                        unprocessable[(r.topic, r.partition, r.offset)],
+                        None,
+                        None,
+                    )
+                    for r in fresh
+                    if (r.topic, r.partition, r.offset) in unprocessable
+                ]
+            decision_records = [r for r in work if is_resolution_topic(r.topic)]
             if decision_records:
-                fresh_inbound = [r for r in fresh if not is_resolution_topic(r.topic)]
+                fresh_inbound = [r for r in work if not is_resolution_topic(r.topic)]
             else:
-                fresh_inbound = fresh
+                fresh_inbound = work
             accepted, rejected = split(fresh_inbound, self.agencies)
+            rejected += gave_up
             bad, by_people = await apply_decisions(conn, decision_records)
             rejected += bad
             new, conflicts = await archive(conn, accepted)

@@ -81,14 +81,65 @@ def parse_time(value: str) -> datetime:
     return t
 
 
-def _has_nul(node: Any) -> bool:
-    if isinstance(node, str):
-        return "\x00" in node
-    if isinstance(node, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in node.items())
-    if isinstance(node, list):
-        return any(_has_nul(v) for v in node)
-    return False
+# What one event may hold. Checked without recursion (an explicit stack), so no structure,
+# however deep, can make the check itself fail: a CloudEvent nesting a string ~990 levels
+# deep once made a recursive check overflow and stop its partition.
+MAX_DEPTH = 32
+MAX_NODES = 20_000  # values in the whole event
+MAX_KEYS = 1_000  # keys of one object
+MAX_ITEMS = 5_000  # items of one array
+MAX_STRING = 65_536  # characters of one string or key
+
+
+def check_shape(doc: Any) -> None:
+    """Raise :class:`Rejected` when ``doc`` nests too deep, holds too much, or has a string
+    PostgreSQL cannot store (U+0000). Iterative: its own depth is bounded by MAX_DEPTH."""
+    stack: list[tuple[Any, int, str]] = [(doc, 0, "")]
+    nodes = 0
+    while stack:
+        node, depth, where = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise Rejected("too-large", f"the event holds more than {MAX_NODES} values")
+        if isinstance(node, str):
+            if len(node) > MAX_STRING:
+                raise Rejected(
+                    "too-large", f"a string is longer than {MAX_STRING}", field=where or None
+                )
+            if "\x00" in node:
+                raise Rejected(
+                    "unsupported-character",
+                    "strings must not contain U+0000 (NUL)",
+                    field=where or None,
+                )
+        elif isinstance(node, dict | list):
+            if depth >= MAX_DEPTH:
+                raise Rejected(
+                    "too-deep",
+                    f"the event nests deeper than {MAX_DEPTH} levels",
+                    field=where or None,
+                )
+            if isinstance(node, dict):
+                if len(node) > MAX_KEYS:
+                    raise Rejected(
+                        "too-large", f"an object has more than {MAX_KEYS} keys", field=where or None
+                    )
+                for k, v in node.items():
+                    if len(k) > MAX_STRING or "\x00" in k:
+                        raise Rejected(
+                            "unsupported-character",
+                            "a key is too long or holds NUL",
+                            field=where or None,
+                        )
+                    stack.append((v, depth + 1, f"{where}.{k}" if where else k))
+            else:
+                if len(node) > MAX_ITEMS:
+                    raise Rejected(
+                        "too-large",
+                        f"an array has more than {MAX_ITEMS} items",
+                        field=where or None,
+                    )
+                stack.extend((v, depth + 1, f"{where}[{i}]") for i, v in enumerate(node))
 
 
 def parse_envelope(raw: bytes, topic_agency: str | None, agencies: tuple[str, ...]) -> Envelope:
@@ -98,16 +149,12 @@ def parse_envelope(raw: bytes, topic_agency: str | None, agencies: tuple[str, ..
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Rejected("malformed-json", f"the record is not valid JSON ({exc})") from None
-    # PostgreSQL text and jsonb cannot hold U+0000; scan only when the escape is present.
-    return check_envelope(doc, topic_agency, agencies, scan_nul=b"\\u0000" in raw)
+    return check_envelope(doc, topic_agency, agencies)
 
 
-def check_envelope(
-    doc: Any, topic_agency: str | None, agencies: tuple[str, ...], scan_nul: bool = True
-) -> Envelope:
+def check_envelope(doc: Any, topic_agency: str | None, agencies: tuple[str, ...]) -> Envelope:
     """Check one parsed CloudEvent (the gateway parses a whole batch at once)."""
-    if scan_nul and _has_nul(doc):
-        raise Rejected("unsupported-character", "strings must not contain U+0000 (NUL)")
+    check_shape(doc)
     if not isinstance(doc, dict):
         raise Rejected("malformed-envelope", "the record must be one JSON object (a CloudEvent)")
     missing = [k for k in REQUIRED if k not in doc]
@@ -141,6 +188,15 @@ def check_envelope(
             "forged-agency",
             f"event claims agency {agency!r} but arrived on the topic of {topic_agency!r}",
             field="agency",
+        )
+    if not doc["source"].startswith(f"/agency/{agency}/"):
+        # ../shared/CONTRACT.md section 2: an agency's source is its own namespace, so no
+        # agency can claim, or squat, another's (source, id).
+        raise Rejected(
+            "forged-source",
+            f"source {doc['source']!r} is not in agency {agency!r}'s namespace"
+            f" (/agency/{agency}/…)",
+            field="source",
         )
     m = _TYPE.match(doc["type"])
     if not m:

@@ -11,9 +11,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from projections.decide import Decision
 from projections.intake import InboundRecord, RejectedRecord
@@ -21,6 +23,19 @@ from projections.store import BatchResult, Store
 from schemas.topics import DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
 
 log = structlog.get_logger("streams.project")
+
+# Failures of what the projector talks to, not of a record: the batch is not given up on.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    # the store applies a deadlocked batch again; one that stays deadlocked is not a record's
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    KafkaError,
+)
 
 
 def deadletter_headers(r: RejectedRecord) -> list[tuple[str, bytes]]:
@@ -113,7 +128,25 @@ class Projector:
         return await self.apply_records(records)
 
     async def apply_records(self, records: Sequence[InboundRecord]) -> BatchResult:
-        res = await self.store.apply_batch(records, self.send_deadletters, self.send_decisions)
+        try:
+            res = await self._apply(records)
+        except TRANSIENT:
+            raise  # a lost database or broker: the worker stops, restarts, replays the batch
+        except Exception as exc:
+            # Something in this batch the code cannot process. Try once more (it may have
+            # been a passing fault), then find the record(s) by halves and give up on them:
+            # each goes to the dead letters with the error, and the partition moves on.
+            log.warning(
+                "projector.batch_failed",
+                records=len(records),
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            try:
+                res = await self._apply(records)
+            except TRANSIENT:
+                raise
+            except Exception:
+                res = await self._isolate(list(records))
         t = self.totals
         t.records += res.records
         t.skipped += res.skipped
@@ -132,3 +165,42 @@ class Projector:
                 skipped=t.skipped,
             )
         return res
+
+    async def _apply(
+        self,
+        records: Sequence[InboundRecord],
+        unprocessable: dict[tuple[str, int, int], str] | None = None,
+    ) -> BatchResult:
+        return await self.store.apply_batch(
+            records, self.send_deadletters, self.send_decisions, unprocessable
+        )
+
+    async def _isolate(self, records: list[InboundRecord]) -> BatchResult:
+        """Apply ``records`` in halves, down to the single records that fail; those are
+        dead-lettered as ``unprocessable``. Partition order is kept: halves go in order."""
+        try:
+            return await self._apply(records)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            if len(records) == 1:
+                r = records[0]
+                why = f"the hub could not process this record: {type(exc).__name__}: {exc}"
+                log.error(
+                    "projector.unprocessable",
+                    topic=r.topic,
+                    partition=r.partition,
+                    offset=r.offset,
+                    error=why[:300],
+                )
+                return await self._apply(records, {(r.topic, r.partition, r.offset): why[:500]})
+        mid = len(records) // 2
+        first, second = await self._isolate(records[:mid]), await self._isolate(records[mid:])
+        return BatchResult(
+            records=first.records + second.records,
+            skipped=first.skipped + second.skipped,
+            accepted=first.accepted + second.accepted,
+            duplicates=first.duplicates + second.duplicates,
+            rejected=first.rejected + second.rejected,
+            decisions=first.decisions + second.decisions,
+        )

@@ -116,6 +116,24 @@ async def judge(
     if row is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no candidate decision {decision_id!r}")
+    if ctx.principal.role != "investigator":
+        # ../shared/CONTRACT.md section 9: who is who is decided by investigators only
+        await ctx.done([row["a"], row["b"]], "denied")
+        raise Problem(403, "Forbidden", "confirming or rejecting a match needs role investigator")
+    decided = await ctx.pool.fetchval(
+        "SELECT action FROM resolution_decision WHERE action IN ('link', 'reject', 'unlink')"
+        " AND decided_by LIKE 'user:%' AND ((a = $1 AND b = $2) OR (a = $2 AND b = $1))"
+        " ORDER BY time DESC LIMIT 1",
+        row["a"],
+        row["b"],
+    )
+    if decided is not None:
+        await ctx.done([row["a"], row["b"]], "conflict")
+        raise Problem(
+            409,
+            "Already decided",
+            f"a person already decided this pair ({decided}); it stays decided",
+        )
     d = Decision(
         "link" if verdict == "confirm" else "reject",
         row["a"],

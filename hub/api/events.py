@@ -110,9 +110,7 @@ async def post_events(
             "Unsupported media type",
             f"send {SINGLE} (one event) or {BATCH} (a JSON array of events)",
         )
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise Problem(413, "Payload too large", f"a request may carry at most {MAX_BODY} bytes")
+    body = await _body_within(request, MAX_BODY)
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -130,7 +128,7 @@ async def post_events(
     if len(docs) > MAX_BATCH:
         raise Problem(413, "Payload too large", f"a batch may hold at most {MAX_BATCH} events")
     gateway: Gateway = request.app.state.gateway
-    outcome = await gateway.submit(docs, principal.agency, scan_nul=b"\\u0000" in body)
+    outcome = await gateway.submit(docs, principal.agency)
     if outcome.errors:
         log.warning(
             "gateway.rejected",
@@ -165,3 +163,20 @@ async def post_events(
         status_code=202,
         media_type="application/json",
     )
+
+
+async def _body_within(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit``: the declared length first,
+    then what actually arrives, chunk by chunk (a 120 MB body is never held whole)."""
+    too_large = Problem(413, "Payload too large", f"a request may carry at most {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -21,6 +21,11 @@ from projections.store import Store
 from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
 from tests.integration.test_person_flow import fresh_nid
 
+INVESTIGATOR = {
+    "Authorization": "Bearer police-token-0123456789abcdef",
+    "X-Purpose": CC["X-Purpose"],
+}
+
 
 async def test_a_mention_without_an_id_is_linked_by_a_decision_with_evidence(
     hub: Settings,
@@ -146,7 +151,11 @@ async def test_an_uncertain_match_waits_for_a_person_who_confirms_it(
     assert cand["evidence"]["levels"] == {"name": "exact"}
     assert 0.5 <= cand["score"] < 0.99
 
-    r = await api.post(f"/v1/persons/candidates/{cand['decision_id']}/confirm", headers=CC)
+    url = f"/v1/persons/candidates/{cand['decision_id']}/confirm"
+    r = await api.post(url, headers=CC)  # a command-center reader may not decide who is who
+    assert r.status_code == 403
+    r = await api.post(url, headers=INVESTIGATOR)
+
     assert r.status_code == 202 and r.json()["action"] == "link"
     police = {"agency": "police", "kind": "case-party", "id": f"{tag}-A/victim/{tag}-inv"}
     deadline = time.monotonic() + 60
@@ -159,7 +168,10 @@ async def test_an_uncertain_match_waits_for_a_person_who_confirms_it(
         "SELECT decided_by, evidence FROM resolution_decision WHERE decision_id = $1",
         r.json()["decision_id"],
     )
-    assert row["decided_by"] == "user:duty-officer-7"
+    assert row["decided_by"] == "user:officer-9"
+    # decided stays decided: deciding it again is refused, not applied
+    again = await api.post(url.replace("/confirm", "/reject"), headers=INVESTIGATOR)
+    assert again.status_code == 409, again.text
     assert row["evidence"]["candidate"] == cand["decision_id"]
     assert (await api.get(f"/v1/persons/{pid}/candidates", headers=CC)).json()["items"] == []
 

@@ -40,7 +40,7 @@ def envelope(etype: str, data: dict[str, Any]):  # type: ignore[no-untyped-def]
     doc = {
         "specversion": "1.0",
         "id": "e",
-        "source": "s",
+        "source": f"/agency/{agency}/test",
         "type": etype,
         "agency": agency,
         "time": "2026-11-23T08:00:00+08:00",

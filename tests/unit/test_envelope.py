@@ -16,7 +16,7 @@ def ev(**over: Any) -> dict[str, Any]:
     base = {
         "specversion": "1.0",
         "id": "e-1",
-        "source": "/civil/registry",
+        "source": "/agency/civil/registry",
         "agency": "civil",
         "type": "civil.resident.moved",
         "time": "2026-11-23T08:15:00+08:00",
@@ -36,7 +36,7 @@ def reject(doc: Any, topic_agency: str | None = "civil") -> Rejected:
 
 def test_a_well_formed_event_parses() -> None:
     env = parse_envelope(orjson.dumps(ev()), "civil", AGENCIES)
-    assert env.key == ("/civil/registry", "e-1")
+    assert env.key == ("/agency/civil/registry", "e-1")
     assert env.time.utcoffset() is not None
     assert env.schema_version == 1
 

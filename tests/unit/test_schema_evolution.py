@@ -53,7 +53,7 @@ def test_every_invalid_example_is_rejected_with_a_field_and_a_reason() -> None:
                 {
                     "specversion": "1.0",
                     "id": "x",
-                    "source": "s",
+                    "source": f"/agency/{agency}/test",
                     "type": t,
                     "agency": agency,
                     "time": "2026-11-23T08:00:00+08:00",
@@ -75,7 +75,7 @@ def test_a_v1_city_report_is_upcast_on_read_and_archived_as_sent() -> None:
     doc = {
         "specversion": "1.0",
         "id": "x",
-        "source": "s",
+        "source": "/agency/city/test",
         "type": "city.case.reported",
         "agency": "city",
         "time": "2026-11-23T08:00:00+08:00",
@@ -94,7 +94,7 @@ def test_a_v2_city_report_needs_its_urgency() -> None:
     doc = {
         "specversion": "1.0",
         "id": "x",
-        "source": "s",
+        "source": "/agency/city/test",
         "type": "city.case.reported",
         "agency": "city",
         "time": "2026-11-23T08:00:00+08:00",
