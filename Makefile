@@ -46,6 +46,12 @@ test: $(STAMP) $(WEB_STAMP) browser
 	$(BIN)/python -m schemas.compat
 	$(BIN)/python -m pytest -q
 
+# The benchmarks' extra (Splink for the baseline of bench/quality.py --splink).
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@echo "benchmarks: see bench/RESULTS.md for each command, e.g."
+	@echo "  $(BIN)/python -m bench.quality --generator town --events 150 --splink"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -186,7 +186,9 @@ def _city(generator: str, n: int, noise: float, seed: int) -> list[Emitted]:
     return simulate(SimConfig(seed=seed, events=n, noise=noise))
 
 
-async def main(n: int, noises: list[float], generator: str = "sim", seed: int = 1) -> None:
+async def main(
+    n: int, noises: list[float], generator: str = "sim", seed: int = 1, splink: bool = False
+) -> None:
     with stack() as s:
         base = s.require_database()
         print(header("quality"))
@@ -224,6 +226,19 @@ async def main(n: int, noises: list[float], generator: str = "sim", seed: int = 
                 f"{acts.get('candidate', 0):<8} | {stats['events'] / stats['seconds']:,.0f}",
                 flush=True,
             )
+            if splink:
+                from bench import splink_baseline
+
+                truth = {}
+                for e in emitted:
+                    truth.update(person_records(e.event, e.truth))
+                theirs = splink_baseline.persons(await splink_baseline.mentions(dsn))
+                sp = pairwise({r: theirs.get(r, r) for r in truth}, truth)
+                print(
+                    f"{'':6} | Splink, same records: {fmt(sp)} "
+                    f"({len(set(theirs.get(r, r) for r in truth))} persons)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
@@ -242,5 +257,10 @@ if __name__ == "__main__":
         help="the hub's simulator, or bench/town.py (written apart from it)",
     )
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--splink",
+        action="store_true",
+        help="also Splink on the same records (needs the bench extra)",
+    )
     a = ap.parse_args()
-    asyncio.run(main(a.events, a.noise, a.generator, a.seed))
+    asyncio.run(main(a.events, a.noise, a.generator, a.seed, a.splink))
