@@ -88,6 +88,19 @@ def cell_of(code: str) -> tuple[str, int, int] | None:
     return m["district"], sx * 6 + cx * 3 + gx, sy * 6 + cy * 3 + gy
 
 
+def point_in_grid(code: str, *key: object) -> tuple[float, float] | None:
+    """A point well inside a simulated grid (lon, lat), the same for the same ``key``: where
+    the simulator puts a place of that grid (the middle of the cell, clear of its jittered
+    edges)."""
+    cell = cell_of(code)
+    if cell is None:
+        return None
+    district, x, y = cell
+    u, v = _nudge("place", code, *key)  # each in [-0.5, 0.5)
+    lon, lat = _point(district, x + 0.5 + u * 0.4, y + 0.5 + v * 0.4, 0.0)
+    return lon, lat
+
+
 def grid_polygon(code: str) -> list[list[list[float]]] | None:
     """The GeoJSON Polygon coordinates of a simulated grid (a closed ring, counter-clockwise)."""
     cell = cell_of(code)

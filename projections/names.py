@@ -22,6 +22,7 @@ _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
 _FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
 
 
+@lru_cache(maxsize=65536)
 def normalize_name(name: str) -> str:
     return _DROP.sub("", unicodedata.normalize("NFKC", name)).lower()
 

@@ -29,11 +29,11 @@ from projections.matching import DEFAULT, Model, Record, Scored, cluster, compar
 DECIDER = "resolver/fs-1"
 # Candidates per blocking key and record, the same ones whatever the plan: a key shared by
 # thousands (a switchboard's phone number) cannot make a region of thousands.
-PER_KEY = 50
+PER_KEY = 20
 
 _COLUMNS = "record, name, national_id, nid_valid, birth_date, phone, place_id, sound"
 _BLOCKED = (
-    "WITH p AS (SELECT * FROM mention WHERE record = ANY($1::text[]))"
+    "WITH p AS (SELECT * FROM mention WHERE record = ANY($1::text[])), b AS ("
     " SELECT DISTINCT p.record AS probe, m.record FROM p JOIN LATERAL ("
     "  (SELECT record FROM mention m WHERE m.phone = p.phone ORDER BY record LIMIT $2)"
     "  UNION (SELECT record FROM mention m WHERE m.sound = p.sound"
@@ -42,13 +42,21 @@ _BLOCKED = (
     "   AND m.place_id = p.place_id ORDER BY record LIMIT $2)"
     "  UNION (SELECT record FROM mention m WHERE m.birth_date = p.birth_date"
     "   AND m.place_id = p.place_id ORDER BY record LIMIT $2)"
-    "  UNION (SELECT record FROM mention m WHERE m.national_id = p.national_id"
-    "   ORDER BY record LIMIT $2)"
-    "  UNION (SELECT record FROM mention m WHERE m.sound = p.sound ORDER BY record LIMIT $2)"
+    # the same number written (records of one valid number are one person by fact)
+    "  UNION (SELECT record FROM mention m WHERE NOT p.nid_valid"
+    "   AND m.national_id = p.national_id ORDER BY record LIMIT $2)"
+    # a name alone pairs records only where one of them has no valid identity number (two
+    # valid numbers are two people, or one by fact), and only the first few: a name alone
+    # makes a candidate, never a link, and common names are shared by thousands
+    "  UNION (SELECT record FROM mention m WHERE m.sound = p.sound"
+    "   AND NOT (m.nid_valid AND p.nid_valid) ORDER BY record LIMIT 10)"
     "  UNION (SELECT record FROM mention m WHERE length(p.national_id) = 18"
-    "   AND length(m.national_id) = 18"
+    "   AND length(m.national_id) = 18 AND NOT (m.nid_valid AND p.nid_valid)"
     "   AND left(m.national_id, 14) = left(p.national_id, 14) ORDER BY record LIMIT $2)"
-    " ) m ON m.record <> p.record"
+    " ) m ON m.record <> p.record)"
+    " SELECT b.probe, "
+    + ", ".join(f"c.{c}" for c in _COLUMNS.split(", "))
+    + " FROM b JOIN mention c ON c.record = b.record"
 )
 
 
@@ -106,45 +114,64 @@ def blocked_pairs(
 
 async def region(
     conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAULT
-) -> tuple[dict[str, Record], dict[str, str | None], list[Scored]]:
+) -> tuple[dict[str, Record], dict[str, str | None], list[Scored]] | None:
     """The records joined, or to be joined, to ``seeds``: closed under current persons,
     shared valid identity numbers and blocked pairs that score as links. Besides, the
-    blocked pairs to records outside that score as candidates."""
+    blocked pairs to records outside that score as candidates. None when there is nothing
+    to decide: the seeds reach no record but by a shared valid identity number (a fact, no
+    decision), and no decided edge (the common case, answered in four statements)."""
     near: list[Scored] = []
     records: dict[str, Record] = {}
     sounds: dict[str, str | None] = {}
-    frontier = set(seeds)
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[]) ORDER BY record",
+        sorted(seeds),
+    )
+    cached = {r["record"]: r for r in rows}
+    frontier = set(cached)
+    first = True
     while frontier:
-        rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[]) ORDER BY record",
-            sorted(frontier),
-        )
-        found = {r["record"]: _record(r) for r in rows}
+        found = {rid: _record(cached[rid]) for rid in sorted(frontier) if rid in cached}
         records.update(found)
-        sounds.update({r["record"]: r["sound"] for r in rows})
+        sounds.update({rid: cached[rid]["sound"] for rid in found})
         grow: set[str] = set()
         comps = await components(conn, sorted(found))
         for nodes in comps.values():
             grow |= {n for n in nodes if not n.startswith("nid:")}
-        blocked = [(r[0], r[1]) for r in await conn.fetch(_BLOCKED, sorted(found), PER_KEY)]
-        unseen = sorted({c for _, c in blocked} - records.keys())
-        if unseen:
-            cands = {
-                r["record"]: _record(r)
-                for r in await conn.fetch(
-                    f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[])", unseen
-                )
-            }
-            for probe, rid in blocked:
-                if rid not in cands:
-                    continue
-                p = score(model, found[probe], cands[rid])
-                if p.weight >= model.link_weight:
-                    grow.add(rid)
-                elif p.weight >= model.candidate_weight:
-                    near.append(p)
+        decided_only_by_fact = first and not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM person_edge WHERE src = ANY($1::text[])"
+            " AND origin LIKE 'D-%')",
+            sorted(grow | found.keys()),
+        )
+        for r in await conn.fetch(_BLOCKED, sorted(found), PER_KEY):
+            cached.setdefault(r["record"], r)
+            probe, cand = found[r["probe"]], _record(r)
+            if _fact_pair(probe, cand):
+                grow.add(cand.record)  # one person by fact: in the region, nothing to score
+                continue
+            p = score(model, probe, cand)
+            if p.weight >= model.link_weight:
+                grow.add(cand.record)
+                decided_only_by_fact = False
+            elif p.weight >= model.candidate_weight:
+                near.append(p)
+                decided_only_by_fact = False
+        if first and decided_only_by_fact:
+            return None
+        first = False
+        unseen = sorted(grow - records.keys() - cached.keys())
+        if unseen:  # joined through decided edges: not fetched with the candidates
+            for r in await conn.fetch(
+                f"SELECT {_COLUMNS} FROM mention WHERE record = ANY($1::text[])", unseen
+            ):
+                cached[r["record"]] = r
         frontier = grow - records.keys()
     return records, sounds, [p for p in near if not (p.a in records and p.b in records)]
+
+
+def _fact_pair(a: Record, b: Record) -> bool:
+    """One person by a fact of the events: the same valid identity number."""
+    return a.nid_valid and b.nid_valid and a.national_id == b.national_id
 
 
 async def decide_persons(
@@ -153,7 +180,10 @@ async def decide_persons(
     """The decisions that make the persons of every region ``touched`` reaches."""
     if not touched:
         return []
-    records, sounds, near = await region(conn, touched, model)
+    found = await region(conn, touched, model)
+    if found is None:
+        return []
+    records, sounds, near = found
     if not records:
         return []
     ids = sorted(records)
@@ -167,13 +197,26 @@ async def decide_persons(
         if r.nid_valid and r.national_id:
             by_nid[r.national_id].append(r.record)
     joined = [(g[0], x) for g in by_nid.values() for x in g[1:]]
-    decided = await conn.fetch(
-        "SELECT DISTINCT ON (least(a, b), greatest(a, b)) least(a, b) AS a,"
-        " greatest(a, b) AS b, action, decided_by FROM resolution_decision"
-        " WHERE a = ANY($1::text[]) AND b = ANY($1::text[]) AND action <> 'candidate'"
-        " ORDER BY least(a, b), greatest(a, b), time DESC, decision_id DESC",
-        ids,
+    # Every decision on pairs of the region (and its candidates outside), in one statement:
+    # the latest word on each pair, how many came before, which were asked already.
+    outside = sorted({x for p in near for x in (p.a, p.b)} - records.keys())
+    history = await conn.fetch(
+        "SELECT least(a, b) AS a, greatest(a, b) AS b, action, decided_by FROM"
+        " resolution_decision WHERE a = ANY($1::text[]) AND b = ANY($1::text[])"
+        " ORDER BY time DESC, decision_id DESC",
+        ids + outside,
     )
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    latest: dict[tuple[str, str], asyncpg.Record] = {}
+    asked: set[tuple[str, str]] = set()
+    for r in history:
+        pair = (r["a"], r["b"])
+        counts[pair] += 1
+        if r["action"] == "candidate":
+            asked.add(pair)
+        else:
+            latest.setdefault(pair, r)
+    decided = list(latest.values())
     by_people = [r for r in decided if not r["decided_by"].startswith("resolver/")]
     joined += [(r["a"], r["b"]) for r in by_people if r["action"] == "link"]
     rejected = [(r["a"], r["b"]) for r in by_people if r["action"] in ("reject", "unlink")]
@@ -184,14 +227,6 @@ async def decide_persons(
         if r["decided_by"].startswith("resolver/") and r["action"] == "link"
     }
     people_pairs = {(r["a"], r["b"]) for r in by_people}
-    counts = {
-        (r["a"], r["b"]): r["n"]
-        for r in await conn.fetch(
-            "SELECT least(a, b) AS a, greatest(a, b) AS b, count(*) AS n FROM resolution_decision"
-            " WHERE a = ANY($1::text[]) AND b = ANY($1::text[]) GROUP BY 1, 2",
-            ids,
-        )
-    }
     weights = {(p.a, p.b): p for p in pairs}
     out: list[Decision] = []
     for a, b in sorted(target - linked_now - people_pairs):
@@ -224,15 +259,6 @@ async def decide_persons(
             )
         )
     # Pairs close to a link but not joined: for a person to confirm or reject, asked once.
-    outside = sorted({x for p in near for x in (p.a, p.b)} - records.keys())
-    asked = {
-        (r["a"], r["b"])
-        for r in await conn.fetch(
-            "SELECT least(a, b) AS a, greatest(a, b) AS b FROM resolution_decision"
-            " WHERE action = 'candidate' AND a = ANY($1::text[]) AND b = ANY($1::text[])",
-            ids + outside,
-        )
-    }
     group = _groups(ids + outside, target | set(joined))
     for p in sorted([*pairs, *near], key=lambda p: (p.a, p.b)):
         if (

@@ -87,6 +87,9 @@ class Resolver:
         ch.set_field(env, "place", plid, "address", std.parts())
         if grid:
             ch.set_field(env, "place", plid, "grid", grid)
+        lat, lon = address.get("lat"), address.get("lon")
+        if isinstance(lat, int | float) and isinstance(lon, int | float):
+            ch.set_field(env, "place", plid, "location", [round(lon, 6), round(lat, 6)])
         building = std.building_key()
         if building:
             ch.set_field(env, "place", plid, "building", hub_id("BL", building))

@@ -12,8 +12,10 @@ from fastapi import Depends, Request
 from hub.api.context import ReadContext, reader, v1_router
 from hub.geo import GridMap
 from projections.reads import grids as grids_reads
+from projections.reads import places as places_reads
 
 router = v1_router(tags=["grids"])
+MAX_POINTS = 5_000  # places drawn as points; a district's map stays legible and light
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
 
 EXAMPLE = {
@@ -39,6 +41,16 @@ EXAMPLE = {
         }
     ],
     "base": {"type": "FeatureCollection", "features": []},
+    "places": {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [116.4051, 39.9042]},
+                "properties": {"place_id": "PL-3f2a9c1d7e5b4a60", "grid": "11010500100101"},
+            }
+        ],
+    },
 }
 
 
@@ -53,7 +65,8 @@ def overdue_share(grid: dict[str, Any]) -> float:
     summary="Grid boundaries (GeoJSON) with open, overdue and closed city cases per grid",
     description="A GeoJSON FeatureCollection: one Polygon per grid, its counts and "
     "`overdue_share` (overdue ÷ open) in `properties`; `base` holds district outlines to draw "
-    "without map tiles; `unmapped` lists grids with cases but no known boundary. Boundaries "
+    "without map tiles; `places` the places agencies gave coordinates for, as Points; "
+    "`unmapped` lists grids with cases but no known boundary. Boundaries "
     "come from the file `HUB_GRID_GEOJSON` names, or are generated from the grid codes.",
     responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
 )
@@ -61,6 +74,18 @@ async def grid_map(request: Request, ctx: CaseReader) -> dict[str, Any]:
     gm: GridMap = request.app.state.grid_map
     grids = await grids_reads.grids(ctx.pool, datetime.now(UTC))
     out = gm.collection({**g, "overdue_share": overdue_share(g)} for g in grids)
+    located = await places_reads.located(ctx.pool, MAX_POINTS)
+    out["places"] = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": p["location"]},
+                "properties": {"place_id": p["place_id"], "grid": p["grid"]},
+            }
+            for p in located
+        ],
+    }
     await ctx.done([])
     return out
 

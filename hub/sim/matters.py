@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.geo import point_in_grid
 from hub.sim.justice import Justice
 from hub.sim.world import City, Person, Place
 
@@ -24,6 +25,12 @@ CITY_CATEGORIES = {  # category → (time limit in hours, share)
     "greening": (96, 0.05),
 }
 INCIDENT_CATEGORIES = ("dispute", "theft", "traffic", "noise", "fraud", "assault")
+
+
+def located(place: Place) -> dict[str, float]:
+    """The place's coordinates, as a grid member's app records them."""
+    point = point_in_grid(place.grid, place.road, place.number, place.building)
+    return {"lon": point[0], "lat": point[1]} if point else {}
 
 
 class Matters(Justice):
@@ -61,7 +68,8 @@ class Matters(Justice):
             "category": category,
             "description": f"{category} 网格上报",
             "channel": channel,
-            "address": self._address(place, noisy),
+            # a grid member's report carries where it was made (the app's GPS)
+            "address": {**self._address(place, noisy), **located(place)},
         }
         truth: dict[str, Any] = {"matter": matter, "persons": {}, "places": {"address": place.id}}
         if reporter is not None:

@@ -9,6 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.geo import point_in_grid
 from hub.sim.people import COMMON_GIVEN, COMMON_SURNAMES, national_id
 
 DISTRICT = ("110105", "朝阳区")
@@ -93,7 +94,10 @@ def story(
         f"{tag}P-2026-0042",
         f"{tag}F-2026-0009",
     )
-    dispute = {"text": a["address"]["text"], "grid": a["address"]["grid"]}
+    dispute: dict[str, Any] = {"text": a["address"]["text"], "grid": a["address"]["grid"]}
+    point = point_in_grid(dispute["grid"], dispute["text"])
+    if point:  # the grid member's report carries where it was made
+        dispute |= {"lon": point[0], "lat": point[1]}
     script = [
         (
             "city",

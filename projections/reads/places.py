@@ -47,3 +47,16 @@ async def places_in_grid(
         limit,
     )
     return [r[0] for r in rows]
+
+
+async def located(conn: asyncpg.Pool | asyncpg.Connection, limit: int) -> list[dict[str, Any]]:
+    """Places an agency gave coordinates for: id, ``[lon, lat]`` and grid, in id order."""
+    rows = await conn.fetch(
+        "SELECT loc.entity_id, loc.value AS location, g.value #>> '{}' AS grid"
+        " FROM entity_field loc LEFT JOIN entity_field g ON g.entity_kind = 'place'"
+        "  AND g.entity_id = loc.entity_id AND g.field = 'grid'"
+        " WHERE loc.entity_kind = 'place' AND loc.field = 'location'"
+        " ORDER BY loc.entity_id LIMIT $1",
+        limit,
+    )
+    return [{"place_id": r[0], "location": r[1], "grid": r[2]} for r in rows]

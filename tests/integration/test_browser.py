@@ -264,6 +264,8 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         assert list(levels.values()) == ["green", "yellow", "red"], levels
         fills = {await page.get_attribute(f'path[data-grid="{g}"]', "fill") for g in mix}
         assert len(fills) == 3, fills
+        # places a grid member located (the story's dispute) are points over the grids
+        await page.wait_for_selector("path[data-place]", state="attached", timeout=30_000)
         labels = await page.eval_on_selector("#purpose", "s => [...s.options].map(o => o.text)")
         assert ("值班巡查" if lang == "zh-CN" else "Duty watch") in labels
         await page.select_option("#purpose", "dispute-mediation")

@@ -191,3 +191,36 @@ async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names
         seen_by_city["person_id"],
     )
     assert outcome == "ok-masked"
+
+
+async def test_places_with_coordinates_are_points_on_the_grid_map(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker
+) -> None:
+    tag = unique("pt")
+    report = story.event(
+        "city",
+        "city.case.reported",
+        f"{tag}-r",
+        story.EPOCH,
+        f"{tag}-C",
+        {
+            "case_id": f"{tag}-C",
+            "category": "garbage",
+            "description": "垃圾",
+            "channel": "grid-member",
+            "address": {
+                "text": f"北京市朝阳区望京街道阜通东大街{tag[-3:]}号",
+                "grid": "11010500100102",
+                "lat": 39.9081,
+                "lon": 116.4391,
+            },
+        },
+    )
+    await wait_caught_up(db, "hub.internal.streams", await publish(producer, [report]), main_worker)
+    places = (await api.get("/v1/map/grids", headers=CC)).json()["places"]["features"]
+    mine = [f for f in places if f["geometry"]["coordinates"] == [116.4391, 39.9081]]
+    assert mine and mine[0]["geometry"]["type"] == "Point"
+    assert mine[0]["properties"]["grid"] == "11010500100102"
+    assert (
+        await api.get(f"/v1/places/{mine[0]['properties']['place_id']}", headers=CC)
+    ).status_code == 200

@@ -201,6 +201,14 @@ async function showMap() {
         });
       },
     }).addTo(grids);
+    // Places an agency gave coordinates for: points over the grids, each opening its place.
+    L.geoJSON(fc.places || {type: "FeatureCollection", features: []}, {
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, {radius: 3, color: "#1a237e", weight: 1, fillColor: "#ffffff", fillOpacity: 0.9}),
+      onEachFeature: (f, lyr) => {
+        lyr.on("click", () => { location.hash = `place/${f.properties.place_id}`; });
+        lyr.on("add", () => { const el = lyr.getElement(); if (el) { el.dataset.place = f.properties.place_id; el.setAttribute("aria-hidden", "true"); } });
+      },
+    }).addTo(grids);
     if (!fitted && layer.getLayers().length) {
       const bounds = layer.getBounds();
       map.fitBounds(bounds, {padding: [12, 12]});
