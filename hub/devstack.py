@@ -268,7 +268,7 @@ class EmbeddedStack:
                     "-U",
                     "postgres",
                     "-d",
-                    DATABASE,
+                    "postgres",  # the hub's database does not exist yet at this point
                 ],
                 check=False,
             )
