@@ -58,35 +58,6 @@ def banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str |
     return "\n".join(lines)
 
 
-def _check_bind(settings: Settings) -> None:
-    """A port already taken is one line naming the setting, before anything starts."""
-    with socket.socket(socket.AF_INET6 if ":" in settings.api_host else socket.AF_INET) as s:
-        try:
-            s.bind((settings.api_host, settings.api_port))
-        except OSError as exc:
-            raise ConfigError(
-                f"HUB_API_BIND={settings.api_bind}: cannot listen there "
-                f"({exc.strerror}); is another hub running? set HUB_API_BIND "
-                "to a free host:port"
-            ) from None
-
-
-async def _until_archived(
-    settings: Settings, event_id: str, stop: asyncio.Event, within: float = 60.0
-) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(settings.require_database())
-    try:
-        deadline = time.monotonic() + within
-        while not stop.is_set() and time.monotonic() < deadline:
-            if await conn.fetchval("SELECT 1 FROM event_archive WHERE event_id = $1", event_id):
-                return
-            await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
-
-
 def check_bind(settings: Settings) -> None:
     """A port already taken is one line naming the setting, before anything starts."""
     with socket.socket(socket.AF_INET6 if ":" in settings.api_host else socket.AF_INET) as s:

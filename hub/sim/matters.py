@@ -5,14 +5,12 @@ judged, some sealed). A part of :class:`hub.sim.city.Simulator`."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from hub.geo import point_in_grid
 from hub.sim.justice import Justice
-from hub.sim.world import City, Person, Place
+from hub.sim.world import Person, Place
 
 CITY_CATEGORIES = {  # category → (time limit in hours, share)
     "garbage": (24, 0.2),
@@ -34,19 +32,8 @@ def located(place: Place) -> dict[str, float]:
 
 
 class Matters(Justice):
-    """Cases, incidents and court cases; the simulator supplies the world and the helpers."""
-
-    rng: random.Random
-    city: City
-    matter_seq: int
-    police_seq: int
-    court_seq: int
-    _emit: Callable[..., None]
-    _mention: Callable[..., dict[str, Any]]
-    _address: Callable[..., dict[str, Any]]
-    _noisy: Callable[[], bool]
-    _when: Callable[..., datetime]
-    _matter: Callable[[], str]
+    """Cases and incidents; the simulator supplies the world and the helpers (declared on
+    :class:`~hub.sim.justice.Justice`)."""
 
     def city_case(
         self,
