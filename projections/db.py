@@ -151,7 +151,7 @@ REBUILT_TABLES: dict[str, str] = {
     " agency",
     "record_link": "agency, kind, record_id, entity_kind, entity_id",
     "mention": "record, name, national_id, nid_valid, birth_date, phone, stamp, place_id,"
-    " place_stamp, sound",
+    " place_stamp, sound, case_node, case_place",
     "person_edge": "src, dst, origin",
     "case_edge": "src, dst, origin",
     "person_node": "person_id, node",

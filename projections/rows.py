@@ -112,12 +112,15 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
         mi = sorted(ch.mentions.items())
         await conn.execute(
             "INSERT INTO mention AS m (record, name, national_id, nid_valid, birth_date, phone,"
-            " stamp, sound) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-            " $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])"
+            " stamp, sound, case_node, case_place) SELECT * FROM unnest($1::text[], $2::text[],"
+            " $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
+            " $10::text[])"
             " ON CONFLICT (record) DO UPDATE SET name = excluded.name,"
             " national_id = excluded.national_id, nid_valid = excluded.nid_valid,"
             " birth_date = excluded.birth_date, phone = excluded.phone, stamp = excluded.stamp,"
-            " sound = excluded.sound WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
+            " sound = excluded.sound, case_node = excluded.case_node,"
+            " case_place = excluded.case_place"
+            " WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
             [k for k, _ in mi],
             [f.get("name") for _, (_, f) in mi],
             [f.get("national_id") for _, (_, f) in mi],
@@ -126,6 +129,8 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             [f.get("phone") for _, (_, f) in mi],
             [stamp_text(st) for _, (st, _) in mi],
             [sound_key(f.get("name")) for _, (_, f) in mi],
+            [f.get("case_node") for _, (_, f) in mi],
+            [f.get("case_place") for _, (_, f) in mi],
         )
     if ch.mention_places:
         pi = sorted(ch.mention_places.items())
