@@ -156,7 +156,7 @@ REBUILT_TABLES: dict[str, str] = {
     "case_edge": "src, dst, origin",
     "person_node": "person_id, node",
     "resolution_decision": "decision_id, action, a, b, score, evidence, decided_by, time",
-    "case_thread": "case_id, opened_at",
+    "case_thread": "case_id, opened_at, thread_id",
 }
 ANALYZED = (*REBUILT_TABLES, "stream_position")
 
