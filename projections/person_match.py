@@ -24,7 +24,7 @@ import asyncpg
 
 from projections.clustering import cluster
 from projections.decide import Decision
-from projections.graph import STEP, components
+from projections.graph import components
 from projections.matching import DEFAULT, Model, Record, Scored, compare, score, train
 
 DECIDER = "resolver/fs-1"
@@ -54,36 +54,25 @@ _BLOCKED = (
     "  UNION (SELECT record FROM mention m WHERE length(p.national_id) = 18"
     "   AND length(m.national_id) = 18 AND NOT (m.nid_valid AND p.nid_valid)"
     "   AND left(m.national_id, 14) = left(p.national_id, 14) ORDER BY record LIMIT $2)"
-    " ) m ON m.record <> p.record)"
-    " SELECT b.probe, "
+    " ) m ON m.record <> p.record),"
+    # Mates: records of the probe's case thread whose names sound the same, and a party
+    # without an address of its own with the residents of its case's place of that name
+    # (either way round): context that a name alone does not have.
+    " mt AS (SELECT p.record AS probe, m.record FROM p"
+    "  JOIN case_thread tp ON tp.case_id = p.case_node"
+    "  JOIN case_thread tm ON tm.thread_id = tp.thread_id"
+    "  JOIN mention m ON m.case_node = tm.case_id AND m.sound = p.sound"
+    "  WHERE m.record <> p.record"
+    "  UNION SELECT p.record, m.record FROM p JOIN mention m ON m.place_id = p.case_place"
+    "  AND m.sound = p.sound WHERE p.place_id IS NULL AND m.record <> p.record"
+    "  UNION SELECT p.record, m.record FROM p JOIN mention m ON m.case_place = p.place_id"
+    "  AND m.sound = p.sound AND m.place_id IS NULL WHERE m.record <> p.record)"
+    " SELECT b.probe, false AS mate, "
     + ", ".join(f"c.{c}" for c in _COLUMNS.split(", "))
     + " FROM b JOIN mention c ON c.record = b.record"
-)
-
-
-# Records of the same case thread (walked over case_edge from each probe's case node) whose
-# names sound the same as the probe's, and a party without an address of its own with the
-# residents of its case's place of that name: context that a name alone does not have.
-_MATES = (
-    "WITH RECURSIVE p AS (SELECT record, case_node, sound FROM mention"
-    " WHERE record = ANY($1::text[]) AND case_node IS NOT NULL AND sound IS NOT NULL),"
-    " comp(probe, node) AS (SELECT record, case_node FROM p"
-    " UNION SELECT c.probe, x.dst FROM comp c " + STEP.format(table="case_edge") + ")"
-    " SELECT DISTINCT c.probe, "
-    + ", ".join(f"m.{c}" for c in _COLUMNS.split(", "))
-    + " FROM comp c JOIN p ON p.record = c.probe JOIN mention m ON m.case_node = c.node"
-    " AND m.sound = p.sound AND m.record <> p.record"
-    # a party with no address of its own, and a resident of the place of its case
-    " UNION SELECT q.record, "
-    + ", ".join(f"m.{c}" for c in _COLUMNS.split(", "))
-    + " FROM mention q JOIN mention m ON m.place_id = q.case_place AND m.sound = q.sound"
-    " WHERE q.record = ANY($1::text[]) AND q.case_place IS NOT NULL AND q.place_id IS NULL"
-    " AND m.record <> q.record"
-    " UNION SELECT q.record, "
-    + ", ".join(f"m.{c}" for c in _COLUMNS.split(", "))
-    + " FROM mention q JOIN mention m ON m.case_place = q.place_id AND m.sound = q.sound"
-    " AND m.place_id IS NULL WHERE q.record = ANY($1::text[]) AND q.place_id IS NOT NULL"
-    " AND q.sound IS NOT NULL AND m.record <> q.record"
+    " UNION ALL SELECT mt.probe, true, "
+    + ", ".join(f"c.{c}" for c in _COLUMNS.split(", "))
+    + " FROM mt JOIN mention c ON c.record = mt.record"
 )
 
 
@@ -177,6 +166,11 @@ async def region(
         )
         for r in await conn.fetch(_BLOCKED, sorted(found), PER_KEY):
             cached.setdefault(r["record"], r)
+            if r["mate"]:
+                mates.add((min(r["probe"], r["record"]), max(r["probe"], r["record"])))
+                grow.add(r["record"])
+                decided_only_by_fact = False
+                continue
             probe, cand = found[r["probe"]], _record(r)
             if _fact_pair(probe, cand):
                 grow.add(cand.record)  # one person by fact: in the region, nothing to score
@@ -188,12 +182,6 @@ async def region(
             elif p.weight >= model.candidate_weight:
                 near.append(p)
                 decided_only_by_fact = False
-        for r in await conn.fetch(_MATES, sorted(found)):
-            cached.setdefault(r["record"], r)
-            pair = (r["probe"], r["record"])
-            mates.add((min(pair), max(pair)))
-            grow.add(r["record"])
-            decided_only_by_fact = False
         if first and decided_only_by_fact:
             return None
         first = False
