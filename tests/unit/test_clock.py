@@ -265,3 +265,35 @@ def test_a_theft_stays_with_the_police_without_a_clock() -> None:
     ]
     tc = thread_clock(marks_of(members), RULES)
     assert tc.window is None and sla(tc, RULES, T0) is None and notices(cid, tc, RULES) == []
+
+
+def test_every_notice_the_ladder_raises_has_its_contract_shape() -> None:
+    """The data of each notice passes its schema on hub.coordination (schemas/notices.py)."""
+    from schemas.notices import NOTICES, check_notice
+
+    events = [*_through_dispatch()]
+    for i in range(3):
+        at = T0 + timedelta(hours=1 + i)
+        events.append(city("city.case.returned", 10 + i, at, by_department="物业", reason="r"))
+    inc = event(
+        "police",
+        "police.incident.reported",
+        "p-3",
+        T0,
+        CID,
+        {"incident_id": "J3", "category": "dispute", "summary": "s", "address": ADDRESS},
+    )
+    raised = notices(THREAD, clock_of(events), RULES)
+    m = InMemoryReadModel()
+    m.apply(accepted([inc]))
+    cid = hub_id("C", "police:incident:J3")
+    members = [
+        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
+        for k, f in m.members.items()
+        if k[:3] == ("case", cid, "clock")
+    ]
+    raised += notices(cid, thread_clock(marks_of(members), RULES), RULES)
+    assert {n.type for n in raised} == set(NOTICES)
+    for n in raised:
+        check_notice(n.type, n.data)
+    assert len({n.id for n in raised}) == len(raised)
