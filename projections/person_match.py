@@ -22,9 +22,10 @@ from datetime import datetime
 
 import asyncpg
 
+from projections.clustering import cluster
 from projections.decide import Decision
-from projections.graph import components
-from projections.matching import DEFAULT, Model, Record, Scored, cluster, compare, score, train
+from projections.graph import STEP, components
+from projections.matching import DEFAULT, Model, Record, Scored, compare, score, train
 
 DECIDER = "resolver/fs-1"
 # Candidates per blocking key and record, the same ones whatever the plan: a key shared by
@@ -58,6 +59,35 @@ _BLOCKED = (
     + ", ".join(f"c.{c}" for c in _COLUMNS.split(", "))
     + " FROM b JOIN mention c ON c.record = b.record"
 )
+
+
+# Records of the same case thread (walked over case_edge from each probe's case node) whose
+# names sound the same as the probe's, and a party without an address of its own with the
+# residents of its case's place of that name: context that a name alone does not have.
+_MATES = (
+    "WITH RECURSIVE p AS (SELECT record, case_node, sound FROM mention"
+    " WHERE record = ANY($1::text[]) AND case_node IS NOT NULL AND sound IS NOT NULL),"
+    " comp(probe, node) AS (SELECT record, case_node FROM p"
+    " UNION SELECT c.probe, x.dst FROM comp c " + STEP.format(table="case_edge") + ")"
+    " SELECT DISTINCT c.probe, "
+    + ", ".join(f"m.{c}" for c in _COLUMNS.split(", "))
+    + " FROM comp c JOIN p ON p.record = c.probe JOIN mention m ON m.case_node = c.node"
+    " AND m.sound = p.sound AND m.record <> p.record"
+    # a party with no address of its own, and a resident of the place of its case
+    " UNION SELECT q.record, "
+    + ", ".join(f"m.{c}" for c in _COLUMNS.split(", "))
+    + " FROM mention q JOIN mention m ON m.place_id = q.case_place AND m.sound = q.sound"
+    " WHERE q.record = ANY($1::text[]) AND q.case_place IS NOT NULL AND q.place_id IS NULL"
+    " AND m.record <> q.record"
+    " UNION SELECT q.record, "
+    + ", ".join(f"m.{c}" for c in _COLUMNS.split(", "))
+    + " FROM mention q JOIN mention m ON m.case_place = q.place_id AND m.sound = q.sound"
+    " AND m.place_id IS NULL WHERE q.record = ANY($1::text[]) AND q.place_id IS NOT NULL"
+    " AND q.sound IS NOT NULL AND m.record <> q.record"
+)
+
+
+Region = tuple[dict[str, Record], dict[str, str | None], list[Scored], set[tuple[str, str]]]
 
 
 def _record(row: asyncpg.Record) -> Record:
@@ -114,13 +144,15 @@ def blocked_pairs(
 
 async def region(
     conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAULT
-) -> tuple[dict[str, Record], dict[str, str | None], list[Scored]] | None:
+) -> Region | None:
     """The records joined, or to be joined, to ``seeds``: closed under current persons,
-    shared valid identity numbers and blocked pairs that score as links. Besides, the
-    blocked pairs to records outside that score as candidates. None when there is nothing
+    shared valid identity numbers, blocked pairs that score as links and thread mates
+    (records of one case thread whose names sound the same). Besides, the blocked pairs
+    to records outside that score as candidates. None when there is nothing
     to decide: the seeds reach no record but by a shared valid identity number (a fact, no
     decision), and no decided edge (the common case, answered in four statements)."""
     near: list[Scored] = []
+    mates: set[tuple[str, str]] = set()
     records: dict[str, Record] = {}
     sounds: dict[str, str | None] = {}
     rows = await conn.fetch(
@@ -156,6 +188,12 @@ async def region(
             elif p.weight >= model.candidate_weight:
                 near.append(p)
                 decided_only_by_fact = False
+        for r in await conn.fetch(_MATES, sorted(found)):
+            cached.setdefault(r["record"], r)
+            pair = (r["probe"], r["record"])
+            mates.add((min(pair), max(pair)))
+            grow.add(r["record"])
+            decided_only_by_fact = False
         if first and decided_only_by_fact:
             return None
         first = False
@@ -166,7 +204,8 @@ async def region(
             ):
                 cached[r["record"]] = r
         frontier = grow - records.keys()
-    return records, sounds, [p for p in near if not (p.a in records and p.b in records)]
+    near = [p for p in near if not (p.a in records and p.b in records)]
+    return records, sounds, near, mates
 
 
 def _fact_pair(a: Record, b: Record) -> bool:
@@ -183,7 +222,7 @@ async def decide_persons(
     found = await region(conn, touched, model)
     if found is None:
         return []
-    records, sounds, near = found
+    records, sounds, near, mates = found
     if not records:
         return []
     ids = sorted(records)
@@ -220,7 +259,7 @@ async def decide_persons(
     by_people = [r for r in decided if not r["decided_by"].startswith("resolver/")]
     joined += [(r["a"], r["b"]) for r in by_people if r["action"] == "link"]
     rejected = [(r["a"], r["b"]) for r in by_people if r["action"] in ("reject", "unlink")]
-    target = cluster(model, list(records.values()), pairs, joined, rejected)
+    target = cluster(model, list(records.values()), pairs, joined, rejected, mates)
     linked_now = {
         (r["a"], r["b"])
         for r in decided
@@ -230,14 +269,17 @@ async def decide_persons(
     weights = {(p.a, p.b): p for p in pairs}
     out: list[Decision] = []
     for a, b in sorted(target - linked_now - people_pairs):
-        p = weights[(a, b)]
+        p = weights.get((a, b)) or score(model, records[a], records[b])
+        ev = _evidence(p, model)
+        if (a, b) in mates and p.weight < model.link_weight:
+            ev["why"] = "one case thread or its place, a name that sounds the same"
         out.append(
             Decision(
                 "link",
                 a,
                 b,
                 model.probability(p.weight),
-                _evidence(p, model),
+                ev,
                 DECIDER,
                 time,
                 seq=counts.get((a, b), 0),
