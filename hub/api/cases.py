@@ -9,10 +9,12 @@ from fastapi import Depends, Query
 from fastapi.responses import Response
 
 from hub.api.context import ReadContext, answer, reader, v1_router
+from hub.api.coordination import RulesInForce
 from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
 from projections.reads import cases as cases_reads
 from projections.reads import grids as grids_reads
+from projections.reads import sla as sla_reads
 
 router = v1_router(tags=["cases"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
@@ -25,6 +27,9 @@ EXAMPLE_CASE = {
     "stage": "dispatched",
     "due_at": "2026-11-24T08:00:00+08:00",
     "overdue": False,
+    "sla": {"stage": "handle", "due_at": "2026-11-24T10:00:00+08:00", "level": "yellow"},
+    "returns": 0,
+    "rework": 0,
     "grid": "110105001001",
     "persons": [{"person_id": "P-a92b61bb612f4cc6", "role": "reporter", "agency": "city"}],
     "places": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号"}],
@@ -75,6 +80,7 @@ MAX_SCAN = 2000  # threads read for one page at most; then the page ends with a 
 )
 async def find_cases(
     ctx: CaseReader,
+    rules: RulesInForce,
     grid: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{2,32}$")] = None,
     status: Annotated[Literal["open", "closed"] | None, Query()] = None,
     stage: Annotated[str | None, Query(max_length=64)] = None,
@@ -100,6 +106,7 @@ async def find_cases(
             c = await cases_reads.case(ctx.pool, tid, at)
             if c is None or c["case_id"] != tid:
                 continue  # joined into an older thread since: listed under that one's id
+            await sla_reads.add_sla(ctx.pool, [c], rules, at)
             shown = ctx.policy.mask_case(ctx.principal, c)[0]
             if cases_reads.matches(shown, filters, agency, overdue):
                 items.append(shown)
@@ -122,11 +129,12 @@ async def find_cases(
     },
     response_model=None,
 )
-async def get_case(case_id: CaseId, ctx: CaseReader) -> Response:
+async def get_case(case_id: CaseId, ctx: CaseReader, rules: RulesInForce) -> Response:
     c = await cases_reads.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
+    await sla_reads.add_sla(ctx.pool, [c], rules, datetime.now(UTC))
     shown, masked = ctx.policy.mask_case(ctx.principal, c)
     await ctx.done(_persons_of(shown), "ok-masked" if masked else "ok")
     return answer(shown)
@@ -192,8 +200,11 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
         }
     },
 )
-async def list_grids(ctx: CaseReader) -> dict[str, Any]:
+async def list_grids(ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
     items = await grids_reads.grids(ctx.pool, datetime.now(UTC))
+    levels = await sla_reads.grid_sla(ctx.pool, rules, datetime.now(UTC))
+    for item in items:
+        item["sla"] = levels.get(item["grid"], {"green": 0, "yellow": 0, "red": 0})
     await ctx.done([])
     return {"items": items, "next": None}
 
@@ -219,10 +230,12 @@ async def list_grids(ctx: CaseReader) -> dict[str, Any]:
         404: {"description": "unknown grid"},
     },
 )
-async def get_grid(grid: GridCode, ctx: CaseReader) -> dict[str, Any]:
+async def get_grid(grid: GridCode, ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
     sees_sealed = not ctx.policy.case_sealed_for(ctx.principal, {"sealed": True})
     board = await grids_reads.grid_board(ctx.pool, grid, datetime.now(UTC), sees_sealed)
     await ctx.done([], "ok" if board else "not-found")
     if board is None:
         raise Problem(404, "Not found", f"nothing is known in grid {grid!r}")
+    levels = await sla_reads.grid_sla(ctx.pool, rules, datetime.now(UTC), grid)
+    board["sla"] = levels.get(grid, {"green": 0, "yellow": 0, "red": 0})
     return board
