@@ -40,7 +40,7 @@ log = structlog.get_logger("projections.store")
 
 ANALYZE_FIRST = 2000
 DEADLOCK_RETRIES = 5
-RESOLVE_LIMIT = 500  # records the resolver decides in one transaction
+RESOLVE_LIMIT = 200  # records the resolver decides in one transaction
 DecisionSink = Callable[[Sequence[Decision]], Awaitable[None]]
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
 
