@@ -216,6 +216,17 @@ class Policy:
             out["withheld"] = {"count": dropped, "ask": sorted(ask)}
         return out, bool(ask)
 
+    def mask_place(self, principal: Principal, place: dict[str, Any]) -> tuple[dict, bool]:
+        """A place without the ids of sealed threads for those who may not see them (one
+        withheld marker: whom to ask)."""
+        out = {k: v for k, v in place.items() if k != "sealed_cases"}
+        sealed = set(place.get("sealed_cases") or [])
+        if not sealed or principal.agency in self.sealed_visible_to:
+            return out, False
+        out["cases"] = [c for c in out.get("cases", []) if c not in sealed]
+        out["withheld"] = {"count": len(sealed), "ask": sorted(self.sealed_visible_to)}
+        return out, True
+
     def case_sealed_for(self, principal: Principal, case: dict[str, Any]) -> bool:
         return bool(case.get("sealed")) and principal.agency not in self.sealed_visible_to
 

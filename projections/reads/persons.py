@@ -192,3 +192,27 @@ async def persons_by_name(
 
 
 __all__ = ["canonical_persons", "person", "persons_by_name", "persons_by_national_id"]
+
+
+async def withheld_records(
+    conn: asyncpg.Pool | asyncpg.Connection, records: list[str], withhold: Withhold
+) -> set[str]:
+    """Which of ``records`` the reader may not see: by their roles in cases and whether
+    their thread is sealed, as :func:`person` decides."""
+    if not records:
+        return set()
+    rows = await conn.fetch(
+        "SELECT x.r AS record, (SELECT array_agg(m.attrs->>'role') FROM entity_member m"
+        " WHERE m.entity_kind = 'record' AND m.entity_id = x.r AND m.relation = 'case') AS roles,"
+        " (SELECT f.value FROM mention me JOIN case_thread t ON t.case_id = me.case_node"
+        "  JOIN case_thread t2 ON t2.thread_id = t.thread_id JOIN entity_field f"
+        "  ON f.entity_kind = 'case' AND f.entity_id = t2.case_id AND f.field = 'sealed'"
+        "  WHERE me.record = x.r ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1)"
+        " AS sealed FROM unnest($1::text[]) AS x(r)",
+        sorted(set(records)),
+    )
+    return {
+        r["record"]
+        for r in rows
+        if withhold(r["record"], [x for x in r["roles"] or [] if x], bool(r["sealed"])) is not None
+    }

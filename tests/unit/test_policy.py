@@ -106,6 +106,22 @@ def test_live_feed_items_of_a_sealed_case_show_only_that_it_exists() -> None:
     assert b"filed" not in frames["city"] and b'"restricted"' in frames["city"]
     assert b"filed" in frames["court"]
 
+    # an item made before its thread was sealed, sent after: masked by the state at sending
+    before = Item(6, "case", {**item.data, "case_id": "C-2", "sealed": None})
+    city = ReadContext(
+        None,
+        None,
+        policy,
+        Principal("u", "city", "command-center"),  # type: ignore[arg-type]
+        None,
+        None,
+        "GET",
+        "/v1/feed",
+    )
+    assert b"filed" in _frame(city, feed, before)
+    feed.sealed_cases, feed.sealed_nodes = {"C-9"}, {"C-9", "C-2"}
+    assert b"filed" not in _frame(city, feed, before)
+
 
 def test_a_purpose_is_a_policy_code_with_free_text_as_typed() -> None:
     """Given the policy's purpose codes, when a browser sends a code and percent-encoded
