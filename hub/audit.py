@@ -21,7 +21,7 @@ import asyncpg
 import structlog
 
 from hub.background import BackgroundLoop
-from projections.chain import link
+from projections.chain import digest
 
 log = structlog.get_logger("hub.audit")
 MAX_GROUP = 512
@@ -46,57 +46,60 @@ def stored_subjects(subject_ids: Sequence[str]) -> list[str]:
     return joined.split(chr(31)) if joined else []
 
 
-def audit_values(seq: int, at: datetime, rec: AuditRecord | Mapping[str, Any]) -> list[Any]:
-    """What an audit row's hash covers (:mod:`projections.chain`): everything but its id."""
+def audit_values(at: datetime, rec: AuditRecord | Mapping[str, Any]) -> list[Any]:
+    """What an audit row's hash covers (:mod:`projections.chain`): all but its id and place."""
     if isinstance(rec, AuditRecord):
-        return [seq, at, rec.user, rec.agency, rec.role, rec.client, rec.method, rec.path,
+        return [at, rec.user, rec.agency, rec.role, rec.client, rec.method, rec.path,
                 rec.purpose, stored_subjects(rec.subject_ids), rec.outcome]  # fmt: skip
-    return [seq, at, rec["user_name"], rec["agency"], rec["role"], rec["client"],
-            rec["method"], rec["path"], rec["purpose"], list(rec["subject_ids"]),
-            rec["outcome"]]  # fmt: skip
+    return [at, rec["user_name"], rec["agency"], rec["role"], rec["client"], rec["method"],
+            rec["path"], rec["purpose"], list(rec["subject_ids"]), rec["outcome"]]  # fmt: skip
+
+
+# One statement, one round trip: lock the head, chain the group after it (the same link as
+# projections.chain.link: sha256(prev || int8send(seq) || digest)), insert, move the head.
+# Under READ COMMITTED the lock returns the head as the writer before us left it.
+_APPEND = """
+WITH RECURSIVE head AS (
+    SELECT seq, hash FROM audit_chain_head WHERE chain = 'audit' FOR UPDATE
+), x AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::text[], $11::bytea[]) WITH ORDINALITY
+        AS x(u, a, r, c, m, p, pu, s, o, d, n)
+), c AS (
+    SELECT 0::bigint AS n, seq, NULL::bytea AS prev, hash FROM head
+    UNION ALL
+    SELECT x.n, c.seq + 1, c.hash, sha256(c.hash || int8send(c.seq + 1) || x.d)
+    FROM c JOIN x ON x.n = c.n + 1
+), ins AS (
+    INSERT INTO audit_log (at, user_name, agency, role, client, method, path, purpose,
+        subject_ids, outcome, seq, prev_hash, hash)
+    SELECT $1, u, a, r, x.c, m, p, pu, COALESCE(string_to_array(s, chr(31)), '{}'), o,
+        c.seq, c.prev, c.hash
+    FROM x JOIN c ON c.n = x.n ORDER BY x.n
+)
+UPDATE audit_chain_head h SET seq = t.seq, hash = t.hash
+FROM (SELECT seq, hash FROM c ORDER BY n DESC LIMIT 1) t WHERE h.chain = 'audit'
+"""
 
 
 async def _insert(pool: asyncpg.Pool, recs: Sequence[AuditRecord]) -> None:
-    """One group in one transaction, chained after the head row it locks: API processes
-    sharing the database append one group after another, each row linked to the last."""
+    """One group, chained after the head row the statement locks: API processes sharing
+    the database append one group after another, each row linked to the one before."""
     at = datetime.now(UTC)
-    async with pool.acquire() as conn, conn.transaction():
-        head = await conn.fetchrow(
-            "SELECT seq, hash FROM audit_chain_head WHERE chain = 'audit' FOR UPDATE"
-        )
-        seq, prev = head["seq"], bytes(head["hash"])
-        seqs, prevs, hashes = [], [], []
-        for rec in recs:
-            seq += 1
-            h = link(prev, audit_values(seq, at, rec))
-            seqs.append(seq)
-            prevs.append(prev)
-            hashes.append(h)
-            prev = h
-        await conn.execute(
-            "WITH x AS (INSERT INTO audit_log (at, user_name, agency, role, client, method,"
-            " path, purpose, subject_ids, outcome, seq, prev_hash, hash)"
-            " SELECT $1, u, a, r, c, m, p, pu, COALESCE(string_to_array(s, chr(31)), '{}'), o,"
-            " q, ph, h FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-            " $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bytea[],"
-            " $13::bytea[]) AS x(u, a, r, c, m, p, pu, s, o, q, ph, h))"
-            " UPDATE audit_chain_head SET seq = $14, hash = $15 WHERE chain = 'audit'",
-            at,
-            [x.user for x in recs],
-            [x.agency for x in recs],
-            [x.role for x in recs],
-            [x.client for x in recs],
-            [x.method for x in recs],
-            [x.path for x in recs],
-            [x.purpose for x in recs],
-            [chr(31).join(x.subject_ids) or None for x in recs],
-            [x.outcome for x in recs],
-            seqs,
-            prevs,
-            hashes,
-            seq,
-            prev,
-        )
+    await pool.execute(
+        _APPEND,
+        at,
+        [x.user for x in recs],
+        [x.agency for x in recs],
+        [x.role for x in recs],
+        [x.client for x in recs],
+        [x.method for x in recs],
+        [x.path for x in recs],
+        [x.purpose for x in recs],
+        [chr(31).join(x.subject_ids) or None for x in recs],
+        [x.outcome for x in recs],
+        [digest(audit_values(at, x)) for x in recs],
+    )
 
 
 class AuditWriter(BackgroundLoop):

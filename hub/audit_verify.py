@@ -47,7 +47,7 @@ class Report:
 
 def _audit_link(r: asyncpg.Record) -> Link:
     return Link(f"id {r['id']}", r["seq"], _b(r["prev_hash"]), _b(r["hash"]),
-                audit_values(r["seq"], r["at"], r))  # fmt: skip
+                audit_values(r["at"], r))  # fmt: skip
 
 
 def _archive_link(r: asyncpg.Record) -> Link:
@@ -55,7 +55,7 @@ def _archive_link(r: asyncpg.Record) -> Link:
     if r["chain"] is None:
         label = f"{r['topic']}/{r['partition']} offset {r['offset']} {label[label.index('(') :]}"
     values = archive_values(
-        r["chain"], r["chain_seq"], r["chain_offset"], r["source"], r["event_id"], r["type"],
+        r["chain"], r["chain_offset"], r["source"], r["event_id"], r["type"],
         r["agency"], r["time"], r["subject"], r["version"], normalized(r["data"]), r["summary"],
     )  # fmt: skip
     return Link(label, r["chain_seq"], _b(r["prev_hash"]), _b(r["hash"]), values)

@@ -51,10 +51,10 @@ class ChainLinks:
         )
 
 
-def event_values(a: ArchivedEvent, chain: str, seq: int) -> list[Any]:
+def event_values(a: ArchivedEvent, chain: str) -> list[Any]:
     e = a.env
     return archive_values(
-        chain, seq, a.offset, e.source, e.id, e.type, e.agency, e.time, e.subject,
+        chain, a.offset, e.source, e.id, e.type, e.agency, e.time, e.subject,
         e.schema_version, normalized(e.raw["data"]), a.summary,
     )  # fmt: skip
 
@@ -92,7 +92,7 @@ async def chain_links(conn: asyncpg.Connection, rows: Sequence[ArchivedEvent]) -
         name = archive_chain(a.topic, a.partition)
         seq, prev = state.get(name, (0, bytes(32)))
         seq += 1
-        h = link(prev, event_values(a, name, seq))
+        h = link(prev, seq, event_values(a, name))
         out.chain[i], out.seq[i], out.prev[i], out.hash[i] = name, seq, prev, h
         state[name] = (seq, h)
     out.heads = {c: state[c] for c in chains}

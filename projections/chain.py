@@ -3,7 +3,7 @@
 Each chained row stores its place in its chain (``seq``, 1, 2, …), the hash of the row
 before it (``prev_hash``; 32 zero bytes before the first) and its own hash::
 
-    hash = SHA-256(prev_hash || SHA-256(canonical content))
+    hash = SHA-256(prev_hash || seq (8 bytes, big-endian) || SHA-256(canonical content))
 
 The canonical content is the row's values as a JSON array (orjson, keys sorted), times in
 UTC ISO form, numbers as JSON gives them back after a trip through ``jsonb`` (an integral
@@ -67,8 +67,16 @@ def canonical(values: Sequence[Any]) -> bytes:
     )
 
 
-def link(prev_hash: bytes, values: Sequence[Any]) -> bytes:
-    return hashlib.sha256(prev_hash + hashlib.sha256(canonical(values)).digest()).digest()
+def digest(values: Sequence[Any]) -> bytes:
+    """SHA-256 of a row's content (everything but its place in the chain)."""
+    return hashlib.sha256(canonical(values)).digest()
+
+
+def link(prev_hash: bytes, seq: int, values: Sequence[Any] | bytes) -> bytes:
+    """The row's hash: SHA-256(prev_hash || seq as 8 bytes big-endian || digest(values)), the
+    same as PostgreSQL's ``sha256(prev || int8send(seq) || digest)`` (:mod:`hub.audit`)."""
+    d = values if isinstance(values, bytes) else digest(values)
+    return hashlib.sha256(prev_hash + seq.to_bytes(8, "big", signed=True) + d).digest()
 
 
 # -- the archive: one chain per (topic, partition), in offset order ---------------------------
@@ -80,7 +88,6 @@ def archive_chain(topic: str, partition: int) -> str:
 
 def archive_values(
     chain: str,
-    seq: int,
     offset: int,
     source: str,
     event_id: str,
@@ -95,7 +102,7 @@ def archive_values(
     """What an archive row's hash covers. Not its current position columns: the archive
     moves an event to the lowest log position of its copies; the chain keeps where it was
     first archived (``chain``, ``chain_offset``)."""
-    return [chain, seq, offset, source, event_id, type_, agency, time, subject, version, data,
+    return [chain, offset, source, event_id, type_, agency, time, subject, version, data,
             summary]  # fmt: skip
 
 
@@ -153,7 +160,7 @@ class Walk:
                 return self._break("reordered", r, why)
             gap = f"seq {self.expected}" + (f"–{r.seq - 1}" if r.seq - 1 > self.expected else "")
             return self._break("deleted", r, f"{gap} missing before this row")
-        if link(r.prev_hash, r.values) != r.hash:
+        if link(r.prev_hash, r.seq, r.values) != r.hash:
             if self.seqs[r.seq] > 1:
                 return self._break("inserted", r, f"a second row claims seq {r.seq}")
             return self._break("altered", r, "its content does not match its hash")

@@ -21,10 +21,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from hub.api.app import create_app
+from hub.audit import AuditRecord, AuditWriter
 from hub.audit_verify import verify
 from hub.config import Settings
 from hub.sim import story
 from hub.tokens import TokenBook
+from projections.db import create_pool
 from tests.integration.conftest import (
     CC,
     TOKENS,
@@ -301,3 +303,32 @@ async def test_api_role_only_appends_to_the_audit(hub: Settings, sealed: Sealed)
 def test_key_file_is_private(sealed: Sealed) -> None:
     key = Path(sealed.settings.data_dir) / "audit-ed25519.pem"
     assert key.exists() and key.stat().st_mode & 0o077 == 0
+
+
+async def test_api_processes_writing_at_once_chain_in_turn(hub: Settings, sealed: Sealed) -> None:
+    """Two API processes' writers (two pools as the API's role) group-commit at the same
+    time: every row is still linked to the one committed before it."""
+    async with _copy(hub, sealed) as (settings, conn):
+        before = await conn.fetchval("SELECT count(*) FROM audit_log")
+        pools = [await create_pool(settings.database_url_as("api"), max_size=2) for _ in range(2)]
+        writers = [AuditWriter(p) for p in pools]
+        rec = AuditRecord(
+            "u", "city", "command-center", None, "GET", "/v1/x", "case-handling", ["P-1"], "ok"
+        )
+        for w in writers:
+            w.start()
+        try:
+            await asyncio.gather(
+                *(
+                    writers[i % 2].write(dataclasses.replace(rec, path=f"/v1/x/{i}"))
+                    for i in range(300)
+                )
+            )
+        finally:
+            for w in writers:
+                await w.stop()
+            for p in pools:
+                await p.close()
+        assert await conn.fetchval("SELECT count(*) FROM audit_log") == before + 300
+        report = await verify(settings)
+        assert report.breaks == []

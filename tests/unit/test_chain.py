@@ -17,7 +17,7 @@ def _chain(n: int) -> list[Link]:
     out, prev = [], GENESIS
     for seq in range(1, n + 1):
         values = [seq, datetime(2026, 1, 1, tzinfo=UTC), f"user-{seq}", {"n": seq * 1.5}]
-        h = link(prev, values)
+        h = link(prev, seq, values)
         out.append(Link(f"id {seq * 10}", seq, prev, h, values))
         prev = h
     return out
