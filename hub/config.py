@@ -88,6 +88,7 @@ class Settings:
     # embedded stack). HUB_DATABASE_ROLES=false: everything as the hub's user.
     role_urls: dict[str, str] = field(default_factory=dict)
     database_roles: bool = True
+    rules_path: Path | None = None  # HUB_RULES: coordination rules (default: shipped)
 
     @property
     def embedded_kafka(self) -> bool:
@@ -169,6 +170,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         embedded_broker=embedded,
         policy_path=Path(env["HUB_POLICY"]) if env.get("HUB_POLICY") else None,
         match_model_path=Path(env["HUB_MATCH_MODEL"]) if env.get("HUB_MATCH_MODEL") else None,
+        rules_path=Path(env["HUB_RULES"]) if env.get("HUB_RULES") else None,
         data_dir=Path(env.get("HUB_DATA_DIR") or ".hub-data").resolve(),
         agencies=agencies,
         partitions=_env_int(env, "HUB_TOPIC_PARTITIONS", 4),

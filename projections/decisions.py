@@ -200,10 +200,23 @@ async def decide_persons_of_batch(
     which never decides, applies them in log order."""
     times = [v[0][0] for v in (*ch.mentions.values(), *ch.mention_places.values())]
     times += [d.time for d in by_people]
-    if not times:
-        return []
     touched = set(ch.mentions) | set(ch.mention_places)
     touched |= {x for d in by_people for x in (d.a, d.b)}
+    if ch.case_edges:  # threads joined: their parties are thread mates now
+        ends = sorted({n for e in ch.case_edges for n in e})
+        comps = await components(conn, ends, "case_edge")
+        nodes = sorted({n for c in comps.values() for n in c})
+        touched |= {
+            r["record"]
+            for r in await conn.fetch(
+                "SELECT record FROM mention WHERE case_node = ANY($1::text[])"
+                " AND sound IS NOT NULL",
+                nodes,
+            )
+        }
+        times += [a.env.time for a in ch.archive]
+    if not times:
+        return []
     made = await decide_persons(conn, touched, max(times), model)
     # as the log will carry them (scores rounded, times as written): a rebuild that
     # reads them back stores the same rows

@@ -32,7 +32,7 @@ from hub.api import (
 from hub.api import map as grid_map_routes
 from hub.api.context import OrjsonResponse, unaudited_v1_routes
 from hub.audit import AuditWriter
-from hub.bootstrap import new_pool, start_producer
+from hub.bootstrap import coordination_rules, new_pool, start_producer
 from hub.checkpoints import Checkpointer, load_signing_key
 from hub.config import Settings
 from hub.feed import LiveFeed
@@ -81,6 +81,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
     grid_map = GridMap.from_env()  # HUB_GRID_GEOJSON, HUB_TIMEZONE: fail at start too
     signing_key = load_signing_key(settings)  # the audit checkpoints' key: at start too
+    rules = coordination_rules(settings)  # HUB_RULES: fail at start too
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +89,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.tokens = tokens
         app.state.policy = policy
         app.state.grid_map = grid_map
+        app.state.rules = rules
         app.state.audit = AuditWriter(app.state.pool)
         app.state.audit.start()
         checkpointer = Checkpointer(app.state.pool, signing_key, settings.audit_checkpoint_seconds)
