@@ -221,9 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "match":
             return _run(match_cli.run(_settings_for_client(settings), args))
         if args.command == "migrate":
+            from hub.audit_seal import seal_unchained
             from projections.db import migrate
 
             applied = asyncio.run(migrate(settings.require_database()))
+            asyncio.run(seal_unchained(settings.require_database()))
             print("applied: " + (", ".join(applied) or "nothing (up to date)"))
             return 0
     except (ConfigError, ValueError, LogMismatch, StackError, IdempotenceRefused) as exc:

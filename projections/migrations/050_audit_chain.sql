@@ -16,6 +16,8 @@ INSERT INTO audit_chain_head VALUES ('audit', 0, '\x0000000000000000000000000000
 -- in offset order, written in the batch transaction: a rebuild makes the same chains.
 ALTER TABLE event_archive ADD COLUMN chain text, ADD COLUMN chain_seq bigint,
     ADD COLUMN chain_offset bigint, ADD COLUMN prev_hash bytea, ADD COLUMN hash bytea;
+-- Rows from before the chains, found at start to be chained once (hub/audit_seal.py).
+CREATE INDEX event_archive_unchained ON event_archive (topic) WHERE chain IS NULL;
 CREATE TABLE archive_chain_head (
     chain text   PRIMARY KEY,
     seq   bigint NOT NULL,

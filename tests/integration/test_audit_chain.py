@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from hub.api.app import create_app
 from hub.audit import AuditRecord, AuditWriter
+from hub.audit_seal import seal_unchained
 from hub.audit_verify import verify
 from hub.config import Settings
 from hub.sim import story
@@ -332,3 +333,33 @@ async def test_api_processes_writing_at_once_chain_in_turn(hub: Settings, sealed
         assert await conn.fetchval("SELECT count(*) FROM audit_log") == before + 300
         report = await verify(settings)
         assert report.breaks == []
+
+
+async def test_rows_from_before_the_chains_are_sealed_as_the_worker_chains(
+    hub: Settings, sealed: Sealed
+) -> None:
+    """A read model from before 050_audit_chain.sql: its rows are outside any chain until
+    the start seals them, the archive exactly as the worker would have chained it."""
+    async with _copy(hub, sealed) as (settings, conn):
+        chained = await conn.fetch(
+            "SELECT source, event_id, chain, chain_seq, chain_offset, prev_hash, hash"
+            " FROM event_archive ORDER BY source, event_id"
+        )
+        await conn.execute(
+            "UPDATE audit_log SET seq = NULL, prev_hash = NULL, hash = NULL;"
+            " UPDATE event_archive SET chain = NULL, chain_seq = NULL, chain_offset = NULL,"
+            " prev_hash = NULL, hash = NULL;"
+            " DELETE FROM archive_chain_head; DELETE FROM chain_checkpoint"
+        )
+        await conn.execute("UPDATE audit_chain_head SET seq = 0, hash = $1", bytes(32))
+        report = await verify(settings)
+        assert report.breaks and report.breaks[0].kind == "inserted"
+        audit_rows, archive_rows = await seal_unchained(settings.require_database())
+        assert audit_rows > 0 and archive_rows == len(chained)
+        assert (await verify(settings)).breaks == []
+        again = await conn.fetch(
+            "SELECT source, event_id, chain, chain_seq, chain_offset, prev_hash, hash"
+            " FROM event_archive ORDER BY source, event_id"
+        )
+        assert again == chained
+        assert await seal_unchained(settings.require_database()) == (0, 0)
