@@ -99,7 +99,11 @@ async def projector(
         await pool.close()
         raise
     store = Store(
-        pool, consumer or settings.streams_app_id, settings.agencies, match_model(settings)
+        pool,
+        consumer or settings.streams_app_id,
+        settings.agencies,
+        match_model(settings),
+        defer_resolution=True,  # the worker's resolver task decides beside the batches
     )
     return Projector(store, producer, settings.resolution_topic)
 
