@@ -27,7 +27,7 @@ from hub.audit_verify import verify
 from hub.config import Settings
 from hub.sim import story
 from hub.tokens import TokenBook
-from projections.db import create_pool
+from projections.db import create_pool, migrate
 from tests.integration.conftest import (
     CC,
     TOKENS,
@@ -363,3 +363,31 @@ async def test_rows_from_before_the_chains_are_sealed_as_the_worker_chains(
         )
         assert again == chained
         assert await seal_unchained(settings.require_database()) == (0, 0)
+
+
+async def test_migrations_need_createrole_not_superuser(hub: Settings) -> None:
+    """As on a managed PostgreSQL: the migration user may create roles but is no superuser;
+    the API's role it grants to still only appends to the audit."""
+    tag = unique("own").split("-")[1]
+    owner, name = f"hub_owner_{tag}", f"owned_{tag}"
+    su = await asyncpg.connect(hub.require_database())
+    try:
+        await su.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE")
+        await su.execute(f'CREATE DATABASE "{name}" OWNER {owner}')
+    finally:
+        await su.close()
+    scheme, rest = _url(hub, name).split("://", 1)
+    url = f"{scheme}://{owner}@{rest.rpartition('@')[2]}"  # trust, as the embedded server
+    assert "051_roles.sql" in await migrate(url)
+    settings = dataclasses.replace(hub, database_url=url)
+    api = await asyncpg.connect(settings.database_url_as("api"))
+    try:
+        await api.execute(
+            "INSERT INTO audit_log (user_name, agency, role, method, path, subject_ids, outcome)"
+            " VALUES ('u', 'city', 'command-center', 'GET', '/v1/x', '{}', 'ok')"
+        )
+        for q in ("UPDATE audit_log SET path = 'x'", "DELETE FROM audit_log"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await api.execute(q)
+    finally:
+        await api.close()
