@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,13 +117,15 @@ async def _walk_archive(conn: asyncpg.Connection, report: Report, walks: dict[st
             report.breaks.append(found)
 
 
-def _check_points(points: list[Checkpoint], key: Ed25519PublicKey, walks: dict[str, Walk],
-                  report: Report) -> None:  # fmt: skip
-    report.key_id = key_id(key)
+def _check_points(points: list[Checkpoint], keys: list[Ed25519PublicKey],
+                  walks: dict[str, Walk], report: Report) -> None:  # fmt: skip
+    by_id = {key_id(k): k for k in keys}
+    report.key_id = ", ".join(by_id)
     for cp in points:
         report.checkpoints += 1
         where = f"checkpoint {cp.id} (seq {cp.last_seq}, {cp.at:%Y-%m-%d %H:%M:%S}Z)"
-        if cp.key_id != report.key_id or not cp.valid(key):
+        key = by_id.get(cp.key_id)
+        if key is None or not cp.valid(key):
             report.breaks.append(Break(cp.chain, "altered", where, "its signature is not valid"))
             continue
         walk = walks.get(cp.chain)
@@ -139,8 +141,10 @@ def _check_points(points: list[Checkpoint], key: Ed25519PublicKey, walks: dict[s
             report.breaks.append(Break(cp.chain, "altered", where, why))
 
 
-async def verify(settings: Settings, public_key: Path | None = None) -> Report:
-    key = load_public_key(settings, public_key)
+async def verify(settings: Settings, public_keys: Sequence[Path] = ()) -> Report:
+    """``public_keys``: the checkpoints' keys (PEM; several after a rotation); none: the
+    public half of the hub's own key (HUB_AUDIT_KEY or the demo key)."""
+    keys = [load_public_key(settings, p) for p in public_keys] or [load_public_key(settings)]
     report = Report()
     walks: dict[str, Walk] = {}
     pool = await create_pool(settings.database_url_as("auditor"), max_size=1)
@@ -158,7 +162,7 @@ async def verify(settings: Settings, public_key: Path | None = None) -> Report:
             points = await read_checkpoints(conn)
     finally:
         await pool.close()
-    _check_points(points, key, walks, report)
+    _check_points(points, keys, walks, report)
     return report
 
 
@@ -170,7 +174,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="walk both hash chains and the signed checkpoints; name the first row "
         "altered, deleted, inserted or reordered; exit 0 only when intact",
     )
-    v.add_argument("--public-key", type=Path, help="Ed25519 public key (PEM) of the checkpoints")
+    v.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        default=[],
+        help="Ed25519 public key (PEM) the checkpoints are signed with; repeat after a key"
+        " rotation (default: the public half of HUB_AUDIT_KEY or of the demo key)",
+    )
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:

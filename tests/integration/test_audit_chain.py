@@ -19,11 +19,14 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.api.app import create_app
 from hub.audit import AuditRecord, AuditWriter
 from hub.audit_seal import seal_unchained
 from hub.audit_verify import verify
+from hub.checkpoints import load_signing_key
 from hub.config import Settings
 from hub.sim import story
 from hub.tokens import TokenBook
@@ -391,3 +394,23 @@ async def test_migrations_need_createrole_not_superuser(hub: Settings) -> None:
                 await api.execute(q)
     finally:
         await api.close()
+
+
+async def test_checkpoints_verify_with_the_public_key_only(sealed: Sealed, tmp_path: Path) -> None:
+    """An auditor holds the public half: it verifies; a checkpoint under another key (or a
+    forged one) does not."""
+    own = load_signing_key(sealed.settings).public_key()
+    other = Ed25519PrivateKey.generate().public_key()
+    for name, key in (("own.pem", own), ("other.pem", other)):
+        (tmp_path / name).write_bytes(
+            key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    report = await verify(sealed.settings, [tmp_path / "own.pem"])
+    assert report.breaks == [] and report.checkpoints > 0
+    report = await verify(sealed.settings, [tmp_path / "other.pem"])
+    assert report.breaks and report.breaks[0].row.startswith("checkpoint ")
+    assert "signature" in report.breaks[0].detail
+    rotated = await verify(sealed.settings, [tmp_path / "other.pem", tmp_path / "own.pem"])
+    assert rotated.breaks == []
