@@ -79,10 +79,12 @@ async def start_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProd
 async def new_pool(
     settings: Settings, role: PoolRole, schema: str = "public", dsn: str | None = None
 ) -> asyncpg.Pool:
+    """The API's pool connects as the API's database role (INSERT only on the audit); the
+    others as the hub's user (the projector analyzes and the rebuild drops what it owns)."""
     size, custom_plans = _POOL_OPTIONS[role]
-    return await create_pool(
-        dsn or settings.require_database(), schema=schema, max_size=size, custom_plans=custom_plans
-    )
+    if dsn is None:
+        dsn = settings.database_url_as("api") if role == "api" else settings.require_database()
+    return await create_pool(dsn, schema=schema, max_size=size, custom_plans=custom_plans)
 
 
 async def projector(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from schemas.topics import DEFAULT_AGENCIES, agency_topic, check_app_id, resolution_topic
 
@@ -79,6 +80,14 @@ class Settings:
     embedded_broker: bool = True
     policy_path: Path | None = None
     match_model_path: Path | None = None  # HUB_MATCH_MODEL: weights from `civic-hub match train`
+    # The audit's signing key (Ed25519, PEM); unset: a demo key under the data dir.
+    audit_key_path: Path | None = None
+    audit_checkpoint_seconds: float = 60.0
+    # Each part of the hub connects as its own database role (051_roles.sql): its URL from
+    # HUB_<ROLE>_DATABASE_URL, or the hub's URL with that role as user (trust on the
+    # embedded stack). HUB_DATABASE_ROLES=false: everything as the hub's user.
+    role_urls: dict[str, str] = field(default_factory=dict)
+    database_roles: bool = True
     rules_path: Path | None = None  # HUB_RULES: coordination rules (default: shipped)
 
     @property
@@ -110,6 +119,19 @@ class Settings:
         if not self.database_url:
             raise ConfigError("no database: set HUB_DATABASE_URL or start the stack")
         return self.database_url
+
+    def database_url_as(self, role: str) -> str:
+        """The URL the ``role`` part (projector, api, auditor) connects with."""
+        url = self.require_database()
+        if not self.database_roles:
+            return url
+        if role in self.role_urls:
+            return self.role_urls[role]
+        parts = urlsplit(url)
+        userinfo, _, host = parts.netloc.rpartition("@")
+        password = userinfo.partition(":")[2]  # as written (percent-encoded)
+        password = f":{password}" if password else ""
+        return urlunsplit(parts._replace(netloc=f"civic_hub_{role}{password}@{host}"))
 
 
 def _app_id(value: str) -> str:
@@ -158,5 +180,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         workers=_env_int(env, "HUB_WORKERS", 1, minimum=0),
         batch_size=_env_int(env, "HUB_BATCH_SIZE", 2000),
         batch_within=_env_int(env, "HUB_BATCH_WITHIN_MS", 50, minimum=1) / 1000,
+        audit_key_path=Path(env["HUB_AUDIT_KEY"]) if env.get("HUB_AUDIT_KEY") else None,
+        audit_checkpoint_seconds=float(_env_int(env, "HUB_AUDIT_CHECKPOINT_SECONDS", 60)),
+        role_urls={
+            r: env[f"HUB_{r.upper()}_DATABASE_URL"]
+            for r in ("projector", "api", "auditor")
+            if env.get(f"HUB_{r.upper()}_DATABASE_URL")
+        },
+        database_roles=_env_bool(env, "HUB_DATABASE_ROLES", True),
         session_timeout=float(_env_int(env, "HUB_SESSION_TIMEOUT", 6 if embedded else 30)),
     )

@@ -22,6 +22,7 @@ import asyncpg
 import orjson
 import structlog
 
+from hub.audit_seal import seal_unchained
 from hub.config import Settings
 from hub.devstack import EmbeddedStack, _die_with_parent
 from hub.topics import ensure_topics
@@ -104,6 +105,7 @@ class Hub:
             )
             self.settings = s
         await migrate(s.require_database())
+        await seal_unchained(s.require_database())  # rows from before the audit chains
         created = await ensure_topics(s)
         if created:
             log.info("topics.created", topics=created)

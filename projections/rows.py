@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from projections.archive_chain import chain_links
 from projections.changes import Changes
 from projections.graph import ORIGIN_MERGE, STEP, write_edges, write_nodes
 from projections.intake import InboundRecord, RejectedRecord, reused_id
@@ -61,12 +62,15 @@ async def archive(
     if not accepted:
         return [], []
     rows = archive_rows(accepted)
+    links = await chain_links(conn, rows)
     result = await conn.fetch(
         "INSERT INTO event_archive AS a (source, event_id, type, agency, time, subject, topic,"
-        ' partition, "offset", version, data, summary)'
+        ' partition, "offset", version, data, summary, chain, chain_seq, chain_offset,'
+        " prev_hash, hash)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
         " $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::int[],"
-        " $11::jsonb[], $12::text[])"
+        " $11::jsonb[], $12::text[], $13::text[], $14::bigint[], $9::bigint[], $15::bytea[],"
+        " $16::bytea[])"
         " ON CONFLICT (source, event_id) DO UPDATE SET topic = excluded.topic,"
         ' partition = excluded.partition, "offset" = excluded."offset"'
         " WHERE a.type = excluded.type AND a.data = excluded.data"
@@ -86,8 +90,10 @@ async def archive(
         # What the agency sent, not the upcast shape: old events are never rewritten.
         [a.env.raw["data"] for a in rows],
         [a.summary for a in rows],
+        *links.columns(),
     )
     inserted = {(r["source"], r["event_id"]) for r in result if r["inserted"]}
+    await links.commit(conn, inserted)
     new = [a for a in accepted if a.env.key in inserted]
     others = [a for a in accepted if a.env.key not in inserted]
     conflicts: list[RejectedRecord] = []

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
+from projections.archive_chain import ChainRace
 from projections.changes import Changes
 from projections.db import ANALYZED, Positions, read_positions
 from projections.decide import Decision
@@ -99,7 +100,7 @@ class Store:
         for attempt in range(1, DEADLOCK_RETRIES + 1):
             try:
                 return await self._apply_batch_once(records, deadletter, decisions, unprocessable)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, ChainRace) as exc:
                 if attempt == DEADLOCK_RETRIES:
                     raise
                 log.warning(

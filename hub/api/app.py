@@ -33,6 +33,7 @@ from hub.api import map as grid_map_routes
 from hub.api.context import OrjsonResponse, unaudited_v1_routes
 from hub.audit import AuditWriter
 from hub.bootstrap import coordination_rules, new_pool, start_producer
+from hub.checkpoints import Checkpointer, load_signing_key
 from hub.config import Settings
 from hub.feed import LiveFeed
 from hub.gateway import Gateway
@@ -79,6 +80,7 @@ class Observe:
 def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
     grid_map = GridMap.from_env()  # HUB_GRID_GEOJSON, HUB_TIMEZONE: fail at start too
+    signing_key = load_signing_key(settings)  # the audit checkpoints' key: at start too
     rules = coordination_rules(settings)  # HUB_RULES: fail at start too
 
     @asynccontextmanager
@@ -90,6 +92,8 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.rules = rules
         app.state.audit = AuditWriter(app.state.pool)
         app.state.audit.start()
+        checkpointer = Checkpointer(app.state.pool, signing_key, settings.audit_checkpoint_seconds)
+        checkpointer.start()
         app.state.feed = LiveFeed(app.state.pool)
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
@@ -101,6 +105,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         finally:
             await app.state.feed.stop()
             await app.state.audit.stop()
+            await checkpointer.close()  # the heads as this API leaves them, signed
             await producer.stop()
             await app.state.pool.close()
 
