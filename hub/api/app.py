@@ -31,6 +31,7 @@ from hub.api import (
 )
 from hub.api import map as grid_map_routes
 from hub.api.context import OrjsonResponse, unaudited_v1_routes
+from hub.api.offsets import PositionWatcher
 from hub.audit import AuditWriter
 from hub.bootstrap import new_pool, start_producer
 from hub.config import Settings
@@ -91,12 +92,17 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.feed = LiveFeed(app.state.pool)
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
+        app.state.offsets = PositionWatcher(
+            settings.require_database(), app.state.pool, settings.streams_app_id
+        )
+        app.state.offsets.start()
         app.state.resolution_topic = settings.resolution_topic
         producer = await start_producer(settings, "gateway")
         app.state.gateway = Gateway(app.state.pool, producer, settings.agencies)
         try:
             yield
         finally:
+            await app.state.offsets.stop()
             await app.state.feed.stop()
             await app.state.audit.stop()
             await producer.stop()

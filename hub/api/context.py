@@ -10,8 +10,6 @@ writes it before the answer leaves. Requests without a valid token are counted i
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +25,10 @@ from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import audit
+from hub.api.offsets import NotCaughtUp, PositionWatcher
 from hub.api.problems import Problem
 from hub.policy import Policy, PurposeError
 from hub.tokens import Principal, TokenBook
-from projections.db import reached, read_positions
 
 bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS file")
 UNAUTHENTICATED = Counter(
@@ -218,21 +216,20 @@ def parse_min_offset(token: str) -> dict[tuple[str, int], int]:
     return out
 
 
-async def wait_for_offsets(pool: asyncpg.Pool, consumer: str, token: str) -> None:
-    """Read-your-writes: wait until the read model has applied everything up to the token."""
+async def wait_for_offsets(watcher: PositionWatcher, token: str) -> None:
+    """Read-your-writes: wait until the read model has applied everything up to the token.
+    The wait wakes on the projector's notification (:mod:`hub.api.offsets`), bounded by
+    :data:`MIN_OFFSET_WAIT`."""
     want = parse_min_offset(token)
-    deadline = time.monotonic() + MIN_OFFSET_WAIT
-    while True:
-        if reached(await read_positions(pool, consumer), want):
-            return
-        if time.monotonic() > deadline:
-            raise Problem(
-                503,
-                "Not caught up",
-                f"the read model has not reached min_offset within {MIN_OFFSET_WAIT:.0f}s; retry",
-                headers={"Retry-After": "2"},
-            )
-        await asyncio.sleep(0.02)
+    try:
+        await watcher.wait(want, MIN_OFFSET_WAIT)
+    except NotCaughtUp:
+        raise Problem(
+            503,
+            "Not caught up",
+            f"the read model has not reached min_offset within {MIN_OFFSET_WAIT:.0f}s; retry",
+            headers={"Retry-After": "2"},
+        ) from None
 
 
 def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
@@ -293,7 +290,7 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
             await ctx.done([], "denied")
             raise Problem(403, "Forbidden", decision.reason)
         if min_offset:
-            await wait_for_offsets(pool, request.app.state.consumer, min_offset)
+            await wait_for_offsets(request.app.state.offsets, min_offset)
         return ctx
 
     return dependency
