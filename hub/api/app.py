@@ -31,6 +31,7 @@ from hub.api import (
 )
 from hub.api import map as grid_map_routes
 from hub.api.context import OrjsonResponse, unaudited_v1_routes
+from hub.api.headers import SecurityHeaders, docs_policy
 from hub.api.offsets import PositionWatcher
 from hub.audit import AuditWriter
 from hub.bootstrap import new_pool, start_producer
@@ -121,15 +122,18 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     problems.install(app)
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
+    docs_page = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Civic Hub query API",
+        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs-assets/swagger-ui.css",
+        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+    ).body
+    docs_csp = {"Content-Security-Policy": docs_policy(docs_page)}
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Civic Hub query API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
+        return Response(docs_page, media_type="text/html", headers=docs_csp)
 
     app.include_router(candidates.router)
     app.include_router(persons.router)
@@ -154,6 +158,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
             )
         return FileResponse(WEB / "index.html")
 
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe)
     if unaudited := unaudited_v1_routes(app.routes):
         raise RuntimeError(f"/v1 routes without their audit: {unaudited} (use v1_router)")
