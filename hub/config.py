@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from schemas.topics import DEFAULT_AGENCIES, agency_topic, check_app_id, resolution_topic
 
@@ -109,6 +110,30 @@ class Settings:
         if not self.database_url:
             raise ConfigError("no database: set HUB_DATABASE_URL or start the stack")
         return self.database_url
+
+
+def redact_url(url: str | None) -> str | None:
+    """A service URL fit for a log or a banner: its password replaced by ``***``."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def require_tokens_for_real_services(settings: Settings) -> None:
+    """Demo tokens are for the embedded stack only: with a real broker or database, the
+    tokens must come from HUB_TOKENS (one clear line, before anything starts)."""
+    if settings.tokens_path is None and (
+        settings.kafka_bootstrap is not None or settings.database_url is not None
+    ):
+        raise ConfigError(
+            "HUB_TOKENS is not set: with real services (HUB_KAFKA_BOOTSTRAP or HUB_DATABASE_URL)"
+            " the hub makes no demo tokens; set HUB_TOKENS to a tokens file (deploy/README.md)"
+        )
 
 
 def _app_id(value: str) -> str:

@@ -111,7 +111,10 @@ class Hub:
             s.require_database(), await broker_cluster_id(s.require_kafka()), s.embedded_broker
         )
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        (s.data_dir / STACK_FILE).write_bytes(
+        stack_file = s.data_dir / STACK_FILE
+        stack_file.touch(mode=0o600)  # the database URL may carry a password: owner only
+        stack_file.chmod(0o600)
+        stack_file.write_bytes(
             orjson.dumps(
                 {
                     "kafka_bootstrap": s.kafka_bootstrap,
