@@ -93,6 +93,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.feed = LiveFeed(app.state.pool)
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
+        app.state.inbound_topics = settings.inbound_topics
         app.state.offsets = PositionWatcher(
             settings.require_database(), app.state.pool, settings.streams_app_id
         )

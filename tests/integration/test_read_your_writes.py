@@ -122,3 +122,11 @@ async def test_a_token_never_reached_is_a_503_after_the_bounded_wait(
     watcher = PositionWatcher(hub.require_database(), db, "hub.internal.streams")
     with pytest.raises(NotCaughtUp):
         await watcher.wait({("agency.civil", 0): 999_999_999}, timeout=0.2)
+
+
+async def test_a_token_naming_a_topic_the_hub_does_not_read_is_a_400(
+    api: httpx.AsyncClient,
+) -> None:
+    for token in ("hub.deadletter:0:5", "agency.nowhere:0:1", "x:0:1,agency.civil:0:0"):
+        r = await api.get("/v1/persons/P-0", params={"min_offset": token}, headers=CC)
+        assert r.status_code == 400 and "does not read" in r.json()["detail"], r.text
