@@ -47,6 +47,8 @@ class PositionWatcher(BackgroundLoop):
         self.waiters: dict[asyncio.Future[None], Positions] = {}
         self.listening = asyncio.Event()
         self.notices = 0
+        self.connects = 0
+        self._refreshing: set[asyncio.Task[None]] = set()
 
     # -- waiting ---------------------------------------------------------------------
     async def wait(self, want: Positions, timeout: float) -> None:
@@ -95,7 +97,9 @@ class PositionWatcher(BackgroundLoop):
         if notice.positions is not None:
             self._learn(notice.positions)
         elif self.waiters:
-            asyncio.get_running_loop().create_task(self._refresh())
+            task = asyncio.get_running_loop().create_task(self._refresh())
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
 
     async def _refresh(self) -> None:
         try:
@@ -111,12 +115,13 @@ class PositionWatcher(BackgroundLoop):
                 conn = await asyncpg.connect(self.dsn)
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(POSITIONS_CHANNEL, self._on_notice)
+                self.connects += 1
                 self.listening.set()
                 await self._refresh()  # what committed before we listened
                 await lost.wait()
                 log.warning("positions.listener_lost")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("positions.listen_failed", error=str(exc))
+            except Exception as exc:  # the listener must outlive any failure
+                log.warning("positions.listen_failed", error=str(exc), kind=type(exc).__name__)
             finally:
                 self.listening.clear()
                 if conn is not None and not conn.is_closed():

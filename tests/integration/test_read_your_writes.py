@@ -130,3 +130,30 @@ async def test_a_token_naming_a_topic_the_hub_does_not_read_is_a_400(
     for token in ("hub.deadletter:0:5", "agency.nowhere:0:1", "x:0:1,agency.civil:0:0"):
         r = await api.get("/v1/persons/P-0", params={"min_offset": token}, headers=CC)
         assert r.status_code == 400 and "does not read" in r.json()["detail"], r.text
+
+
+async def test_the_listener_comes_back_after_its_connection_is_killed(
+    hub: Settings,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Pool,
+    main_worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(offsets, "RECHECK", 3600.0)  # only a notification can wake a waiter
+    watcher = PositionWatcher(hub.require_database(), db, "hub.internal.streams")
+    watcher.start()
+    try:
+        await watcher.listening.wait()
+        killed = await db.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE query = $1 AND pid <> pg_backend_pid()",
+            f'LISTEN "{POSITIONS_CHANNEL}"',
+        )
+        assert killed >= 1
+        while watcher.connects < 2:  # noqa: ASYNC110 - it reconnects by itself
+            await asyncio.sleep(0.1)
+        e = registration(unique("relisten"))
+        md = await (await producer.send("agency.civil", orjson.dumps(e), key=e["subject"].encode()))
+        await watcher.wait({(md.topic, md.partition): md.offset + 1}, timeout=120)
+    finally:
+        await watcher.stop()
