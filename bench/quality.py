@@ -176,18 +176,23 @@ async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, Any]:
         await conn.close()
 
 
-def _city(generator: str, n: int, noise: float, seed: int) -> list[Emitted]:
+def _city(generator: str, n: int, noise: float, seed: int, late: float = 0.0) -> list[Emitted]:
     if generator == "town":
         from bench.town import generate
 
         return [
             Emitted(datetime.fromisoformat(e["time"]), e, t) for e, t in generate(n, noise, seed)
         ]
-    return simulate(SimConfig(seed=seed, events=n, noise=noise))
+    return simulate(SimConfig(seed=seed, events=n, noise=noise, late=late))
 
 
 async def main(
-    n: int, noises: list[float], generator: str = "sim", seed: int = 1, splink: bool = False
+    n: int,
+    noises: list[float],
+    generator: str = "sim",
+    seed: int = 1,
+    splink: bool = False,
+    late: float = 0.0,
 ) -> None:
     with stack() as s:
         base = s.require_database()
@@ -197,7 +202,7 @@ async def main(
             if generator == "town"
             else f"simulated city, about {n:,} events"
         )
-        print(f"{what} per level, seed {seed}")
+        print(f"{what} per level, seed {seed}" + (f", {late:.0%} published late" if late else ""))
         print(
             f"{'noise':>6} | {'persons P / R / F1':>22} | {'places P / R / F1':>22} | "
             f"{'threads P / R / F1':>22} | persons found / true | decisions (links/candidates)"
@@ -211,7 +216,7 @@ async def main(
             await admin.close()
             dsn = base.rsplit("/", 1)[0] + "/" + name
             await migrate(dsn)
-            emitted = _city(generator, n, noise, seed)
+            emitted = _city(generator, n, noise, seed, late)
             stats = await apply_city(s, dsn, emitted)
             q = await measure(dsn, emitted)
 
@@ -262,5 +267,11 @@ if __name__ == "__main__":
         action="store_true",
         help="also Splink on the same records (needs the bench extra)",
     )
+    ap.add_argument(
+        "--late",
+        type=float,
+        default=0.0,
+        help="simulator: share of agency records published up to 48 h late, out of order",
+    )
     a = ap.parse_args()
-    asyncio.run(main(a.events, a.noise, a.generator, a.seed, a.splink))
+    asyncio.run(main(a.events, a.noise, a.generator, a.seed, a.splink, a.late))

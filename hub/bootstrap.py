@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
 
 from hub.config import ConfigError, Settings
+from projections.coordination.rules import Rules, RulesError, load_rules
 from projections.db import create_pool
 from projections.matching import Model, load_model
 from projections.store import Store
@@ -119,7 +120,11 @@ async def projector(
         await pool.close()
         raise
     store = Store(
-        pool, consumer or settings.streams_app_id, settings.agencies, match_model(settings)
+        pool,
+        consumer or settings.streams_app_id,
+        settings.agencies,
+        match_model(settings),
+        defer_resolution=True,  # the worker's resolver task decides beside the batches
     )
     return Projector(store, producer, settings.resolution_topic)
 
@@ -130,3 +135,12 @@ def match_model(settings: Settings) -> Model:
         return load_model(settings.match_model_path)
     except ValueError as exc:
         raise ConfigError(f"HUB_MATCH_MODEL: {exc}") from None
+
+
+def coordination_rules(settings: Settings) -> Rules:
+    """The coordination rules in force (HUB_RULES, else the shipped default); a bad file
+    stops the start with its reason."""
+    try:
+        return load_rules(settings.rules_path)
+    except RulesError as exc:
+        raise ConfigError(f"HUB_RULES: {exc}") from None

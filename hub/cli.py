@@ -30,7 +30,9 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     ):
         emitted = await asyncio.to_thread(
             simulator.simulate,
-            simulator.SimConfig(seed=args.seed, events=args.events, noise=args.noise),
+            simulator.SimConfig(
+                seed=args.seed, events=args.events, noise=args.noise, late=args.late
+            ),
         )
     out = args.out or (settings.data_dir / "simulation")
     out.mkdir(parents=True, exist_ok=True)
@@ -170,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     p_sim.add_argument("--events", type=int, default=100_000, help="about this many events")
     p_sim.add_argument(
         "--noise", type=float, default=0.1, help="share of records with agency-style noise (0-1)"
+    )
+    p_sim.add_argument(
+        "--late",
+        type=float,
+        default=0.0,
+        help="share of agency records published up to 48 h late, out of event-time order (0-1)",
     )
     p_sim.add_argument("--out", type=Path, help="folder for events.jsonl and truth.jsonl")
     p_sim.add_argument("--publish", action="store_true", help="also send them to the hub")

@@ -143,6 +143,7 @@ class Settings:
     embedded_broker: bool = True
     policy_path: Path | None = None
     match_model_path: Path | None = None  # HUB_MATCH_MODEL: weights from `civic-hub match train`
+    rules_path: Path | None = None  # HUB_RULES: coordination rules (default: shipped)
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
@@ -236,6 +237,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         embedded_broker=embedded,
         policy_path=Path(env["HUB_POLICY"]) if env.get("HUB_POLICY") else None,
         match_model_path=Path(env["HUB_MATCH_MODEL"]) if env.get("HUB_MATCH_MODEL") else None,
+        rules_path=Path(env["HUB_RULES"]) if env.get("HUB_RULES") else None,
         data_dir=Path(env.get("HUB_DATA_DIR") or ".hub-data").resolve(),
         agencies=agencies,
         partitions=_env_int(env, "HUB_TOPIC_PARTITIONS", 4),

@@ -169,8 +169,25 @@ class Policy:
             out["assistance"] = [{"restricted": True, "ask": sorted(self.assistance_visible_to)}]
             masked = True
         cases = []
+        sealed_hidden = principal.agency not in self.sealed_visible_to
         for c in out.get("cases", []):
-            who = self._role_hidden(principal, c.get("role"))
+            if c.get("sealed") and sealed_hidden:
+                cases.append(
+                    {
+                        "case_id": None,
+                        "role": "restricted",
+                        "agency": None,
+                        "ask": sorted(self.sealed_visible_to),
+                    }
+                )
+                masked = True
+                continue
+            roles = c.get("roles") or [{"role": c.get("role"), "agency": c.get("agency")}]
+            shown = [r for r in roles if self._role_hidden(principal, r.get("role")) is None]
+            who = None if shown else self._role_hidden(principal, roles[0].get("role"))
+            if shown and len(shown) < len(roles):  # the thread is known by a role one may see
+                c = {**c, **shown[0], "roles": shown}
+                masked = True
             if who is not None:
                 cases.append(
                     {
@@ -192,7 +209,7 @@ class Policy:
                     for role, w in self.roles_visible_to.items()
                     if f"/{role}/" in str(r.get("id")) and principal.agency not in w
                 ),
-                None,
+                frozenset(self.sealed_visible_to) if r.get("sealed") and sealed_hidden else None,
             )
             if hidden is not None:
                 records.append(

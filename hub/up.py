@@ -169,6 +169,9 @@ async def up(settings: Settings, demo: bool) -> int:
         await asyncio.to_thread(hub.stop)
 
 
+RECENT_RATE = 20  # events/s of the demo city's last two days
+
+
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -184,6 +187,13 @@ async def demo_feed(settings: Settings, story: list[dict[str, Any]]) -> None:
         simulator.SimConfig(seed=1, events=20_000, start=end - timedelta(days=300)),
     )
     city = [e for e in city if e.time <= end]  # what has happened by now, nothing after
-    log.info("demo.city", events=len(city), rate=250)
-    await publish_records(settings, as_records([e.event for e in city]), rate=250, show=False)
+    # History at once, so the map soon shows the city as it stands now (cases of the last
+    # days still open, some within their time, some overdue); the last two days at a
+    # watchable rate, so the feed moves.
+    recent = end - timedelta(days=2)
+    history = [e.event for e in city if e.time < recent]
+    tail = [e.event for e in city if e.time >= recent]
+    log.info("demo.city", history=len(history), recent=len(tail), rate=RECENT_RATE)
+    await publish_records(settings, as_records(history), show=False)
+    await publish_records(settings, as_records(tail), rate=RECENT_RATE, show=False)
     log.info("demo.city.published", events=len(city))

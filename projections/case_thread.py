@@ -38,9 +38,10 @@ def _party(
     role: str,
     person: dict[str, Any],
     index: str,
+    at: str | None = None,
 ) -> str:
     agency, kind, rid = record
-    rec = r.person(env, person, agency, f"{kind}-party", f"{rid}/{index}")
+    rec = r.person(env, person, agency, f"{kind}-party", f"{rid}/{index}", case=cid, at=at)
     ch.add_member(
         env, "case", cid, "person", f"{rec}/{role}", {"record": rec, "role": role, "agency": agency}
     )
@@ -55,13 +56,14 @@ def _party(
     return rec
 
 
-def _place(env: Envelope, r: Resolver, ch: Changes, cid: str, address: dict[str, Any]) -> None:
+def _place(env: Envelope, r: Resolver, ch: Changes, cid: str, address: dict[str, Any]) -> str:
     plid = r.place(env, address)
     ch.add_member(env, "case", cid, "place", plid, {"text": address.get("text")})
     ch.add_member(env, "place", plid, "case", cid)
     if address.get("grid"):
         ch.set_field(env, "case", cid, "grid", address["grid"])
         ch.touch(env, "grid", address["grid"])
+    return plid
 
 
 def _cites(env: Envelope, ch: Changes, cid: str, refs: list[dict[str, str]] | None) -> None:
@@ -81,11 +83,11 @@ def city_reported(env: Envelope, r: Resolver, ch: Changes) -> None:
     ch.set_field(env, "case", cid, "channel", d["channel"])
     ch.set_field(env, "case", cid, "urgency", d["urgency"])  # v1 reads as "normal"
     _stage(env, ch, cid, "reported", "open")
-    _place(env, r, ch, cid, d["address"])
+    at = _place(env, r, ch, cid, d["address"])
     if d.get("reporter"):
-        _party(env, r, ch, cid, rec, "reporter", d["reporter"], "reporter")
+        _party(env, r, ch, cid, rec, "reporter", d["reporter"], "reporter", at)
     for i, p in enumerate(d.get("persons") or []):
-        _party(env, r, ch, cid, rec, p["role"], p["person"], str(i))
+        _party(env, r, ch, cid, rec, p["role"], p["person"], str(i), at)
 
 
 @handles("city.case.registered")
@@ -145,9 +147,9 @@ def incident_reported(env: Envelope, r: Resolver, ch: Changes) -> None:
     cid = r.case(env, *rec)
     ch.set_field(env, "case", cid, "category", d["category"])
     _stage(env, ch, cid, "incident-reported", "open")
-    _place(env, r, ch, cid, d["address"])
+    at = _place(env, r, ch, cid, d["address"])
     if d.get("caller"):
-        _party(env, r, ch, cid, rec, "caller", d["caller"], "caller")
+        _party(env, r, ch, cid, rec, "caller", d["caller"], "caller", at)
 
 
 @handles("police.incident.referred")

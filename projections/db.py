@@ -181,12 +181,12 @@ REBUILT_TABLES: dict[str, str] = {
     " agency",
     "record_link": "agency, kind, record_id, entity_kind, entity_id",
     "mention": "record, name, national_id, nid_valid, birth_date, phone, stamp, place_id,"
-    " place_stamp, sound",
+    " place_stamp, sound, case_node, case_place",
     "person_edge": "src, dst, origin",
     "case_edge": "src, dst, origin",
     "person_node": "person_id, node",
     "resolution_decision": "decision_id, action, a, b, score, evidence, decided_by, time",
-    "case_thread": "case_id, opened_at",
+    "case_thread": "case_id, opened_at, thread_id",
 }
 ANALYZED = (*REBUILT_TABLES, "stream_position")
 

@@ -8,18 +8,15 @@ different people (u). The m and u probabilities are estimated from the data by
 expectation–maximisation (:func:`train`) over the pairs blocking finds; the exact-name level
 is adjusted for how common the name is (王伟 says less than 欧阳春晓).
 
-:func:`cluster` turns the scores of a region of records into the links that make its
-persons. It depends only on the records and the people's own decisions, never on the
-order they came in: strongest links first (ties broken by record ids), never joining two
-different valid identity numbers, never joining groups that hold a pair scored as clearly
-different people, never across a pair a person rejected.
+:func:`projections.clustering.cluster` turns the scores of a region of records into the
+links that make its persons.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,69 +296,3 @@ def score(model: Model, a: Record, b: Record) -> Scored:
     vector = compare(x, y)
     name = x.name if vector.get("name") == "exact" else None
     return Scored(x.record, y.record, model.weight(vector, name), vector)
-
-
-class _Groups:
-    """Union–find over records, each group remembering its valid identity numbers."""
-
-    def __init__(self, records: Iterable[Record]) -> None:
-        self.parent: dict[str, str] = {}
-        self.nids: dict[str, set[str]] = {}
-        self.members: dict[str, list[str]] = {}
-        for r in records:
-            self.parent[r.record] = r.record
-            self.nids[r.record] = {r.national_id} if r.nid_valid and r.national_id else set()
-            self.members[r.record] = [r.record]
-
-    def find(self, x: str) -> str:
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = sorted((self.find(a), self.find(b)))
-        self.parent[rb] = ra
-        self.nids[ra] |= self.nids.pop(rb)
-        self.members[ra] += self.members.pop(rb)
-
-
-def cluster(
-    model: Model,
-    records: Sequence[Record],
-    pairs: Sequence[Scored],
-    joined: Iterable[tuple[str, str]] = (),
-    rejected: Iterable[tuple[str, str]] = (),
-) -> set[tuple[str, str]]:
-    """The links (record pairs, smaller id first) that make the persons of a region.
-
-    ``pairs`` are the scored pairs among ``records`` that blocking found; ``joined`` are
-    pairs already one person by fact (the same valid identity number) or by a person's
-    confirmation; ``rejected`` pairs a person said are two people. The answer is a function
-    of these sets alone: every order of arrival gives the same links."""
-    groups = _Groups(records)
-    for a, b in sorted(joined):
-        if a in groups.parent and b in groups.parent:
-            groups.union(a, b)
-    no = {tuple(sorted(p)) for p in rejected}
-    by_pair = {(p.a, p.b): p.weight for p in pairs}
-    links: set[tuple[str, str]] = set()
-    strong = sorted(
-        (p for p in pairs if p.weight >= model.link_weight), key=lambda p: (-p.weight, p.a, p.b)
-    )
-    for p in strong:
-        ga, gb = groups.find(p.a), groups.find(p.b)
-        if ga == gb:
-            continue
-        if groups.nids[ga] and groups.nids[gb] and groups.nids[ga] != groups.nids[gb]:
-            continue  # two valid, different identity numbers: two people
-        cross = [
-            (x, y) if x < y else (y, x) for x in groups.members[ga] for y in groups.members[gb]
-        ]
-        if any(c in no for c in cross):
-            continue
-        if any(by_pair.get(c, 0.0) < model.veto_below for c in cross):
-            continue  # someone in one group is clearly not someone in the other
-        groups.union(p.a, p.b)
-        links.add((p.a, p.b))
-    return links

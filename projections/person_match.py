@@ -22,9 +22,10 @@ from datetime import datetime
 
 import asyncpg
 
+from projections.clustering import cluster
 from projections.decide import Decision
 from projections.graph import components
-from projections.matching import DEFAULT, Model, Record, Scored, cluster, compare, score, train
+from projections.matching import DEFAULT, Model, Record, Scored, compare, score, train
 
 DECIDER = "resolver/fs-1"
 # Candidates per blocking key and record, the same ones whatever the plan: a key shared by
@@ -53,11 +54,29 @@ _BLOCKED = (
     "  UNION (SELECT record FROM mention m WHERE length(p.national_id) = 18"
     "   AND length(m.national_id) = 18 AND NOT (m.nid_valid AND p.nid_valid)"
     "   AND left(m.national_id, 14) = left(p.national_id, 14) ORDER BY record LIMIT $2)"
-    " ) m ON m.record <> p.record)"
-    " SELECT b.probe, "
+    " ) m ON m.record <> p.record),"
+    # Mates: records of the probe's case thread whose names sound the same, and a party
+    # without an address of its own with the residents of its case's place of that name
+    # (either way round): context that a name alone does not have.
+    " mt AS (SELECT p.record AS probe, m.record FROM p"
+    "  JOIN case_thread tp ON tp.case_id = p.case_node"
+    "  JOIN case_thread tm ON tm.thread_id = tp.thread_id"
+    "  JOIN mention m ON m.case_node = tm.case_id AND m.sound = p.sound"
+    "  WHERE m.record <> p.record"
+    "  UNION SELECT p.record, m.record FROM p JOIN mention m ON m.place_id = p.case_place"
+    "  AND m.sound = p.sound WHERE p.place_id IS NULL AND m.record <> p.record"
+    "  UNION SELECT p.record, m.record FROM p JOIN mention m ON m.case_place = p.place_id"
+    "  AND m.sound = p.sound AND m.place_id IS NULL WHERE m.record <> p.record)"
+    " SELECT b.probe, false AS mate, "
     + ", ".join(f"c.{c}" for c in _COLUMNS.split(", "))
     + " FROM b JOIN mention c ON c.record = b.record"
+    " UNION ALL SELECT mt.probe, true, "
+    + ", ".join(f"c.{c}" for c in _COLUMNS.split(", "))
+    + " FROM mt JOIN mention c ON c.record = mt.record"
 )
+
+
+Region = tuple[dict[str, Record], dict[str, str | None], list[Scored], set[tuple[str, str]]]
 
 
 def _record(row: asyncpg.Record) -> Record:
@@ -114,13 +133,15 @@ def blocked_pairs(
 
 async def region(
     conn: asyncpg.Connection, seeds: set[str], model: Model = DEFAULT
-) -> tuple[dict[str, Record], dict[str, str | None], list[Scored]] | None:
+) -> Region | None:
     """The records joined, or to be joined, to ``seeds``: closed under current persons,
-    shared valid identity numbers and blocked pairs that score as links. Besides, the
-    blocked pairs to records outside that score as candidates. None when there is nothing
+    shared valid identity numbers, blocked pairs that score as links and thread mates
+    (records of one case thread whose names sound the same). Besides, the blocked pairs
+    to records outside that score as candidates. None when there is nothing
     to decide: the seeds reach no record but by a shared valid identity number (a fact, no
     decision), and no decided edge (the common case, answered in four statements)."""
     near: list[Scored] = []
+    mates: set[tuple[str, str]] = set()
     records: dict[str, Record] = {}
     sounds: dict[str, str | None] = {}
     rows = await conn.fetch(
@@ -145,6 +166,11 @@ async def region(
         )
         for r in await conn.fetch(_BLOCKED, sorted(found), PER_KEY):
             cached.setdefault(r["record"], r)
+            if r["mate"]:
+                mates.add((min(r["probe"], r["record"]), max(r["probe"], r["record"])))
+                grow.add(r["record"])
+                decided_only_by_fact = False
+                continue
             probe, cand = found[r["probe"]], _record(r)
             if _fact_pair(probe, cand):
                 grow.add(cand.record)  # one person by fact: in the region, nothing to score
@@ -166,7 +192,8 @@ async def region(
             ):
                 cached[r["record"]] = r
         frontier = grow - records.keys()
-    return records, sounds, [p for p in near if not (p.a in records and p.b in records)]
+    near = [p for p in near if not (p.a in records and p.b in records)]
+    return records, sounds, near, mates
 
 
 def _fact_pair(a: Record, b: Record) -> bool:
@@ -183,7 +210,7 @@ async def decide_persons(
     found = await region(conn, touched, model)
     if found is None:
         return []
-    records, sounds, near = found
+    records, sounds, near, mates = found
     if not records:
         return []
     ids = sorted(records)
@@ -220,7 +247,7 @@ async def decide_persons(
     by_people = [r for r in decided if not r["decided_by"].startswith("resolver/")]
     joined += [(r["a"], r["b"]) for r in by_people if r["action"] == "link"]
     rejected = [(r["a"], r["b"]) for r in by_people if r["action"] in ("reject", "unlink")]
-    target = cluster(model, list(records.values()), pairs, joined, rejected)
+    target = cluster(model, list(records.values()), pairs, joined, rejected, mates)
     linked_now = {
         (r["a"], r["b"])
         for r in decided
@@ -229,21 +256,35 @@ async def decide_persons(
     people_pairs = {(r["a"], r["b"]) for r in by_people}
     weights = {(p.a, p.b): p for p in pairs}
     out: list[Decision] = []
-    for a, b in sorted(target - linked_now - people_pairs):
-        p = weights[(a, b)]
+    # Persons, not edges: a link of the resolver stays while its two records are one person
+    # in the target (whichever pairs clustering chose to span it); it is undone only when
+    # they are two; a target link is decided only where the two are not yet joined. So a
+    # region that grows does not churn links it already holds.
+    group = _groups(ids + outside, target | set(joined))
+    undone = sorted(
+        pair for pair in linked_now - people_pairs if group.get(pair[0]) != group.get(pair[1])
+    )
+    joined_now = _Joiner(ids + outside, (linked_now - set(undone)) | set(joined))
+    for a, b in sorted(target - people_pairs):
+        if not joined_now.join(a, b):
+            continue
+        p = weights.get((a, b)) or score(model, records[a], records[b])
+        ev = _evidence(p, model)
+        if (a, b) in mates and p.weight < model.link_weight:
+            ev["why"] = "one case thread or its place, a name that sounds the same"
         out.append(
             Decision(
                 "link",
                 a,
                 b,
                 model.probability(p.weight),
-                _evidence(p, model),
+                ev,
                 DECIDER,
                 time,
                 seq=counts.get((a, b), 0),
             )
         )
-    for a, b in sorted(linked_now - target - people_pairs):
+    for a, b in undone:
         p = weights.get((a, b))
         ev = _evidence(p, model) if p else {"model": model.version}
         out.append(
@@ -259,7 +300,6 @@ async def decide_persons(
             )
         )
     # Pairs close to a link but not joined: for a person to confirm or reject, asked once.
-    group = _groups(ids + outside, target | set(joined))
     for p in sorted([*pairs, *near], key=lambda p: (p.a, p.b)):
         if (
             model.candidate_weight <= p.weight < model.link_weight
@@ -279,6 +319,30 @@ async def decide_persons(
                 )
             )
     return out
+
+
+class _Joiner:
+    """Union–find over ``ids`` started from ``links``; :meth:`join` says whether two records
+    were apart (and joins them)."""
+
+    def __init__(self, ids: list[str], links: set[tuple[str, str]]) -> None:
+        self.parent = {i: i for i in ids}
+        for a, b in sorted(links):
+            self.join(a, b)
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def join(self, a: str, b: str) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[max(ra, rb)] = min(ra, rb)
+        return True
 
 
 def _groups(ids: list[str], links: set[tuple[str, str]]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 # Imported so that their handlers register (projections.registry).
 from projections import case_thread, person_profile  # noqa: F401
 from projections.changes import ArchivedEvent, Changes, NullChanges
+from projections.coordination import handlers as _coordination  # noqa: F401
 from projections.registry import HANDLERS, SUMMARIES
 from projections.resolve import Resolver
 from schemas.envelope import Envelope

@@ -33,10 +33,19 @@ class Resolver:
 
     # -- persons ---------------------------------------------------------------------
     def person(
-        self, env: Envelope, person: dict[str, Any], agency: str, kind: str, record_id: str
+        self,
+        env: Envelope,
+        person: dict[str, Any],
+        agency: str,
+        kind: str,
+        record_id: str,
+        case: str | None = None,
+        at: str | None = None,
     ) -> str:
         """Record one person mention; returns its record node. Which hub person it belongs
-        to is the component of record nodes joined by identity numbers and decisions."""
+        to is the component of record nodes joined by identity numbers and decisions.
+        ``case``, ``at``: the case node of a party record and the place of the event that
+        names it (context for matching)."""
         ch = self.changes
         rec = ref_key(agency, kind, record_id)
         raw_nid = person.get("national_id")
@@ -64,7 +73,15 @@ class Resolver:
         if phone:
             ch.add_member(env, "record", rec, "phone", phone)
         ch.mention(
-            env, rec, name=name, national_id=nid, nid_valid=valid, birth_date=birth, phone=phone
+            env,
+            rec,
+            name=name,
+            national_id=nid,
+            nid_valid=valid,
+            birth_date=birth,
+            phone=phone,
+            case_node=case,
+            case_place=at,
         )
         return rec
 

@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 
 from projections.changes import Changes
-from projections.graph import ORIGIN_MERGE, write_edges, write_nodes
+from projections.graph import ORIGIN_MERGE, STEP, write_edges, write_nodes
 from projections.intake import InboundRecord, RejectedRecord, reused_id
 from projections.names import sound_key
 from projections.project import Accepted, Links, archive_rows
@@ -107,17 +107,32 @@ async def archive(
     return new, conflicts
 
 
+# Each node of the threads of $1 gets its thread's id: the oldest node (opened_at, id).
+_RETHREAD = (
+    "WITH RECURSIVE comp(origin, node) AS (SELECT n, n FROM unnest($1::text[]) AS n"
+    " UNION SELECT c.origin, x.dst FROM comp c " + STEP.format(table="case_edge") + "),"
+    " canon AS (SELECT DISTINCT ON (c.origin) c.origin, t.case_id AS tid FROM comp c"
+    " JOIN case_thread t ON t.case_id = c.node ORDER BY c.origin, t.opened_at, t.case_id)"
+    " UPDATE case_thread t SET thread_id = canon.tid FROM comp JOIN canon"
+    " ON canon.origin = comp.origin WHERE t.case_id = comp.node"
+    " AND t.thread_id IS DISTINCT FROM canon.tid"
+)
+
+
 async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
     if ch.mentions:
         mi = sorted(ch.mentions.items())
         await conn.execute(
             "INSERT INTO mention AS m (record, name, national_id, nid_valid, birth_date, phone,"
-            " stamp, sound) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-            " $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])"
+            " stamp, sound, case_node, case_place) SELECT * FROM unnest($1::text[], $2::text[],"
+            " $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
+            " $10::text[])"
             " ON CONFLICT (record) DO UPDATE SET name = excluded.name,"
             " national_id = excluded.national_id, nid_valid = excluded.nid_valid,"
             " birth_date = excluded.birth_date, phone = excluded.phone, stamp = excluded.stamp,"
-            " sound = excluded.sound WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
+            " sound = excluded.sound, case_node = excluded.case_node,"
+            " case_place = excluded.case_place"
+            " WHERE m.stamp IS NULL OR excluded.stamp > m.stamp",
             [k for k, _ in mi],
             [f.get("name") for _, (_, f) in mi],
             [f.get("national_id") for _, (_, f) in mi],
@@ -126,6 +141,8 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             [f.get("phone") for _, (_, f) in mi],
             [stamp_text(st) for _, (st, _) in mi],
             [sound_key(f.get("name")) for _, (_, f) in mi],
+            [f.get("case_node") for _, (_, f) in mi],
+            [f.get("case_place") for _, (_, f) in mi],
         )
     if ch.mention_places:
         pi = sorted(ch.mention_places.items())
@@ -162,16 +179,23 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             dst,
             origin,
         )
+    rethread = sorted({n for e in ch.case_edges for n in e})
     if ch.cases:
         items2 = sorted(ch.cases.items())
-        await conn.execute(
-            "INSERT INTO case_thread (case_id, opened_at)"
-            " SELECT * FROM unnest($1::text[], $2::timestamptz[])"
-            " ON CONFLICT (case_id) DO UPDATE SET"
-            " opened_at = LEAST(case_thread.opened_at, excluded.opened_at)",
-            [k for k, _ in items2],
-            [v for _, v in items2],
-        )
+        # only nodes that are new or open earlier than known can change a thread's id
+        rethread += [
+            r[0]
+            for r in await conn.fetch(
+                "INSERT INTO case_thread AS t (case_id, opened_at)"
+                " SELECT * FROM unnest($1::text[], $2::timestamptz[])"
+                " ON CONFLICT (case_id) DO UPDATE SET opened_at = excluded.opened_at"
+                " WHERE excluded.opened_at < t.opened_at RETURNING case_id",
+                [k for k, _ in items2],
+                [v for _, v in items2],
+            )
+        ]
+    if rethread:
+        await conn.execute(_RETHREAD, sorted(set(rethread)))
     if ch.links:
         li = sorted(ch.links.items())
         await conn.execute(

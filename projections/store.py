@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -22,7 +23,13 @@ import structlog
 from projections.changes import Changes
 from projections.db import ANALYZED, POSITIONS_CHANNEL, Positions, positions_payload, read_positions
 from projections.decide import Decision
-from projections.decisions import apply_decisions, decide_persons_of_batch, decide_referrals
+from projections.decisions import (
+    apply_decisions,
+    decide_and_apply,
+    decide_persons_of_batch,
+    decide_referrals,
+    touched_by_batch,
+)
 from projections.intake import InboundRecord, RejectedRecord, split
 from projections.matching import DEFAULT, Model
 from projections.project import links_needed, project
@@ -33,6 +40,7 @@ log = structlog.get_logger("projections.store")
 
 ANALYZE_FIRST = 2000
 DEADLOCK_RETRIES = 5
+RESOLVE_LIMIT = 200  # records the resolver decides in one transaction
 DecisionSink = Callable[[Sequence[Decision]], Awaitable[None]]
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
 
@@ -50,9 +58,17 @@ class BatchResult:
 
 class Store:
     def __init__(
-        self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...], model: Model = DEFAULT
+        self,
+        pool: asyncpg.Pool,
+        consumer: str,
+        agencies: tuple[str, ...],
+        model: Model = DEFAULT,
+        defer_resolution: bool = False,
     ):
         self.pool = pool
+        # live workers: a batch queues the records it touched (pending_resolution) and
+        # commits; :meth:`resolve_pending` decides them beside the batches
+        self.defer_resolution = defer_resolution
         self.model = model  # who is who: the Fellegi–Sunter weights the resolver decides by
         self.consumer = consumer
         self.agencies = agencies
@@ -212,6 +228,14 @@ class Store:
             self._analyzing = asyncio.create_task(self.analyze())
         return result
 
+    async def drop_oldest_pending(self) -> str | None:
+        """Take the oldest queued record off the resolution queue undecided (one the matcher
+        failed on twice); returns it."""
+        return await self.pool.fetchval(
+            "DELETE FROM pending_resolution WHERE seq = (SELECT seq FROM pending_resolution"
+            " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING record"
+        )
+
     async def analyze(self) -> None:
         """Fresh planner statistics while the read model grows fast: at 2k, 4k, 8k, …
         events applied by this process. Autovacuum's thresholds lag a bulk load, and a plan
@@ -236,6 +260,49 @@ class Store:
     async def _decide(
         self, conn: asyncpg.Connection, ch: Changes, by_people: list[Decision]
     ) -> list[Decision]:
-        return await decide_persons_of_batch(
-            conn, ch, by_people, self.model
-        ) + await decide_referrals(conn, ch)
+        if not self.defer_resolution:
+            return await decide_persons_of_batch(
+                conn, ch, by_people, self.model
+            ) + await decide_referrals(conn, ch)
+        touched, _ = await touched_by_batch(conn, ch, by_people)
+        if touched:
+            await conn.execute(
+                "INSERT INTO pending_resolution (record) SELECT unnest($1::text[])", sorted(touched)
+            )
+            await conn.execute("SELECT pg_notify('hub_resolve', '')")
+        return await decide_referrals(conn, ch)
+
+    async def resolve_pending(self, decisions: DecisionSink, limit: int = RESOLVE_LIMIT) -> int:
+        """Decide the persons of up to ``limit`` queued records (oldest first; two workers
+        take different ones), send the decisions to the log, apply them, and take the rows
+        off the queue, all in one transaction: a crash leaves them queued. Returns how many
+        rows were taken (0: nothing waits)."""
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    rows = await conn.fetch(
+                        "SELECT seq, record FROM pending_resolution ORDER BY seq LIMIT $1"
+                        " FOR UPDATE SKIP LOCKED",
+                        limit,
+                    )
+                    if not rows:
+                        return 0
+                    made = await decide_and_apply(
+                        conn,
+                        {r[1] for r in rows},
+                        datetime.now(UTC).replace(microsecond=0),
+                        self.model,
+                    )
+                    if made:
+                        await decisions(made)
+                    await conn.execute(
+                        "DELETE FROM pending_resolution WHERE seq = ANY($1::bigint[])",
+                        [r[0] for r in rows],
+                    )
+                    return len(rows)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                log.warning("store.resolve_retried", attempt=attempt, error=type(exc).__name__)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from schemas.catalog import SCHEMA_DIR, load_catalog
+from schemas.notices import NOTICE_AGENCY, NOTICE_SOURCE, NOTICES
 from schemas.topics import COORDINATION_TOPIC, DEADLETTER_TOPIC, DEFAULT_AGENCIES, agency_topic
 
 OUT = SCHEMA_DIR / "asyncapi.yaml"
@@ -29,8 +30,9 @@ ENVELOPE = {
         "subject": {"type": "string"},
         "agency": {
             "type": "string",
-            "enum": list(DEFAULT_AGENCIES),
-            "description": "must be the agency of the topic, or the event is forged",
+            "enum": [*DEFAULT_AGENCIES, "hub"],
+            "description": 'must be the agency of the topic, or the event is forged; "hub" on'
+            " hub.coordination",
         },
         "dataschema": {"type": "string", "description": "names the version: …/v2"},
         "data": {"type": "object"},
@@ -88,10 +90,37 @@ def document() -> dict[str, Any]:
         "contentType": "application/octet-stream",
         "payload": {"type": "string", "format": "binary"},
     }
+    notice_refs = {}
+    for t, shape in NOTICES.items():
+        notice_refs[t] = {"$ref": f"#/components/messages/{t}"}
+        messages[t] = {
+            "name": t,
+            "title": t,
+            "summary": shape["description"],
+            "contentType": "application/cloudevents+json",
+            "payload": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/CloudEvent"},
+                    {
+                        "properties": {
+                            "type": {"const": t},
+                            "agency": {"const": NOTICE_AGENCY},
+                            "source": {"const": NOTICE_SOURCE},
+                            "data": shape,
+                        }
+                    },
+                ]
+            },
+        }
     channels[COORDINATION_TOPIC] = {
         "address": COORDINATION_TOPIC,
-        "description": "Referrals, escalations and overdue notices the hub raises (to come).",
-        "messages": {},
+        "description": "Referrals, escalations and overdue notices the hub raises; subject is"
+        " the thread's case id; the id is the same every time the same notice falls due.",
+        "messages": notice_refs,
+    }
+    operations["hub-coordinates"] = {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{COORDINATION_TOPIC}"},
     }
     operations["hub-rejects"] = {
         "action": "send",

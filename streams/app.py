@@ -12,6 +12,7 @@ composition root (``hub.worker``) supplies both, so nothing here reads the envir
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,8 @@ def create_app(
         try:
             if not projector:
                 projector.append(await start_projector())
+                resolver = asyncio.create_task(projector[0].resolve_forever())
+                resolver.add_done_callback(_stop_on_failure)
             async for events in stream.take_events(opts.batch_size, within=opts.batch_within):
                 await projector[0].apply(events)
         except Exception:
@@ -105,3 +108,14 @@ def create_app(
             os._exit(70)
 
     return app
+
+
+def _stop_on_failure(task: asyncio.Task[None]) -> None:
+    """The resolver ended other than by cancellation: stop the worker loudly, as the intake
+    does; the supervisor restarts it and the queued records are decided then."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    log.error("resolver.failed", error=f"{type(exc).__name__}: {exc}" if exc else "ended")
+    sys.stderr.flush()
+    os._exit(70)

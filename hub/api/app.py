@@ -34,7 +34,7 @@ from hub.api.context import OrjsonResponse, unaudited_v1_routes
 from hub.api.headers import SecurityHeaders, docs_policy
 from hub.api.offsets import PositionWatcher
 from hub.audit import AuditWriter
-from hub.bootstrap import new_pool, start_producer
+from hub.bootstrap import coordination_rules, new_pool, start_producer
 from hub.config import Settings
 from hub.feed import LiveFeed
 from hub.gateway import Gateway
@@ -81,6 +81,7 @@ class Observe:
 def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
     grid_map = GridMap.from_env()  # HUB_GRID_GEOJSON, HUB_TIMEZONE: fail at start too
+    rules = coordination_rules(settings)  # HUB_RULES: fail at start too
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +89,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.tokens = tokens
         app.state.policy = policy
         app.state.grid_map = grid_map
+        app.state.rules = rules
         app.state.audit = AuditWriter(app.state.pool)
         app.state.audit.start()
         app.state.feed = LiveFeed(app.state.pool)

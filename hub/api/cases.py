@@ -9,10 +9,12 @@ from fastapi import Depends, Query
 from fastapi.responses import Response
 
 from hub.api.context import ReadContext, answer, reader, v1_router
+from hub.api.coordination import RulesInForce
 from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
 from projections.reads import cases as cases_reads
 from projections.reads import grids as grids_reads
+from projections.reads import sla as sla_reads
 
 router = v1_router(tags=["cases"])
 CaseReader = Annotated[ReadContext, Depends(reader("case"))]
@@ -25,6 +27,9 @@ EXAMPLE_CASE = {
     "stage": "dispatched",
     "due_at": "2026-11-24T08:00:00+08:00",
     "overdue": False,
+    "sla": {"stage": "handle", "due_at": "2026-11-24T10:00:00+08:00", "level": "yellow"},
+    "returns": 0,
+    "rework": 0,
     "grid": "110105001001",
     "persons": [{"person_id": "P-a92b61bb612f4cc6", "role": "reporter", "agency": "city"}],
     "places": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号"}],
@@ -35,9 +40,21 @@ def _persons_of(case: dict[str, Any]) -> list[str]:
     return sorted({p["person_id"] for p in case.get("persons", []) if p["person_id"]})
 
 
+def _persons_of_all(cases: list[dict[str, Any]]) -> list[str]:
+    return sorted({p for c in cases for p in _persons_of(c)})
+
+
+SCAN_CHUNK = 200  # candidate threads read per round
+MAX_SCAN = 2000  # threads read for one page at most; then the page ends with a cursor
+
+
 @router.get(
     "/v1/cases",
-    summary="Find cases by grid, status, stage, category, agency, overdue (cursor pages)",
+    summary="Find case threads by grid, status, stage, category, agency, overdue (cursor pages)",
+    description="Each item is the thread as `GET /v1/cases/{case_id}` answers it (the same "
+    "id, refs, stage, status, persons, overdue), masked by the same policy; every filter "
+    "applies to the thread's own values as the reader may see them. A page may hold fewer "
+    "than `limit` items when `next` is not null.",
     responses={
         200: {
             "content": {
@@ -63,6 +80,7 @@ def _persons_of(case: dict[str, Any]) -> list[str]:
 )
 async def find_cases(
     ctx: CaseReader,
+    rules: RulesInForce,
     grid: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{2,32}$")] = None,
     status: Annotated[Literal["open", "closed"] | None, Query()] = None,
     stage: Annotated[str | None, Query(max_length=64)] = None,
@@ -77,16 +95,29 @@ async def find_cases(
         for k, v in (("grid", grid), ("status", status), ("stage", stage), ("category", category))
         if v is not None
     }
-    if status == "open":
-        filters.pop("status")  # "open" is also the absence of a status: filter after reading
-    items, nxt = await cases_reads.find_cases(
-        ctx.pool, filters, agency, overdue, datetime.now(UTC), cursor, limit
-    )
-    if status == "open":
-        items = [i for i in items if i["status"] == "open"]
-    items = [ctx.policy.mask_case(ctx.principal, i)[0] for i in items]
-    await ctx.done([])
-    return {"items": items, "next": nxt}
+    drive = {k: v for k, v in filters.items() if (k, v) != ("status", "open")}  # open: no fact
+    at = datetime.now(UTC)
+    items: list[dict[str, Any]] = []
+    after, scanned = cursor, 0
+    while True:
+        ids = await cases_reads.candidate_threads(ctx.pool, drive, agency, after, SCAN_CHUNK)
+        for tid in ids:
+            after, scanned = tid, scanned + 1
+            c = await cases_reads.case(ctx.pool, tid, at)
+            if c is None or c["case_id"] != tid:
+                continue  # joined into an older thread since: listed under that one's id
+            await sla_reads.add_sla(ctx.pool, [c], rules, at)
+            shown = ctx.policy.mask_case(ctx.principal, c)[0]
+            if cases_reads.matches(shown, filters, agency, overdue):
+                items.append(shown)
+                if len(items) > limit:
+                    await ctx.done(_persons_of_all(items[:limit]))
+                    return {"items": items[:limit], "next": items[limit - 1]["case_id"]}
+        if len(ids) < SCAN_CHUNK or scanned >= MAX_SCAN:
+            # a page may end short of ``limit`` after MAX_SCAN threads: ``next`` goes on
+            nxt = after if len(ids) == SCAN_CHUNK else None
+            await ctx.done(_persons_of_all(items))
+            return {"items": items, "next": nxt}
 
 
 @router.get(
@@ -98,11 +129,12 @@ async def find_cases(
     },
     response_model=None,
 )
-async def get_case(case_id: CaseId, ctx: CaseReader) -> Response:
+async def get_case(case_id: CaseId, ctx: CaseReader, rules: RulesInForce) -> Response:
     c = await cases_reads.case(ctx.pool, case_id, datetime.now(UTC))
     if c is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")
+    await sla_reads.add_sla(ctx.pool, [c], rules, datetime.now(UTC))
     shown, masked = ctx.policy.mask_case(ctx.principal, c)
     await ctx.done(_persons_of(shown), "ok-masked" if masked else "ok")
     return answer(shown)
@@ -152,7 +184,7 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
 @router.get(
     "/v1/grids",
     tags=["grids"],
-    summary="Every grid with city cases: open, overdue, closed (the dashboard map)",
+    summary="Every grid with case threads: open, overdue, closed (the dashboard map)",
     responses={
         200: {
             "content": {
@@ -168,8 +200,11 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
         }
     },
 )
-async def list_grids(ctx: CaseReader) -> dict[str, Any]:
+async def list_grids(ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
     items = await grids_reads.grids(ctx.pool, datetime.now(UTC))
+    levels = await sla_reads.grid_sla(ctx.pool, rules, datetime.now(UTC))
+    for item in items:
+        item["sla"] = levels.get(item["grid"], {"green": 0, "yellow": 0, "red": 0})
     await ctx.done([])
     return {"items": items, "next": None}
 
@@ -177,7 +212,7 @@ async def list_grids(ctx: CaseReader) -> dict[str, Any]:
 @router.get(
     "/v1/grids/{grid}",
     tags=["grids"],
-    summary="The grid board: open, overdue and closed cases, incidents, residents",
+    summary="The grid board: open, overdue and closed case threads, incidents, residents",
     responses={
         200: {
             "content": {
@@ -195,9 +230,12 @@ async def list_grids(ctx: CaseReader) -> dict[str, Any]:
         404: {"description": "unknown grid"},
     },
 )
-async def get_grid(grid: GridCode, ctx: CaseReader) -> dict[str, Any]:
-    board = await grids_reads.grid_board(ctx.pool, grid, datetime.now(UTC))
+async def get_grid(grid: GridCode, ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
+    sees_sealed = not ctx.policy.case_sealed_for(ctx.principal, {"sealed": True})
+    board = await grids_reads.grid_board(ctx.pool, grid, datetime.now(UTC), sees_sealed)
     await ctx.done([], "ok" if board else "not-found")
     if board is None:
         raise Problem(404, "Not found", f"nothing is known in grid {grid!r}")
+    levels = await sla_reads.grid_sla(ctx.pool, rules, datetime.now(UTC), grid)
+    board["sla"] = levels.get(grid, {"green": 0, "yellow": 0, "red": 0})
     return board

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from hub.sim.matters import Matters
-from hub.sim.people import GIVEN, SURNAMES, TYPOS, national_id
+from hub.sim.people import DOTTED, GIVEN, NOISE, SURNAMES, TYPOS, national_id, swapped, written
 from hub.sim.world import City, Person, Place, build_world
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -41,6 +41,8 @@ class SimConfig:
     noise: float = 0.1
     days: int = 300
     start: datetime = START  # the demo ends its timeline at now, so some cases are not yet due
+    late: float = 0.0  # share of agency records published late (out of event-time order)
+    late_hours: float = 48.0
 
 
 @dataclass
@@ -70,9 +72,13 @@ class Simulator(Matters):
         female = rng.random() < 0.5
         birth = datetime(1935, 1, 1) + timedelta(days=rng.randrange(0, 365 * 70))
         nid = national_id(rng, region, birth, female)
-        name = rng.choice(SURNAMES) + "".join(
-            rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2)))
-        )
+        if rng.random() < 0.03:
+            first, second = rng.sample(DOTTED, 2)
+            name = f"{first}·{second}"
+        else:
+            name = rng.choice(SURNAMES) + "".join(
+                rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2)))
+            )
         phones = [f"1{rng.choice('3578')}{rng.randrange(0, 10**9):09d}" for _ in range(2)]
         n = len(self.city.residents) + len(self.city.visitors) + 1
         return Person(f"TP-{n:08d}", nid, name, "F" if female else "M", f"{birth:%Y-%m-%d}", phones)
@@ -88,8 +94,16 @@ class Simulator(Matters):
             m["birth_date"] = p.birth
         m["phone"] = p.phones[0]
         if noisy:
-            kind = rng.choice(("typo", "id-missing", "id-mistyped", "phone"))
-            if kind == "typo":
+            kind = rng.choice(NOISE)
+            if kind == "written":
+                m["name"] = written(rng, p.name)
+            elif kind == "id-swapped" and "national_id" in m:
+                m["national_id"] = swapped(rng, m["national_id"], 6, 16)
+            elif kind == "phone-swapped":
+                m["phone"] = swapped(rng, m["phone"], 3, 10)
+            elif kind == "phone-missing":
+                m.pop("phone")
+            elif kind == "typo":
                 chars = list(p.name)
                 idx = [i for i, c in enumerate(chars) if c in TYPOS]
                 if idx:
@@ -106,6 +120,25 @@ class Simulator(Matters):
             else:
                 m["phone"] = p.phones[1]
         return m
+
+    def publish_order(self) -> None:
+        """Agencies publishing late: with ``cfg.late``, that share of agency records is sent
+        up to ``cfg.late_hours`` after its events happened (each record's events still in
+        their own order, as one system sends them); the rest as they happen."""
+        rng = random.Random(self.cfg.seed * 7919 + 1)
+        delay: dict[tuple[str, str], timedelta] = {}
+        sent: dict[tuple[str, str], datetime] = {}
+        keyed = []
+        for e in self.out:
+            key = (e.event["agency"], e.event["subject"])
+            if key not in delay:
+                late = rng.random() < self.cfg.late
+                delay[key] = timedelta(hours=rng.uniform(0.5, self.cfg.late_hours) if late else 0)
+            at = max(e.time + delay[key], sent.get(key, e.time))
+            sent[key] = at
+            keyed.append((at, e.event["id"], e))
+        keyed.sort(key=lambda x: (x[0], x[1]))
+        self.out = [e for _, _, e in keyed]
 
     def _address(self, place: Place, noisy: bool) -> dict[str, Any]:
         text = self.rng.choice(place.variants()[1:]) if noisy else place.canonical()
@@ -224,6 +257,8 @@ class Simulator(Matters):
         self.civil()
         self.cases()
         self.out.sort(key=lambda e: (e.time, e.event["id"]))
+        if self.cfg.late:
+            self.publish_order()
         return self.out
 
 

@@ -120,6 +120,21 @@ class Justice:
         t2 = t + timedelta(days=rng.uniform(5, 20))
         settled = not criminal and rng.random() < 0.6
         if not criminal:
+            # Handed to mediation (诉前调解) the next day, due a month on; a separate random
+            # stream, so the rest of the city is what it was before coordination came.
+            self._emit(
+                "court",
+                "court.mediation.assigned",
+                t + timedelta(days=1),
+                ccase,
+                {
+                    "case_id": ccase,
+                    "mediator": "望京街道人民调解委员会",
+                    "due_at": (t + timedelta(days=31)).isoformat(),
+                },
+                {"matter": matter},
+                False,
+            )
             self._emit(
                 "court",
                 "court.mediation.concluded",

@@ -5,6 +5,7 @@ judged, some sealed). A part of :class:`hub.sim.city.Simulator`."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -112,6 +113,36 @@ class Matters(Justice):
             step,
             False,
         )
+        # Coordination flows on a random stream of their own (the rest of the city draws
+        # what it drew before): departments sending the case back, approved extensions.
+        co = random.Random(f"{self.cfg.seed}/{case_id}/coordination")
+        if co.random() < 0.08:
+            for i in range(co.choice((1, 1, 2, 3))):
+                self._emit(
+                    "city",
+                    "city.case.returned",
+                    t2 + timedelta(minutes=20 * (i + 1)),
+                    case_id,
+                    {"case_id": case_id, "by_department": "物业", "reason": "不属于本单位职责"},
+                    step,
+                    False,
+                )
+        if co.random() < 0.05:
+            due = due + timedelta(days=2)
+            self._emit(
+                "city",
+                "city.case.extended",
+                t2 + timedelta(hours=1),
+                case_id,
+                {
+                    "case_id": case_id,
+                    "due_at": due.isoformat(),
+                    "reason": "需协调产权单位",
+                    "approved_by": "区城市运行管理指挥中心",
+                },
+                step,
+                False,
+            )
         late = rng.random() < 0.15
         # In the last four days of the timeline, most cases are still being handled
         # (nothing reported back yet); older ones were all handled, some late.
@@ -171,6 +202,16 @@ class Matters(Justice):
             step,
             False,
         )
+        if co.random() < 0.6:  # the follow-up call (回访); one in ten not satisfied
+            self._emit(
+                "city",
+                "city.feedback.recorded",
+                t4 + timedelta(days=1),
+                case_id,
+                {"case_id": case_id, "satisfied": co.random() >= 0.1, "channel": "phone"},
+                step,
+                False,
+            )
         return case_id
 
     def cases(self) -> None:

@@ -41,6 +41,25 @@ COMMON_GIVEN = (
     "秀兰",
     "霞",
 )
+# Names written with a middle dot (Uyghur, Tibetan and other names in Chinese script): a
+# given name and a father's or second name, each of several characters.
+DOTTED = (
+    "买买提",
+    "吐尔逊",
+    "阿依古丽",
+    "艾买提",
+    "古丽娜尔",
+    "吾买尔",
+    "艾力",
+    "热依拉",
+    "阿不都",
+    "帕提古丽",
+    "扎西",
+    "次仁",
+    "卓玛",
+    "多吉",
+    "阿迪力",
+)
 # Characters agencies confuse when typing a name (same sound or shape).
 TYPOS = {
     "伟": "玮",
@@ -96,3 +115,37 @@ def national_id(rng: random.Random, region: str, birth: datetime, female: bool) 
     )
     first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
     return first17 + checksum_char(first17)
+
+
+# How a mention goes wrong (one kind per noisy mention): a character of the same sound or
+# shape, the name written another way (a full-width space, the middle dot dropped or
+# written as a full stop), the identity number missing, mistyped or with two neighbouring
+# digits swapped, the phone swapped the same way, missing, or another of the person's.
+NOISE = (
+    "typo",
+    "written",
+    "id-missing",
+    "id-mistyped",
+    "id-swapped",
+    "phone",
+    "phone-swapped",
+    "phone-missing",
+)
+
+
+def written(rng: random.Random, name: str) -> str:
+    """The name as another clerk writes it."""
+    if "·" in name:
+        return name.replace("·", rng.choice(("", ".", "•", "・")))
+    if len(name) >= 2:
+        return name[0] + "\u3000" + name[1:]
+    return name
+
+
+def swapped(rng: random.Random, digits: str, lo: int, hi: int) -> str:
+    """Two neighbouring characters between ``lo`` and ``hi`` swapped (a typing slip)."""
+    hi = min(hi, len(digits) - 2)
+    if hi < lo:
+        return digits
+    i = rng.randrange(lo, hi + 1)
+    return digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]

@@ -120,6 +120,62 @@ async def case_timeline(
 CASE_FILTERS = ("grid", "status", "stage", "category")
 
 
+async def candidate_threads(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    filters: dict[str, str],
+    agency: str | None,
+    after: str | None,
+    limit: int,
+) -> list[str]:
+    """Thread ids after ``after``, in id order, that may match: some record of the thread
+    states the most selective filter (grid, then category, stage, status, agency). A
+    thread's own values are its latest statements across its records, and what a reader
+    may see of them is for the policy: read each with :func:`case`, mask, and check every
+    filter on what is shown."""
+    assert set(filters) <= set(CASE_FILTERS), filters  # names go into SQL: only known ones
+    for name in ("grid", "category", "stage", "status"):
+        if name in filters:
+            rows = await conn.fetch(
+                "SELECT DISTINCT t.thread_id FROM entity_field f JOIN case_thread t"
+                " ON t.case_id = f.entity_id WHERE f.entity_kind = 'case' AND f.field = $1"
+                " AND f.value = to_jsonb($2::text) AND ($3::text IS NULL OR t.thread_id > $3)"
+                " ORDER BY 1 LIMIT $4",
+                name,
+                filters[name],
+                after,
+                limit,
+            )
+            return [r[0] for r in rows]
+    if agency:
+        rows = await conn.fetch(
+            "SELECT DISTINCT t.thread_id FROM record_link l JOIN case_thread t"
+            " ON t.case_id = l.entity_id WHERE l.entity_kind = 'case' AND l.agency = $1"
+            " AND ($2::text IS NULL OR t.thread_id > $2) ORDER BY 1 LIMIT $3",
+            agency,
+            after,
+            limit,
+        )
+        return [r[0] for r in rows]
+    rows = await conn.fetch(
+        "SELECT DISTINCT thread_id FROM case_thread WHERE ($1::text IS NULL OR thread_id > $1)"
+        " ORDER BY 1 LIMIT $2",
+        after,
+        limit,
+    )
+    return [r[0] for r in rows]
+
+
+def matches(
+    case: dict[str, Any], filters: dict[str, str], agency: str | None, overdue: bool | None
+) -> bool:
+    """Whether a thread, as shown, answers every filter (its own latest values)."""
+    if any(case.get(k) != v for k, v in filters.items()):
+        return False
+    if agency and not any(r.get("agency") == agency for r in case.get("refs") or []):
+        return False
+    return overdue is None or bool(case.get("overdue")) == overdue
+
+
 async def case_facts(
     conn: asyncpg.Pool | asyncpg.Connection, case_ids: list[str], fields: list[str]
 ) -> dict[str, dict[str, Any]]:
@@ -134,68 +190,3 @@ async def case_facts(
         ):
             out.setdefault(r[0], {})[r[1]] = r[2]
     return out
-
-
-async def find_cases(
-    conn: asyncpg.Pool | asyncpg.Connection,
-    filters: dict[str, str],
-    agency: str | None,
-    overdue: bool | None,
-    at: datetime,
-    after: str | None,
-    limit: int,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Case records matching every filter, in case id order, with a cursor for the next page.
-    Each item is the record's own summary; ``GET /v1/cases/{id}`` gives the whole thread."""
-    joins, args, where = [], [], []
-    assert set(filters) <= set(CASE_FILTERS), filters  # names go into SQL: only known ones
-    for i, (name, value) in enumerate(sorted(filters.items())):
-        joins.append(
-            f" JOIN entity_field f{i} ON f{i}.entity_kind = 'case'"
-            f" AND f{i}.entity_id = c.case_id AND f{i}.field = '{name}'"
-            f" AND f{i}.value = to_jsonb(${len(args) + 1}::text)"
-        )
-        args.append(value)
-    if agency:
-        args.append(agency)
-        where.append(
-            f"EXISTS (SELECT 1 FROM record_link l WHERE l.entity_kind = 'case'"
-            f" AND l.entity_id = c.case_id AND l.agency = ${len(args)})"
-        )
-    args.append(after)
-    where.append(f"(${len(args)}::text IS NULL OR c.case_id > ${len(args)}::text)")
-    sql = (
-        "SELECT c.case_id FROM case_thread c"
-        + "".join(joins)
-        + " WHERE "
-        + " AND ".join(where)
-        + " ORDER BY c.case_id LIMIT 5000"
-    )
-    ids = [r[0] for r in await conn.fetch(sql, *args)]
-    out: list[dict[str, Any]] = []
-    last = None
-    for i in range(0, len(ids), 200):
-        chunk = ids[i : i + 200]
-        facts = await case_facts(
-            conn, chunk, ["category", "status", "stage", "due_at", "grid", "sealed"]
-        )
-        for cid in chunk:
-            f = facts.get(cid, {})
-            status = f.get("status") or "open"
-            item = {
-                "case_id": cid,
-                "category": f.get("category"),
-                "status": status,
-                "stage": f.get("stage"),
-                "due_at": f.get("due_at"),
-                "overdue": is_overdue(f.get("due_at"), status, at),
-                "grid": f.get("grid"),
-                "sealed": bool(f.get("sealed")),
-            }
-            if overdue is not None and item["overdue"] != overdue:
-                continue
-            out.append(item)
-            last = cid
-            if len(out) > limit:
-                return out[:limit], out[limit - 1]["case_id"]
-    return out, None if len(ids) < 5000 else last

@@ -1,5 +1,5 @@
-"""Grids: the board of one grid and the list of all, counting open, overdue and closed
-cases."""
+"""Grids: the board of one grid and the list of all, counting case threads (not agency
+records): open, overdue and closed threads, incidents, residents."""
 
 from __future__ import annotations
 
@@ -10,23 +10,45 @@ import asyncpg
 
 from projections.reads.cases import is_overdue
 
+# Each thread with a record in the grid (or in any grid), read as GET /v1/cases/{id} reads
+# it: each field its latest statement across the thread's records; and whether the thread
+# is nothing but police incidents (counted apart, as incidents).
+_THREADS = (
+    "WITH th AS (SELECT DISTINCT t.thread_id FROM entity_field g JOIN case_thread t"
+    " ON t.case_id = g.entity_id WHERE g.entity_kind = 'case' AND g.field = 'grid'"
+    " AND ($1::text IS NULL OR g.value = to_jsonb($1::text))),"
+    " nodes AS (SELECT t.thread_id, t.case_id FROM case_thread t JOIN th USING (thread_id)),"
+    " latest AS (SELECT DISTINCT ON (n.thread_id, f.field) n.thread_id, f.field,"
+    " f.value #>> '{}' AS v FROM nodes n JOIN entity_field f ON f.entity_kind = 'case'"
+    " AND f.entity_id = n.case_id AND f.field IN ('grid', 'status', 'due_at', 'sealed')"
+    " ORDER BY n.thread_id, f.field, f.time DESC, f.source DESC, f.event_id DESC),"
+    " kinds AS (SELECT n.thread_id, bool_and(l.agency = 'police' AND l.kind = 'incident')"
+    " AS incident FROM nodes n JOIN record_link l ON l.entity_kind = 'case'"
+    " AND l.entity_id = n.case_id GROUP BY 1)"
+    " SELECT k.thread_id, k.incident,"
+    " max(l.v) FILTER (WHERE l.field = 'grid') AS grid,"
+    " max(l.v) FILTER (WHERE l.field = 'status') AS status,"
+    " max(l.v) FILTER (WHERE l.field = 'due_at') AS due_at,"
+    " max(l.v) FILTER (WHERE l.field = 'sealed') AS sealed"
+    " FROM kinds k LEFT JOIN latest l USING (thread_id) GROUP BY k.thread_id, k.incident"
+    " ORDER BY k.thread_id"
+)
+
+
+async def _threads(
+    conn: asyncpg.Pool | asyncpg.Connection, grid: str | None
+) -> list[asyncpg.Record]:
+    # a thread belongs to the grid its latest statement names
+    return [r for r in await conn.fetch(_THREADS, grid) if grid is None or r["grid"] == grid]
+
 
 async def grid_board(
-    conn: asyncpg.Pool | asyncpg.Connection, grid: str, at: datetime
+    conn: asyncpg.Pool | asyncpg.Connection, grid: str, at: datetime, sealed_ids: bool = False
 ) -> dict[str, Any] | None:
-    """Open, overdue and closed city cases, incidents and current residents of one grid.
-    Overdue is asked at ``at``, never stored."""
-    rows = await conn.fetch(
-        "SELECT g.entity_id AS case_id, l.agency, l.kind, s.value #>> '{}' AS status,"
-        " d.value #>> '{}' AS due_at FROM entity_field g"
-        " JOIN record_link l ON l.entity_kind = 'case' AND l.entity_id = g.entity_id"
-        " LEFT JOIN entity_field s ON s.entity_kind = 'case' AND s.entity_id = g.entity_id"
-        "  AND s.field = 'status'"
-        " LEFT JOIN entity_field d ON d.entity_kind = 'case' AND d.entity_id = g.entity_id"
-        "  AND d.field = 'due_at'"
-        " WHERE g.field = 'grid' AND g.value = to_jsonb($1::text) AND g.entity_kind = 'case'",
-        grid,
-    )
+    """Open, overdue and closed threads, incidents and current residents of one grid.
+    Overdue is asked at ``at``, never stored. Ids of sealed threads are listed only when
+    ``sealed_ids`` (the reader may see them); they are counted either way."""
+    rows = await _threads(conn, grid)
     residents = await conn.fetchval(
         "SELECT count(DISTINCT cp.entity_id) FROM entity_field pg JOIN entity_field cp"
         " ON cp.field = 'current_place' AND cp.value = to_jsonb(pg.entity_id)"
@@ -36,7 +58,7 @@ async def grid_board(
     )
     if not rows and not residents:
         return None
-    board = {
+    board: dict[str, Any] = {
         "grid": grid,
         "cases": {"open": 0, "overdue": 0, "closed": 0},
         "incidents": {"open": 0, "closed": 0},
@@ -44,36 +66,27 @@ async def grid_board(
         "overdue_case_ids": [],
     }
     for r in rows:
-        status = r["status"] or "open"
-        if (r["agency"], r["kind"]) == ("police", "incident"):
-            board["incidents"]["closed" if status == "closed" else "open"] += 1
-        elif r["agency"] == "city":
-            board["cases"][status if status in ("open", "closed") else "open"] += 1
-            if is_overdue(r["due_at"], status, at):
-                board["cases"]["overdue"] += 1
-                board["overdue_case_ids"].append(r["case_id"])
-    board["overdue_case_ids"].sort()
+        status = "closed" if r["status"] == "closed" else "open"
+        if r["incident"]:
+            board["incidents"][status] += 1
+            continue
+        board["cases"][status] += 1
+        if is_overdue(r["due_at"], status, at):
+            board["cases"]["overdue"] += 1
+            if sealed_ids or r["sealed"] != "true":
+                board["overdue_case_ids"].append(r["thread_id"])
     return board
 
 
 async def grids(conn: asyncpg.Pool | asyncpg.Connection, at: datetime) -> list[dict[str, Any]]:
-    """Every grid with city cases: open, overdue (asked at ``at``) and closed counts."""
-    rows = await conn.fetch(
-        "SELECT g.value #>> '{}' AS grid, s.value #>> '{}' AS status,"
-        " d.value #>> '{}' AS due_at FROM entity_field g"
-        " JOIN record_link l ON l.entity_kind = 'case' AND l.entity_id = g.entity_id"
-        "  AND l.agency = 'city'"
-        " LEFT JOIN entity_field s ON s.entity_kind = 'case' AND s.entity_id = g.entity_id"
-        "  AND s.field = 'status'"
-        " LEFT JOIN entity_field d ON d.entity_kind = 'case' AND d.entity_id = g.entity_id"
-        "  AND d.field = 'due_at'"
-        " WHERE g.field = 'grid' AND g.entity_kind = 'case'"
-    )
+    """Every grid with case threads: open, overdue (asked at ``at``) and closed counts."""
     out: dict[str, dict[str, Any]] = {}
-    for r in rows:
+    for r in await _threads(conn, None):
+        if r["incident"] or r["grid"] is None:
+            continue
         b = out.setdefault(r["grid"], {"grid": r["grid"], "open": 0, "overdue": 0, "closed": 0})
-        status = r["status"] or "open"
-        b["closed" if status == "closed" else "open"] += 1
+        status = "closed" if r["status"] == "closed" else "open"
+        b[status] += 1
         if is_overdue(r["due_at"], status, at):
             b["overdue"] += 1
     return [out[k] for k in sorted(out)]

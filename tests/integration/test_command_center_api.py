@@ -174,17 +174,25 @@ async def test_sealed_cases_and_suspects_are_shown_only_to_whom_the_policy_names
     seen_by_city = (
         await api.get("/v1/persons", params={"national_id": suspect_nid}, headers=CC)
     ).json()["items"][0]
+    # the thread is sealed: it is listed as something to ask the court about, and neither
+    # its id nor the court's case number nor the suspect's record shows by this route
     assert {
         "case_id": None,
         "role": "restricted",
-        "agency": "police",
-        "ask": ["court", "police"],
+        "agency": None,
+        "ask": ["court"],
     } in seen_by_city["cases"]
+    for hidden in (as_court["case_id"], *as_court.get("also_known_as", []), f"{tag}F-2026-0009"):
+        assert hidden not in str(seen_by_city), hidden
     assert "suspect" not in str(seen_by_city["records"])
+    seen_by_court = (
+        await api.get("/v1/persons", params={"national_id": suspect_nid}, headers=court)
+    ).json()["items"][0]
+    assert as_court["case_id"] in {c["case_id"] for c in seen_by_court["cases"]}
     seen_by_police = (
         await api.get("/v1/persons", params={"national_id": suspect_nid}, headers=police)
     ).json()["items"][0]
-    assert "suspect" in {c["role"] for c in seen_by_police["cases"]}
+    assert as_court["case_id"] not in str(seen_by_police)  # sealed for the police too
     outcome = await db.fetchval(
         "SELECT outcome FROM audit_log WHERE user_name = 'duty-officer-7' AND $1 = ANY(subject_ids)"
         " ORDER BY id DESC LIMIT 1",
@@ -224,3 +232,55 @@ async def test_places_with_coordinates_are_points_on_the_grid_map(
     assert (
         await api.get(f"/v1/places/{mine[0]['properties']['place_id']}", headers=CC)
     ).status_code == 200
+
+
+async def test_one_thread_reads_the_same_everywhere(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker
+) -> None:
+    """A matter the city, the police and the court each recorded: one id, one reading, in
+    the case read, the case list (and its filters), a person's cases and the grid board."""
+    tag = unique("one") + "-"
+    events = story.story(seed=37, n_residents=3, tag=tag)
+    ends = await publish(producer, events)
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+    court_id = await db.fetchval(
+        "SELECT entity_id FROM record_link WHERE agency = 'court'"
+        " AND kind = 'case' AND record_id = $1",
+        f"{tag}F-2026-0009",
+    )
+    alone = (await api.get(f"/v1/cases/{court_id}", headers=CC)).json()
+    tid, aka = alone["case_id"], alone["also_known_as"]
+    assert {r["agency"] for r in alone["refs"]} >= {"city", "police", "court"} and aka
+    for old in [court_id, *aka]:  # every record's id answers with the thread
+        assert (await api.get(f"/v1/cases/{old}", headers=CC)).json()["case_id"] == tid
+
+    async def listed(**params: str) -> list[dict]:
+        items, cursor = [], None
+        while True:
+            page = await api.get(
+                "/v1/cases",
+                params={**params, "limit": "7", **({"cursor": cursor} if cursor else {})},
+                headers=CC,
+            )
+            assert page.status_code == 200, page.text
+            items += page.json()["items"]
+            cursor = page.json()["next"]
+            if cursor is None:
+                return items
+
+    in_grid = await listed(grid=alone["grid"])
+    assert len({i["case_id"] for i in in_grid}) == len(in_grid)  # each thread once
+    assert [i for i in in_grid if i["case_id"] in {tid, *aka}] == [alone]
+    assert tid in {i["case_id"] for i in await listed(grid=alone["grid"], stage=alone["stage"])}
+    assert tid in {i["case_id"] for i in await listed(grid=alone["grid"], agency="court")}
+    other = "reported" if alone["stage"] != "reported" else "closed"
+    assert tid not in {i["case_id"] for i in await listed(grid=alone["grid"], stage=other)}
+
+    nid = events[0]["data"]["person"]["national_id"]
+    person = (await api.get("/v1/persons", params={"national_id": nid}, headers=CC)).json()
+    ids = [c["case_id"] for c in person["items"][0]["cases"]]
+    assert ids.count(tid) == 1 and not set(aka) & set(ids)
+
+    board = (await api.get(f"/v1/grids/{alone['grid']}", headers=CC)).json()
+    assert (tid in board["overdue_case_ids"]) == alone["overdue"]
+    assert not set(aka) & set(board["overdue_case_ids"])

@@ -32,6 +32,11 @@ CONTRACT_TYPES = {
     "court.hearing.scheduled",
     "court.judgment.issued",
     "court.case.sealed",
+    # contract section 7 (v1.1): coordination
+    "city.case.returned",
+    "city.case.extended",
+    "city.feedback.recorded",
+    "court.mediation.assigned",
 }
 
 

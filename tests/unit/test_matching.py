@@ -7,7 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.matching import DEFAULT, Record, cluster, compare, name_frequency, score, train
+from projections.clustering import cluster
+from projections.matching import DEFAULT, Record, compare, name_frequency, score, train
 
 
 def rec(
@@ -165,3 +166,62 @@ def test_a_model_round_trips_and_a_bad_file_says_what_is_wrong(tmp_path) -> None
         assert "model.json" in str(exc) and "missing or wrong" in str(exc)
     else:
         raise AssertionError("a model without weights was accepted")
+
+
+def _persons(records: list[Record], links: set[tuple[str, str]]) -> set[frozenset[str]]:
+    parent = {r.record: r.record for r in records}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in links:
+        parent[find(a)] = find(b)
+    out: dict[str, set[str]] = {}
+    for r in records:
+        out.setdefault(find(r.record), set()).add(r.record)
+    return {frozenset(v) for v in out.values()}
+
+
+def test_a_name_alone_joins_its_thread_mate() -> None:
+    # a grid member's note of a party by name alone, and the police record of that party
+    note = rec("city:case-party:C1/1", "周玉梅")
+    police = rec("police:case-party:P1/suspect", "周玉梅", "110101199310251189", True, "1993-10-25")
+    pairs = [score(DEFAULT, note, police)]
+    assert cluster(DEFAULT, [note, police], pairs) == set()  # a name alone is not a person
+    links = cluster(DEFAULT, [note, police], pairs, mates=[(note.record, police.record)])
+    assert links == {(note.record, police.record)}
+
+
+def test_thread_mates_of_two_people_join_no_one() -> None:
+    # two people of one name in one matter: the note cannot say which one it is
+    note = rec("n", "王伟")
+    a = rec("a", "王伟", "110105198001010021", True, "1980-01-01")
+    b = rec("b", "王伟", None, False, "1990-05-05", "13900000000")
+    mates = [("a", "n"), ("b", "n"), ("a", "b")]
+    pairs = [score(DEFAULT, x, y) for x, y in ((a, note), (b, note), (a, b))]
+    assert cluster(DEFAULT, [note, a, b], pairs, mates=mates) == set()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_thread_mates_do_not_depend_on_order(rnd: random.Random) -> None:
+    rs = [
+        rec("n1", "李娜"),
+        rec("n2", "黎娜"),
+        rec("p", "李娜", "110105198001010021", True, "1980-01-01"),
+        rec("q", "李娜", None, False, "1980-01-01", "13911112222"),
+        rec("z", "赵敏", phone="13800000000"),
+        rec("z2", "赵敏"),
+    ]
+    mates = [("n1", "n2"), ("n1", "p"), ("n2", "q"), ("z", "z2")]
+    pairs = [score(DEFAULT, a, b) for i, a in enumerate(rs) for b in rs[i + 1 :]]
+    expected = _persons(rs, cluster(DEFAULT, rs, pairs, mates=mates))
+    assert frozenset({"n1", "n2", "p", "q"}) in expected
+    assert frozenset({"z", "z2"}) in expected
+    rs2, pairs2, mates2 = rs[:], pairs[:], [tuple(rnd.sample(m, 2)) for m in mates]
+    rnd.shuffle(rs2)
+    rnd.shuffle(pairs2)
+    rnd.shuffle(mates2)
+    assert _persons(rs, cluster(DEFAULT, rs2, pairs2, mates=mates2)) == expected  # type: ignore[arg-type]

@@ -1,0 +1,270 @@
+"""A thread's clock, from its marks (:mod:`projections.coordination.handlers`) and the
+rules: which stage it is in, when that stage falls due, green, yellow or red at an instant,
+how often it was returned and reworked, and the notices its ladder raises and when.
+
+The clock starts at the first report of the thread (the citizen's call or the grid
+member's report). Stage ``k`` falls due at the report plus the limits of every stage up
+to ``k``, in working time, so a slow registration leaves less time to handle. It moves
+only when the matter says so:
+
+- an approved extension (``city.case.extended``) sets the due instant of the stage in
+  force, and the stages after it follow from there;
+- a reopening (a failed verification, a dissatisfied follow-up) is rework: the case is
+  handled again, with a fresh handling limit from the reopening;
+- a return sends the case back to be dispatched again; the clock keeps running.
+
+A thread without a city case runs the clock of its diverted category when its 110
+incident's category is diverted (rules ``[diversions]``), the mediation's due instant when
+a court handed it to mediation, and no clock otherwise (a police matter).
+Pure: the instant asked about is passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from projections.coordination.rules import Rules
+from schemas.envelope import parse_time
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    at: datetime
+    event_id: str
+    kind: str
+    attrs: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One stage's limit: it opens at ``start`` and falls due at ``due``."""
+
+    stage: str
+    start: datetime
+    due: datetime
+
+
+@dataclass
+class ThreadClock:
+    category: str | None = None
+    agency: str | None = None  # who holds the matter (the owner of its category)
+    level: str | None = None  # the level that should solve it
+    started_at: datetime | None = None
+    window: Window | None = None  # the stage in force; None: no clock or closed
+    closed_at: datetime | None = None
+    close_due: datetime | None = None
+    returns: int = 0
+    rework: int = 0
+    extensions: int = 0
+    diverted: dict[str, Any] | None = None  # the diversion rule and incident, if any
+    return_marks: list[Mark] = field(default_factory=list)
+
+    @property
+    def epoch(self) -> str:
+        """Which round of the clock: a reopening or an extension starts a new one, so its
+        notices are new notices."""
+        return f"{self.rework}.{self.extensions}"
+
+
+def marks_of(members: Iterable[dict[str, Any]]) -> list[Mark]:
+    """Marks from the thread's ``clock`` members (as read by the fact reads), in order."""
+    out = []
+    for m in members:
+        attrs = dict(m.get("attrs") or {})
+        kind = attrs.pop("kind", None)
+        if kind:
+            out.append(Mark(m["time"], m["event_id"], kind, attrs))
+    return sorted(out)
+
+
+def _offset(rules: Rules, limits: dict[str, Any], a: int, b: int) -> timedelta:
+    cal = rules.calendar
+    return sum((limits[s].span(cal) for s in rules.stages[a:b]), timedelta(0))
+
+
+def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
+    """The clock the marks make under ``rules`` (independent of when it is asked)."""
+    tc = ThreadClock()
+    reports = [m for m in marks if m.kind == "report"]
+    city = [m for m in reports if m.attrs.get("agency") == "city"]
+    for m in reports:
+        div = rules.diversions.get(m.attrs.get("category") or "")
+        if m.attrs.get("agency") == "police" and div is not None:
+            tc.diverted = {"rule": div, "incident_id": m.attrs.get("incident_id"), "at": m.at}
+            break
+    if city:
+        tc.category = city[0].attrs.get("category")
+    elif tc.diverted:
+        tc.category = tc.diverted["rule"].category
+    cat = rules.category(tc.category)
+    tc.agency = cat.agency if cat else ("city" if city else None)
+    tc.level = cat.level if cat else rules.levels[0]
+    stages = rules.stages
+    limits = rules.limits(tc.category)
+    cal = rules.calendar
+    tc.return_marks = [m for m in marks if m.kind == "return"]
+    tc.returns = len(tc.return_marks)
+    if not city and not tc.diverted:
+        _mediation_clock(tc, marks)
+        return tc
+    tc.started_at = reports[0].at
+    anchor, anchor_i = tc.started_at, 0
+    done: set[str] = set()
+    extended: Window | None = None
+    for m in marks:
+        if m.kind == "done":
+            done.add(m.attrs["stage"])
+            if m.attrs["stage"] == stages[-1]:
+                tc.closed_at = tc.closed_at or m.at
+        elif m.kind == "return":
+            done -= {"dispatch", "handle"}
+        elif m.kind == "reopen":
+            tc.rework += 1
+            done -= set(stages[stages.index("handle") :]) if "handle" in stages else set()
+            tc.closed_at = None
+            anchor, anchor_i, extended = (
+                m.at,
+                stages.index("handle") if "handle" in stages else 0,
+                None,
+            )
+        elif m.kind == "extend":
+            current = next((i for i, s in enumerate(stages) if s not in done), None)
+            if current is None:
+                continue
+            tc.extensions += 1
+            due = parse_time(m.attrs["due_at"])
+            extended = Window(stages[current], m.at, due)
+            anchor, anchor_i = due, current + 1
+    current = next((i for i, s in enumerate(stages) if s not in done), None)
+
+    def window(i: int) -> Window:
+        if extended is not None and extended.stage == stages[i]:
+            return extended
+        lo = max(anchor_i, 0)
+        if i < lo:  # a stage before the anchor left undone: its own limit from the anchor
+            return Window(stages[i], anchor, cal.add(anchor, limits[stages[i]].span(cal)))
+        start = cal.add(anchor, _offset(rules, limits, lo, i))
+        return Window(stages[i], start, cal.add(start, limits[stages[i]].span(cal)))
+
+    tc.close_due = window(len(stages) - 1).due
+    if stages[-1] in done:
+        tc.window = None
+    elif current is not None:
+        tc.window = window(current)
+    return tc
+
+
+def _mediation_clock(tc: ThreadClock, marks: list[Mark]) -> None:
+    open_: Mark | None = None
+    for m in marks:
+        if m.kind == "mediate":
+            open_ = m
+        elif m.kind == "mediated":
+            open_ = None
+    if open_ is not None:
+        tc.agency = "court"
+        tc.started_at = open_.at
+        tc.window = Window("mediate", open_.at, parse_time(open_.attrs["due_at"]))
+
+
+def level(tc: ThreadClock, rules: Rules, at: datetime) -> str:
+    w = tc.window
+    if w is None:
+        return "red" if tc.closed_at and tc.close_due and tc.closed_at > tc.close_due else "green"
+    share = rules.calendar.elapsed(w.start, w.due, at)
+    if share >= rules.red_at:
+        return "red"
+    return "yellow" if share >= rules.yellow_at else "green"
+
+
+def sla(tc: ThreadClock, rules: Rules, at: datetime) -> dict[str, Any] | None:
+    """``{stage, due_at, level}`` for a read (CONTRACT.md section 7), None without a clock.
+    A closed case shows when it was due to close, red when it closed late."""
+    if tc.window is not None:
+        return {"stage": tc.window.stage, "due_at": tc.window.due, "level": level(tc, rules, at)}
+    if tc.closed_at is not None:
+        return {"stage": "closed", "due_at": tc.close_due, "level": level(tc, rules, at)}
+    return None
+
+
+# -- notices ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Notice:
+    id: str
+    type: str
+    case_id: str
+    due: datetime  # when it falls due: raised at or after this instant, never before
+    data: dict[str, Any]
+
+
+def notice_id(case_id: str, *parts: Any) -> str:
+    """The same notice has the same id, whoever raises it and however often."""
+    key = "\x1f".join(str(p) for p in (case_id, *parts))
+    return "N-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
+    """Every notice the thread's clock raises under ``rules``, with the instant each falls
+    due, in that order. The sweeper raises those due by now that were not raised before."""
+    rule = rules.cite
+    cal = rules.calendar
+    out: list[Notice] = []
+
+    def add(etype: str, due: datetime, key: tuple[Any, ...], **data: Any) -> None:
+        nid = notice_id(case_id, etype, *key, rules.id, rules.version)
+        out.append(Notice(nid, etype, case_id, due, {"case_id": case_id, **data, "rule": rule}))
+
+    if tc.diverted:
+        div = tc.diverted["rule"]
+        extra = {"incident_id": tc.diverted["incident_id"]} if tc.diverted["incident_id"] else {}
+        add("hub.referral.routed", tc.diverted["at"], (), to_agency=div.to_agency, **extra)
+    for n, m in enumerate(tc.return_marks, start=1):
+        if n == rules.bounced_at:
+            add("hub.case.bounced", m.at, (n,), returns=n)
+        if n == rules.bounce_raised_at:
+            add(
+                "hub.case.raised",
+                m.at,
+                ("bounce", n),
+                from_level=tc.level or rules.levels[0],
+                to_level=rules.command_center,
+            )
+    w = tc.window
+    if w is not None:
+        span = cal.between(w.start, w.due)
+        yellow = cal.add(w.start, span * rules.yellow_at)
+        red = cal.add(w.start, span * rules.red_at)
+        due_at = w.due.isoformat()
+        who = tc.agency or rules.command_center_agency
+        key = (w.stage, tc.epoch)
+        add(
+            "hub.case.warned",
+            yellow,
+            (*key, "yellow"),
+            stage=w.stage,
+            level="yellow",
+            due_at=due_at,
+        )
+        add("hub.case.warned", red, (*key, "red"), stage=w.stage, level="red", due_at=due_at)
+        add("hub.case.urged", red, key, to_agency=who, stage=w.stage, due_at=due_at)
+        add(
+            "hub.case.supervised",
+            cal.add(red, rules.supervised_after.span(cal)),
+            key,
+            to_agency=rules.command_center_agency,
+            stage=w.stage,
+            due_at=due_at,
+        )
+        lvl = tc.level or rules.levels[0]
+        add(
+            "hub.case.raised",
+            cal.add(red, rules.raised_after.span(cal)),
+            (*key, "overdue"),
+            from_level=lvl,
+            to_level=rules.level_above(lvl),
+        )
+    return sorted(out, key=lambda n: (n.due, n.type, n.id))

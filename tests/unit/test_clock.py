@@ -1,0 +1,299 @@
+"""Clocks from the citizen's report: stories of city cases through the real intake and the
+pure projection, read as the thread's clock under the default rules."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.sim.story import event
+from projections.coordination.clock import ThreadClock, level, marks_of, notices, sla, thread_clock
+from projections.coordination.rules import load_rules
+from projections.ids import hub_id
+from projections.memory import InMemoryReadModel
+from tests.unit.test_projection import accepted
+
+SH = ZoneInfo("Asia/Shanghai")
+RULES = load_rules()
+CAL = RULES.calendar
+CID = "C-2026-7001"
+THREAD = hub_id("C", f"city:case:{CID}")
+T0 = datetime(2026, 3, 3, 9, 0, tzinfo=SH)  # a Tuesday
+ADDRESS = {"text": "朝阳区望京街道1号", "grid": "11010500100101"}
+
+
+def city(etype: str, n: int, at: datetime, **data: Any) -> dict[str, Any]:
+    return event("city", etype, f"e-{n}", at, CID, {"case_id": CID, **data})
+
+
+def reported(category: str = "garbage", at: datetime = T0) -> dict[str, Any]:
+    return city(
+        "city.case.reported",
+        0,
+        at,
+        category=category,
+        description="x",
+        channel="hotline",
+        address=ADDRESS,
+    )
+
+
+def clock_of(events: list[dict[str, Any]], shuffle: int | None = None) -> ThreadClock:
+    if shuffle is not None:
+        events = list(events)
+        random.Random(shuffle).shuffle(events)
+    m = InMemoryReadModel()
+    for e in events:
+        m.apply(accepted([e]))
+    members = [
+        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
+        for k, f in m.members.items()
+        if k[:3] == ("case", THREAD, "clock")
+    ]
+    return thread_clock(marks_of(members), RULES)
+
+
+def test_given_a_garbage_report_then_registration_is_due_two_working_hours_later() -> None:
+    tc = clock_of([reported()])
+    assert tc.started_at == T0 and tc.window is not None
+    assert (tc.window.stage, tc.window.due) == ("register", T0 + timedelta(hours=2))
+    assert sla(tc, RULES, T0 + timedelta(minutes=30))["level"] == "green"
+    assert sla(tc, RULES, T0 + timedelta(minutes=100))["level"] == "yellow"  # 83 %
+    assert sla(tc, RULES, T0 + timedelta(hours=2))["level"] == "red"
+
+
+def test_the_clock_runs_from_the_report_not_from_registration() -> None:
+    """Registered late (at 10:30): dispatch is still due at report + 2 h + 2 h = 14:30."""
+    tc = clock_of(
+        [
+            reported(),
+            city(
+                "city.case.registered",
+                1,
+                T0 + timedelta(minutes=90),
+                due_at="2026-03-04T00:00:00+08:00",
+            ),
+        ]
+    )
+    assert tc.window is not None and tc.window.stage == "dispatch"
+    assert tc.window.due == datetime(2026, 3, 3, 14, 30, tzinfo=SH)
+
+
+def _through_dispatch() -> list[dict[str, Any]]:
+    due = "2026-03-10T00:00:00+08:00"
+    return [
+        reported(),
+        city("city.case.registered", 1, T0 + timedelta(minutes=20), due_at=due),
+        city(
+            "city.case.dispatched", 2, T0 + timedelta(minutes=40), department="环卫所", due_at=due
+        ),
+    ]
+
+
+def test_handling_garbage_is_due_four_working_hours_after_dispatch_is_due() -> None:
+    tc = clock_of(_through_dispatch())
+    assert tc.window is not None and tc.window.stage == "handle"
+    assert tc.window.start == datetime(2026, 3, 3, 14, 30, tzinfo=SH)
+    assert tc.window.due == datetime(2026, 3, 4, 10, 0, tzinfo=SH)  # 3 h Tue, 1 h Wed
+
+
+def test_an_extension_moves_the_due_instant_and_the_stages_after_it() -> None:
+    ext = datetime(2026, 3, 6, 17, 30, tzinfo=SH)
+    events = [
+        *_through_dispatch(),
+        city(
+            "city.case.extended",
+            3,
+            T0 + timedelta(hours=3),
+            due_at=ext.isoformat(),
+            reason="r",
+            approved_by="指挥中心",
+        ),
+    ]
+    tc = clock_of(events)
+    assert tc.window is not None and (tc.window.stage, tc.window.due) == ("handle", ext)
+    assert tc.extensions == 1
+    assert tc.close_due == CAL.add_days(CAL.add_hours(ext, 4), 1)
+
+
+def test_returns_are_counted_and_send_the_case_back_to_dispatch() -> None:
+    events = [*_through_dispatch()]
+    for i in range(3):
+        events.append(
+            city(
+                "city.case.returned",
+                10 + i,
+                T0 + timedelta(hours=1 + i),
+                by_department="物业",
+                reason="不归我管",
+            )
+        )
+    tc = clock_of(events)
+    assert tc.returns == 3
+    assert tc.window is not None and tc.window.stage == "dispatch"
+    kinds = [
+        (n.type, n.data.get("returns"), n.data.get("to_level")) for n in notices(THREAD, tc, RULES)
+    ]
+    assert ("hub.case.bounced", 2, None) in kinds
+    assert ("hub.case.raised", None, "district") in kinds
+
+
+def test_a_dissatisfied_follow_up_reopens_the_case_as_rework() -> None:
+    closed_at = T0 + timedelta(hours=3)
+    events = [
+        *_through_dispatch(),
+        city("city.case.handled", 3, T0 + timedelta(hours=2), result="已清运"),
+        city("city.case.verified", 4, T0 + timedelta(hours=2, minutes=30), passed=True),
+        city("city.case.closed", 5, closed_at, outcome="结案"),
+    ]
+    tc = clock_of(events)
+    assert tc.window is None and tc.closed_at == closed_at
+    assert sla(tc, RULES, closed_at + timedelta(days=30)) == {
+        "stage": "closed",
+        "due_at": tc.close_due,
+        "level": "green",
+    }
+    back = datetime(2026, 3, 5, 10, 0, tzinfo=SH)
+    events.append(city("city.feedback.recorded", 6, back, satisfied=False, channel="phone"))
+    tc = clock_of(events)
+    assert tc.rework == 1 and tc.closed_at is None
+    assert tc.window is not None and tc.window.stage == "handle"
+    assert (tc.window.start, tc.window.due) == (back, CAL.add_hours(back, 4))
+
+
+def test_a_failed_verification_is_rework_too() -> None:
+    events = [
+        *_through_dispatch(),
+        city("city.case.handled", 3, T0 + timedelta(hours=2), result="x"),
+        city("city.case.verified", 4, T0 + timedelta(hours=3), passed=False),
+    ]
+    assert clock_of(events).rework == 1
+
+
+def test_the_clock_does_not_depend_on_arrival_order() -> None:
+    events = [
+        *_through_dispatch(),
+        city("city.case.returned", 7, T0 + timedelta(hours=1), by_department="物业", reason="r"),
+        city(
+            "city.case.extended",
+            8,
+            T0 + timedelta(hours=2),
+            due_at="2026-03-09T12:00:00+08:00",
+            reason="r",
+            approved_by="a",
+        ),
+        city("city.feedback.recorded", 9, T0 + timedelta(days=3), satisfied=False),
+    ]
+    want = clock_of(events)
+    for seed in range(5):
+        got = clock_of(events, shuffle=seed)
+        assert (got.window, got.returns, got.rework, got.extensions) == (
+            want.window,
+            want.returns,
+            want.rework,
+            want.extensions,
+        )
+
+
+def test_the_ladder_of_a_late_case() -> None:
+    """Yellow at 80 % of the stage, red and urged at 100 %, supervised 5 and raised 10
+    working days after red; the same notice has the same id every time."""
+    tc = clock_of(_through_dispatch())
+    w = tc.window
+    assert w is not None
+    due = {(n.type, n.data.get("level")): n for n in notices(THREAD, tc, RULES)}
+    assert due[("hub.case.warned", "yellow")].due == CAL.add(
+        w.start, CAL.between(w.start, w.due) * 0.8
+    )
+    assert due[("hub.case.warned", "red")].due == w.due
+    assert due[("hub.case.urged", None)].due == w.due
+    assert due[("hub.case.urged", None)].data["to_agency"] == "city"
+    assert due[("hub.case.supervised", None)].due == CAL.add_days(w.due, 5)
+    raised = due[("hub.case.raised", None)]
+    assert raised.due == CAL.add_days(w.due, 10)
+    assert (raised.data["from_level"], raised.data["to_level"]) == ("grid", "community")
+    assert all(n.data["rule"] == {"id": "civic-hub/default", "version": 1} for n in due.values())
+    again = {n.id for n in notices(THREAD, clock_of(_through_dispatch(), shuffle=3), RULES)}
+    assert again == {n.id for n in due.values()}
+    assert level(tc, RULES, w.due - timedelta(minutes=1)) == "yellow"
+
+
+def test_a_110_dispute_is_diverted_to_the_city_and_runs_its_clock() -> None:
+    inc = event(
+        "police",
+        "police.incident.reported",
+        "p-1",
+        T0,
+        "J1",
+        {"incident_id": "J1", "category": "dispute", "summary": "s", "address": ADDRESS},
+    )
+    m = InMemoryReadModel()
+    m.apply(accepted([inc]))
+    cid = hub_id("C", "police:incident:J1")
+    members = [
+        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
+        for k, f in m.members.items()
+        if k[:3] == ("case", cid, "clock")
+    ]
+    tc = thread_clock(marks_of(members), RULES)
+    assert tc.category == "neighbour-dispute" and tc.window is not None
+    assert tc.window.stage == "register"
+    routed = [n for n in notices(cid, tc, RULES) if n.type == "hub.referral.routed"]
+    assert [(n.due, n.data["to_agency"], n.data["incident_id"]) for n in routed] == [
+        (T0, "city", "J1")
+    ]
+
+
+def test_a_theft_stays_with_the_police_without_a_clock() -> None:
+    inc = event(
+        "police",
+        "police.incident.reported",
+        "p-2",
+        T0,
+        "J2",
+        {"incident_id": "J2", "category": "theft", "summary": "s", "address": ADDRESS},
+    )
+    m = InMemoryReadModel()
+    m.apply(accepted([inc]))
+    cid = hub_id("C", "police:incident:J2")
+    members = [
+        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
+        for k, f in m.members.items()
+        if k[:3] == ("case", cid, "clock")
+    ]
+    tc = thread_clock(marks_of(members), RULES)
+    assert tc.window is None and sla(tc, RULES, T0) is None and notices(cid, tc, RULES) == []
+
+
+def test_every_notice_the_ladder_raises_has_its_contract_shape() -> None:
+    """The data of each notice passes its schema on hub.coordination (schemas/notices.py)."""
+    from schemas.notices import NOTICES, check_notice
+
+    events = [*_through_dispatch()]
+    for i in range(3):
+        at = T0 + timedelta(hours=1 + i)
+        events.append(city("city.case.returned", 10 + i, at, by_department="物业", reason="r"))
+    inc = event(
+        "police",
+        "police.incident.reported",
+        "p-3",
+        T0,
+        CID,
+        {"incident_id": "J3", "category": "dispute", "summary": "s", "address": ADDRESS},
+    )
+    raised = notices(THREAD, clock_of(events), RULES)
+    m = InMemoryReadModel()
+    m.apply(accepted([inc]))
+    cid = hub_id("C", "police:incident:J3")
+    members = [
+        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
+        for k, f in m.members.items()
+        if k[:3] == ("case", cid, "clock")
+    ]
+    raised += notices(cid, thread_clock(marks_of(members), RULES), RULES)
+    assert {n.type for n in raised} == set(NOTICES)
+    for n in raised:
+        check_notice(n.type, n.data)
+    assert len({n.id for n in raised}) == len(raised)
