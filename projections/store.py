@@ -291,7 +291,7 @@ class Store:
                     made = await decide_and_apply(
                         conn,
                         {r[1] for r in rows},
-                        datetime.now(UTC).replace(microsecond=0),
+                        datetime.now(UTC),  # to the microsecond: the latest word is by time
                         self.model,
                     )
                     if made:
