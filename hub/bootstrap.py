@@ -4,11 +4,13 @@ options live in one place (acks, idempotence, sizes; pool sizes and planning).""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.helpers import create_ssl_context
 
 from hub.config import ConfigError, Settings
 from projections.coordination.rules import Rules, RulesError, load_rules
@@ -47,6 +49,22 @@ class IdempotenceRefused(RuntimeError):
     """The broker refused an idempotent producer; the message says what to set."""
 
 
+def kafka_auth(settings: Settings) -> dict[str, Any]:
+    """The security options of every aiokafka client (producer, consumer, admin):
+    HUB_KAFKA_SECURITY_PROTOCOL, HUB_KAFKA_SASL_* and HUB_KAFKA_SSL_CAFILE."""
+    sec = settings.kafka_security
+    out: dict[str, Any] = {"security_protocol": sec.protocol}
+    if sec.tls:
+        out["ssl_context"] = create_ssl_context(cafile=str(sec.cafile) if sec.cafile else None)
+    if sec.sasl:
+        out.update(
+            sasl_mechanism=sec.mechanism,
+            sasl_plain_username=sec.username,
+            sasl_plain_password=sec.password,
+        )
+    return out
+
+
 def new_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:
     """An unstarted producer with acks=all (durable in the log before anything moves on)."""
     return AIOKafkaProducer(
@@ -54,7 +72,12 @@ def new_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.producer_idempotence,
         **_PRODUCER_OPTIONS[role],
+        **kafka_auth(settings),
     )
+
+
+def new_admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka(), **kafka_auth(settings))
 
 
 async def start_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:

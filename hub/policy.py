@@ -232,9 +232,9 @@ class Policy:
 
     def mask_case(self, principal: Principal, case: dict[str, Any]) -> tuple[dict, bool]:
         if self.case_sealed_for(principal, case):
+            # that it exists and whom to ask, not why (sealed is not said)
             return {
                 "case_id": case["case_id"],
-                "sealed": True,
                 "status": "restricted",
                 "ask": sorted(self.sealed_visible_to),
             }, True

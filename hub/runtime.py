@@ -61,10 +61,10 @@ async def check_log_identity(database_url: str, cluster_id: str, embedded: bool)
         await conn.close()
 
 
-async def broker_cluster_id(bootstrap: str) -> str:
-    from aiokafka.admin import AIOKafkaAdminClient
+async def broker_cluster_id(settings: Settings) -> str:
+    from hub.bootstrap import new_admin
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = new_admin(settings)
     await admin.start()
     try:
         info = await admin.describe_cluster()
@@ -110,10 +110,13 @@ class Hub:
         if created:
             log.info("topics.created", topics=created)
         await check_log_identity(
-            s.require_database(), await broker_cluster_id(s.require_kafka()), s.embedded_broker
+            s.require_database(), await broker_cluster_id(s), s.embedded_broker
         )
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        (s.data_dir / STACK_FILE).write_bytes(
+        stack_file = s.data_dir / STACK_FILE
+        stack_file.touch(mode=0o600)  # the database URL may carry a password: owner only
+        stack_file.chmod(0o600)
+        stack_file.write_bytes(
             orjson.dumps(
                 {
                     "kafka_bootstrap": s.kafka_bootstrap,

@@ -22,7 +22,7 @@ import structlog
 
 from projections.archive_chain import ChainRace
 from projections.changes import Changes
-from projections.db import ANALYZED, Positions, read_positions
+from projections.db import ANALYZED, POSITIONS_CHANNEL, Positions, positions_payload, read_positions
 from projections.decide import Decision
 from projections.decisions import (
     apply_decisions,
@@ -212,6 +212,15 @@ class Store:
                     [k[0] for k, _ in moved],
                     [k[1] for k, _ in moved],
                     [v for _, v in moved],
+                )
+                # Delivered at commit, never before: a waiting read (min_offset) wakes
+                # exactly when these rows are visible.
+                await conn.execute(
+                    "SELECT pg_notify($1, json_build_object('s', current_schema(),"
+                    " 'c', $2::text, 'p', $3::text::json)::text)",
+                    POSITIONS_CHANNEL,
+                    self.consumer,
+                    positions_payload(moved),
                 )
             result.positions = nxt
         self.applied += result.accepted

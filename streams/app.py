@@ -16,11 +16,12 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faust
 import structlog
+from aiokafka.helpers import create_ssl_context
 
 from streams.project import Projector
 
@@ -36,6 +37,28 @@ class WorkerOptions:
     batch_size: int
     batch_within: float  # seconds: a batch closes after this long even if not full
     session_timeout: float
+    # How the workers authenticate to the brokers (HUB_KAFKA_SECURITY_PROTOCOL, HUB_KAFKA_SASL_*)
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+
+
+def broker_credentials(opts: WorkerOptions) -> faust.types.auth.CredentialsT | None:
+    """faust's credentials for the options: SASL (over TLS for SASL_SSL), TLS alone, or none."""
+    tls = opts.security_protocol in ("SSL", "SASL_SSL")
+    context = create_ssl_context(cafile=opts.ssl_cafile) if tls else None
+    if opts.security_protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=opts.sasl_username,
+            password=opts.sasl_password,
+            ssl_context=context,
+            mechanism=opts.sasl_mechanism,
+        )
+    if tls:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def create_app(
@@ -61,6 +84,7 @@ def create_app(
         broker_max_poll_records=opts.batch_size,
         broker_session_timeout=opts.session_timeout,
         broker_heartbeat_interval=min(3.0, opts.session_timeout / 4),
+        broker_credentials=broker_credentials(opts),
     )
     inbound = app.topic(*opts.topics, value_serializer="raw", key_serializer="raw")
     projector: list[Projector] = []

@@ -41,6 +41,7 @@ TOKENS = {
     "aud-token-0123456789abcdef": Principal("auditor-1", "civil", "auditor"),
     "court-token-0123456789abcdef": Principal("clerk-3", "court", "command-center"),
     "police-token-0123456789abcdef": Principal("officer-9", "police", "investigator"),
+    "civil-token-0123456789abcdef": Principal("caseworker-2", "civil", "command-center"),
 }
 CC = {"Authorization": "Bearer cc-token-0123456789abcdef", "X-Purpose": "case-handling"}
 
