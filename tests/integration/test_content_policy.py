@@ -165,7 +165,7 @@ async def test_restricted_values_never_reach_a_reader_they_are_withheld_from(
         )
     ]
     secrets = {
-        "sealed": [court_case, city_case, *sealed_nodes, name_b, phone_b, nid_b, "defendant"],
+        "sealed": [court_case, city_case, *sealed_nodes, name_b, phone_b, nid_b],
         "suspect": [name_s, phone_s, nid_s, "suspect", pids[records["s"]]],
         "assistance": ["elderly-care", "monthly_amount"],
     }
