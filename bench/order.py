@@ -113,7 +113,7 @@ def city(generator: str, n: int, noise: float, seed: int) -> list[tuple[dict, di
 
 
 async def main(
-    orders: int, generator: str, n: int, noise: float, seed: int, deferred: bool
+    orders: int, generator: str, n: int, noise: float, seed: int, deferred: bool, settle: int = 0
 ) -> None:
     pairs = city(generator, n, noise, seed)
     truth: dict[str, str] = {}
@@ -144,6 +144,18 @@ async def main(
                 store = Store(pool, "order", s.agencies, defer_resolution=deferred)
                 t0 = time.perf_counter()
                 await apply_in_order(store, interleave([e for e, _ in pairs], rnd), rnd)
+                if settle:  # every record decided once more, all together
+                    from datetime import UTC, datetime
+
+                    from projections.decisions import decide_and_apply
+
+                    for _ in range(settle):
+                        async with pool.acquire() as conn, conn.transaction():
+                            allrecs = {r[0] for r in await conn.fetch("SELECT record FROM mention")}
+                            made = await decide_and_apply(
+                                conn, allrecs, datetime.now(UTC), store.model
+                            )
+                            print("   settle:", len(made), "decisions")
                 got = await outcome(pool, sorted(truth), sorted(matters))
             finally:
                 await pool.close()
@@ -152,10 +164,19 @@ async def main(
             outcomes[got] = outcomes.get(got, 0) + 1
             print(
                 f"order {k + 1:>2}: person F1 {f1:.4f}, {time.perf_counter() - t0:.1f} s,"
-                f" distinct outcomes so far {len(outcomes)}",
+                f" distinct so far: persons {len({p for p, _ in outcomes})},"
+                f" threads {len({t for _, t in outcomes})}",
                 flush=True,
             )
-        print(f"{orders} orders: {len(outcomes)} distinct outcome(s) (persons and threads)")
+            if len(outcomes) > 1 and k == orders - 1:
+                first = next(iter(outcomes))
+                for other in list(outcomes)[1:]:
+                    for g in sorted(first[0] ^ other[0], key=sorted)[:6]:
+                        print("   differs:", sorted(g))
+        print(
+            f"{orders} orders: {len(outcomes)} distinct outcome(s); persons"
+            f" {len({p for p, _ in outcomes})}, threads {len({t for _, t in outcomes})}"
+        )
 
 
 if __name__ == "__main__":
@@ -166,5 +187,6 @@ if __name__ == "__main__":
     ap.add_argument("--noise", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--deferred", action="store_true", help="resolve as the live workers do")
+    ap.add_argument("--settle", type=int, default=0, help="diagnosis: decide all again N times")
     a = ap.parse_args()
-    asyncio.run(main(a.orders, a.generator, a.events, a.noise, a.seed, a.deferred))
+    asyncio.run(main(a.orders, a.generator, a.events, a.noise, a.seed, a.deferred, a.settle))

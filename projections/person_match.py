@@ -248,10 +248,15 @@ async def decide_persons(
     joined += [(r["a"], r["b"]) for r in by_people if r["action"] == "link"]
     rejected = [(r["a"], r["b"]) for r in by_people if r["action"] in ("reject", "unlink")]
     target = cluster(model, list(records.values()), pairs, joined, rejected, mates)
+    # What joins the region now is its edges, not what the log's times say came last (an
+    # event time is no order: agencies publish late): the decision edges among its records.
     linked_now = {
-        (r["a"], r["b"])
-        for r in decided
-        if r["decided_by"].startswith("resolver/") and r["action"] == "link"
+        (r["src"], r["dst"])
+        for r in await conn.fetch(
+            "SELECT src, dst FROM person_edge WHERE src = ANY($1::text[]) AND src < dst"
+            " AND dst = ANY($1::text[]) AND origin LIKE 'D-%'",
+            ids + outside,
+        )
     }
     people_pairs = {(r["a"], r["b"]) for r in by_people}
     weights = {(p.a, p.b): p for p in pairs}
