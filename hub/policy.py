@@ -62,6 +62,9 @@ class Policy:
     assistance_visible_to: frozenset[str] = frozenset()
     roles_visible_to: dict[str, frozenset[str]] = field(default_factory=dict)
     purposes: dict[str, dict[str, str]] = field(default_factory=dict)  # code → language → label
+    # graded fields (x-grade in the schemas): the roles that see secret values (identity
+    # numbers, phones) in full; others see them masked, as 110105********002X
+    secret_roles: frozenset[str] | None = None  # None: no grading (everyone sees them)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
@@ -89,6 +92,12 @@ class Policy:
                     f"{path}: restricted.{name}: `what` must be one of "
                     f"{', '.join(KNOWN_WHAT)} or role:<role>, got {what!r}"
                 )
+        grades = doc.get("grades") or {}
+        unknown = sorted(set(grades) - {"secret"})
+        if unknown:
+            raise PolicyError(f"{path}: grades: only `secret` is graded, not {unknown}")
+        if "secret" in grades:
+            p.secret_roles = frozenset(grades["secret"])
         for code, labels in (doc.get("purposes") or {}).items():
             if not PURPOSE_CODE.match(code):
                 raise PolicyError(
@@ -212,9 +221,17 @@ class Policy:
                 ask |= who
                 dropped += 1
         out["records"] = records
+        graded = self.secret_roles is not None and principal.role not in self.secret_roles
+        if graded:
+            for key in ("national_id",):
+                if out.get(key):
+                    out[key] = masked_digits(out[key], 6, 4)
+            for key in ("national_ids", "unverified_national_ids"):
+                out[key] = [masked_digits(v, 6, 4) for v in out.get(key) or []]
+            out["phones"] = [masked_digits(v, 3, 4) for v in out.get("phones") or []]
         if ask:
             out["withheld"] = {"count": dropped, "ask": sorted(ask)}
-        return out, bool(ask)
+        return out, bool(ask) or (graded and bool(out.get("national_ids") or out.get("phones")))
 
     def mask_place(self, principal: Principal, place: dict[str, Any]) -> tuple[dict, bool]:
         """A place without the ids of sealed threads for those who may not see them (one
@@ -257,3 +274,10 @@ class Policy:
                 persons.append(p)
         out["persons"] = persons
         return out, masked
+
+
+def masked_digits(value: str, head: int, tail: int) -> str:
+    """A secret number as shown to those below its grade: its first and last characters."""
+    if len(value) <= head + tail:
+        return "*" * len(value)
+    return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]

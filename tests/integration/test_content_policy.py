@@ -23,7 +23,12 @@ READERS = {
     "court": "court-token-0123456789abcdef",
 }
 # which agencies each kind of restricted content is for (hub/policy.toml)
-VISIBLE_TO = {"sealed": {"court"}, "suspect": {"police", "court"}, "assistance": {"civil"}}
+VISIBLE_TO = {
+    "sealed": {"court"},
+    "suspect": {"police", "court"},
+    "assistance": {"civil"},
+    "graded": {"police"},  # secret fields in full: investigators (the police reader here)
+}
 
 
 def _headers(agency: str) -> dict[str, str]:
@@ -41,7 +46,7 @@ async def test_restricted_values_never_reach_a_reader_they_are_withheld_from(
     nid_a, nid_b, nid_s = (fresh_nid(f"{tag}-{x}") for x in "abs")
     digits = str(int(tag[-6:], 16)).zfill(8)[-8:]
     name_a, name_b, name_s = "甲" + tag[-4:], "乙" + tag[-4:], "丙" + tag[-4:]
-    phone_b, phone_s = "139" + digits, "137" + digits
+    phone_a, phone_b, phone_s = "136" + digits, "139" + digits, "137" + digits
     city_case, court_case, police_case = f"{tag}-C", f"{tag}-F", f"{tag}-P"
     ev = story.event
     events = [
@@ -55,7 +60,7 @@ async def test_restricted_values_never_reach_a_reader_they_are_withheld_from(
                 "resident_id": f"{tag}-R",
                 "household_id": "H",
                 "address": home,
-                "person": {"national_id": nid_a, "name": name_a},
+                "person": {"national_id": nid_a, "name": name_a, "phone": phone_a},
             },
         ),
         ev(
@@ -168,6 +173,7 @@ async def test_restricted_values_never_reach_a_reader_they_are_withheld_from(
         "sealed": [court_case, city_case, *sealed_nodes, name_b, phone_b, nid_b],
         "suspect": [name_s, phone_s, nid_s, "suspect", pids[records["s"]]],
         "assistance": ["elderly-care", "monthly_amount"],
+        "graded": [nid_a, phone_a],
     }
     routes = [
         *(f"/v1/persons?name={n}" for n in (name_a, name_b, name_s)),

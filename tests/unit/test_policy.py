@@ -157,3 +157,13 @@ def test_every_purpose_needs_both_labels(tmp_path: Path) -> None:
     p.write_text('[readers]\nperson = ["command-center"]\n[purposes.watch]\nen = "Watch"\n')
     with pytest.raises(PolicyError, match="zh-CN"):
         Policy.load(p)
+
+
+def test_secret_fields_in_full_only_for_the_roles_their_grade_names() -> None:
+    person = {**PERSON, "national_id": "11010519491231002X", "phones": ["13800138000"]}
+    person["national_ids"] = [person["national_id"]]
+    city, masked = POLICY.mask_person(CITY, person)
+    assert masked and city["national_id"] == "110105********002X"
+    assert city["national_ids"] == ["110105********002X"] and city["phones"] == ["138****8000"]
+    police, _ = POLICY.mask_person(POLICE, person)  # an investigator
+    assert police["national_id"] == "11010519491231002X" and police["phones"] == ["13800138000"]
