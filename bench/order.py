@@ -150,12 +150,15 @@ async def main(
                     from projections.decisions import decide_and_apply
 
                     for _ in range(settle):
-                        async with pool.acquire() as conn, conn.transaction():
-                            allrecs = {r[0] for r in await conn.fetch("SELECT record FROM mention")}
-                            made = await decide_and_apply(
-                                conn, allrecs, datetime.now(UTC), store.model
-                            )
-                            print("   settle:", len(made), "decisions")
+                        allrecs = sorted(r[0] for r in await pool.fetch("SELECT record FROM mention"))
+                        n = 0
+                        for j in range(0, len(allrecs), 50):  # in chunks, as an idle sweep would
+                            async with pool.acquire() as conn, conn.transaction():
+                                made = await decide_and_apply(
+                                    conn, set(allrecs[j : j + 50]), datetime.now(UTC), store.model
+                                )
+                                n += len([d for d in made if d.action != "candidate"])
+                        print("   settle:", n, "decisions")
                 got = await outcome(pool, sorted(truth), sorted(matters))
             finally:
                 await pool.close()
@@ -187,6 +190,8 @@ if __name__ == "__main__":
     ap.add_argument("--noise", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--deferred", action="store_true", help="resolve as the live workers do")
-    ap.add_argument("--settle", type=int, default=0, help="diagnosis: decide all again N times")
+    ap.add_argument(
+        "--settle", type=int, default=0, help="diagnosis: sweep every record again N times"
+    )
     a = ap.parse_args()
     asyncio.run(main(a.orders, a.generator, a.events, a.noise, a.seed, a.deferred, a.settle))
