@@ -150,7 +150,8 @@ async def main(
                     from projections.decisions import decide_and_apply
 
                     for _ in range(settle):
-                        allrecs = sorted(r[0] for r in await pool.fetch("SELECT record FROM mention"))
+                        rows = await pool.fetch("SELECT record FROM mention")
+                        allrecs = sorted(r[0] for r in rows)
                         n = 0
                         for j in range(0, len(allrecs), 50):  # in chunks, as an idle sweep would
                             async with pool.acquire() as conn, conn.transaction():
