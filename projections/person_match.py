@@ -255,7 +255,7 @@ async def decide_persons(
         for r in await conn.fetch(
             "SELECT src, dst FROM person_edge WHERE src = ANY($1::text[]) AND src < dst"
             " AND dst = ANY($1::text[]) AND origin LIKE 'D-%'",
-            ids + outside,
+            ids,  # the region's own: two records outside it (near candidates) are not its say
         )
     }
     people_pairs = {(r["a"], r["b"]) for r in by_people}
