@@ -189,22 +189,31 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
         # whatever order statements came in: a number corrected later no longer joins the
         # record to the person of the old number.
         recs = sorted(ch.mentions)
-        await conn.execute(
-            "DELETE FROM person_edge e USING mention m WHERE m.record = ANY($1::text[])"
-            " AND e.origin = 'national_id' AND ((e.src = m.record AND e.dst LIKE 'nid:%'"
-            " AND e.dst IS DISTINCT FROM CASE WHEN m.nid_valid THEN 'nid:' || m.national_id END)"
-            " OR (e.dst = m.record AND e.src LIKE 'nid:%'"
-            " AND e.src IS DISTINCT FROM CASE WHEN m.nid_valid THEN 'nid:' || m.national_id END))",
-            recs,
-        )
-        nid_edges = [
-            (r[0], "nid:" + r[1])
+        want = {
+            r[0]: "nid:" + r[1]
             for r in await conn.fetch(
                 "SELECT record, national_id FROM mention WHERE record = ANY($1::text[])"
-                " AND nid_valid ORDER BY record",
+                " AND nid_valid",
                 recs,
             )
+        }
+        stale = [
+            (r[0], r[1])
+            for r in await conn.fetch(
+                "SELECT src, dst FROM person_edge WHERE src = ANY($1::text[])"
+                " AND dst LIKE 'nid:%' AND origin = 'national_id'",
+                recs,
+            )
+            if want.get(r[0]) != r[1]
         ]
+        if stale:
+            await conn.execute(
+                "DELETE FROM person_edge e USING unnest($1::text[], $2::text[]) AS x(a, b)"
+                " WHERE (e.src = x.a AND e.dst = x.b) OR (e.src = x.b AND e.dst = x.a)",
+                [a for a, _ in stale],
+                [b for _, b in stale],
+            )
+        nid_edges = sorted(want.items())
     if nid_edges:
         await write_edges(conn, nid_edges, "national_id")
     nodes = (
@@ -231,18 +240,26 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
     rethread = sorted({n for e in ch.case_edges for n in e})
     if ch.cases:
         items2 = sorted(ch.cases.items())
-        # only nodes that are new or open earlier than known can change a thread's id
-        rethread += [
-            r[0]
-            for r in await conn.fetch(
-                "INSERT INTO case_thread AS t (case_id, opened_at)"
-                " SELECT * FROM unnest($1::text[], $2::timestamptz[])"
-                " ON CONFLICT (case_id) DO UPDATE SET opened_at = excluded.opened_at"
-                " WHERE excluded.opened_at < t.opened_at RETURNING case_id",
-                [k for k, _ in items2],
-                [v for _, v in items2],
-            )
-        ]
+        # A new node is a thread of its own (its id its own) unless a ref already reached
+        # it; only those, and nodes that open earlier than known, can change a thread's id.
+        rows = await conn.fetch(
+            "INSERT INTO case_thread AS t (case_id, opened_at, thread_id)"
+            " SELECT c, o, c FROM unnest($1::text[], $2::timestamptz[]) AS x(c, o)"
+            " ON CONFLICT (case_id) DO UPDATE SET opened_at = excluded.opened_at"
+            " WHERE excluded.opened_at < t.opened_at RETURNING case_id, xmax = 0 AS inserted",
+            [k for k, _ in items2],
+            [v for _, v in items2],
+        )
+        rethread += [r[0] for r in rows if not r[1]]
+        edged = set(rethread)
+        new = [r[0] for r in rows if r[1] and r[0] not in edged]
+        if new:
+            rethread += [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT src FROM case_edge WHERE src = ANY($1::text[])", new
+                )
+            ]
     if rethread:
         await _rethread(conn, sorted(set(rethread)))
     if ch.links:
