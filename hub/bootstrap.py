@@ -97,7 +97,11 @@ async def projector(
         await pool.close()
         raise
     store = Store(
-        pool, consumer or settings.streams_app_id, settings.agencies, match_model(settings)
+        pool,
+        consumer or settings.streams_app_id,
+        settings.agencies,
+        match_model(settings),
+        rules=coordination_rules(settings),
     )
     return Projector(store, producer, settings.resolution_topic)
 

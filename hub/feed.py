@@ -1,4 +1,5 @@
-"""The command center's live feed: new cases, referrals, and cases turning overdue.
+"""The command center's live feed: new cases, referrals, cases turning overdue, and the hub's
+coordination notices (warned, urged, supervised, raised, bounced, diverted).
 
 One poller per API process tails the event archive in commit order (by the transaction id
 each row was written under, below the oldest transaction still running: so a row is never
@@ -28,8 +29,10 @@ import asyncpg
 import structlog
 
 from hub.background import BackgroundLoop
+from projections.coordination.handlers import NOTICE_TYPES
 from projections.reads.cases import case_facts, is_overdue
 from projections.rows import read_links
+from schemas.notices import NOTICE_AGENCY
 
 log = structlog.get_logger("hub.feed")
 
@@ -50,6 +53,9 @@ for _t in (
     "city.case.verified",
 ):
     TRACKED[_t] = ("city", "case", "case_id", None)
+# the hub's own notices name the thread itself (data.case_id is the thread's id)
+for _t in NOTICE_TYPES:
+    TRACKED[_t] = (NOTICE_AGENCY, "case", "case_id", "notice")
 
 FACTS = ["category", "status", "stage", "due_at", "grid", "sealed"]
 BUFFER = 500
@@ -65,7 +71,7 @@ _ROWS = (
 @dataclass(frozen=True, slots=True)
 class Item:
     id: int
-    kind: str  # case | referral | overdue
+    kind: str  # case | referral | overdue | notice
     data: dict[str, Any]
 
 
@@ -131,6 +137,9 @@ class LiveFeed(BackgroundLoop):
                 ).items()
                 if kind == "case"
             }
+            for ref in refs:
+                if ref[0] == NOTICE_AGENCY and ref[2] is not None:
+                    links[ref] = ref[2]
             due = await conn.fetch(
                 "SELECT entity_id FROM entity_field WHERE entity_kind = 'case'"
                 " AND field = 'due_at' AND hub_ts(value #>> '{}') > $1"
@@ -154,7 +163,7 @@ class LiveFeed(BackgroundLoop):
                 "summary": r["summary"],
                 **{k: facts.get(cid, {}).get(k) for k in ("category", "grid", "sealed")},
             }
-            if what == "referral":
+            if what == "referral" or (what == "notice" and r["to_agency"]):
                 data["to_agency"] = r["to_agency"]
             new.append(self._item(what, data))
         for cid in case_ids:

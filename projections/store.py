@@ -20,6 +20,8 @@ import asyncpg
 import structlog
 
 from projections.changes import Changes
+from projections.coordination.due import refresh_due
+from projections.coordination.rules import Rules
 from projections.db import ANALYZED, Positions, read_positions
 from projections.decide import Decision
 from projections.decisions import apply_decisions, decide_persons_of_batch, decide_referrals
@@ -50,9 +52,17 @@ class BatchResult:
 
 class Store:
     def __init__(
-        self, pool: asyncpg.Pool, consumer: str, agencies: tuple[str, ...], model: Model = DEFAULT
+        self,
+        pool: asyncpg.Pool,
+        consumer: str,
+        agencies: tuple[str, ...],
+        model: Model = DEFAULT,
+        rules: Rules | None = None,
     ):
         self.pool = pool
+        # the coordination rules: with them (the live workers) each batch keeps the next due
+        # instant of the threads it touched (projections.coordination.due); a rebuild has none
+        self.rules = rules
         self.model = model  # who is who: the Fellegi–Sunter weights the resolver decides by
         self.consumer = consumer
         self.agencies = agencies
@@ -171,6 +181,8 @@ class Store:
                 known = await read_links(conn, links_needed(new))
                 changes = project(new, known)
                 await write_changes(conn, changes)
+                if self.rules is not None:
+                    await refresh_due(conn, changes, self.rules)
             if decisions is not None and (new or by_people):
                 # a person's confirmation or rejection reshapes its region too
                 made = await self._decide(conn, changes, by_people)
