@@ -22,7 +22,7 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -59,6 +59,10 @@ for _t in NOTICE_TYPES:
 
 FACTS = ["category", "status", "stage", "due_at", "grid", "sealed"]
 BUFFER = 500
+# A notice is news while it is fresh: one that fell due longer ago than this (a backlog raised
+# at start after an outage, or for history just loaded) is on hub.coordination, in the case's
+# timeline and on the map's colours, not in the live feed.
+FRESH = timedelta(minutes=15)
 MAX_ROWS = 5000  # per tick; the rest is read at the next tick, nothing dropped
 _ROWS = (
     "SELECT xid::text AS xid, time, agency, type, summary, data->>$3 AS ref1,"
@@ -148,12 +152,28 @@ class LiveFeed(BackgroundLoop):
                 now,
             )
             case_ids = sorted({c for c in links.values() if c} | {r[0] for r in due})
+            notice_only = (
+                {c for k, c in links.items() if k[0] == NOTICE_AGENCY}
+                - {c for k, c in links.items() if k[0] != NOTICE_AGENCY}
+                - {r[0] for r in due}
+            )
             facts = await case_facts(conn, case_ids, FACTS)
         new: list[Item] = []
+        noticed: dict[str, Item] = {}  # one item per thread and tick for its notices
         for r, ref in zip(rows, refs, strict=True):
             cid = links.get(ref)
             what = TRACKED[r["type"]][3]
             if cid is None or what is None:
+                continue
+            if what == "notice" and r["time"] < now - FRESH:
+                continue
+            if what == "notice" and cid in noticed:
+                # a backlog (notices that fell due while the hub was down) is one line a case
+                item = noticed[cid]
+                item.data.update(type=r["type"], time=r["time"], summary=r["summary"])
+                item.data["types"].append(r["type"])
+                if r["to_agency"]:
+                    item.data["to_agency"] = r["to_agency"]
                 continue
             data = {
                 "case_id": cid,
@@ -165,8 +185,14 @@ class LiveFeed(BackgroundLoop):
             }
             if what == "referral" or (what == "notice" and r["to_agency"]):
                 data["to_agency"] = r["to_agency"]
+            if what == "notice":
+                data["types"] = [r["type"]]
             new.append(self._item(what, data))
+            if what == "notice":
+                noticed[cid] = new[-1]
         for cid in case_ids:
+            if cid in notice_only:  # a notice is no news of the case's own due time
+                continue
             f = facts.get(cid, {})
             status = f.get("status") or "open"
             if status == "closed":

@@ -18,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hub.config import Settings
+from hub.sim import story
 from projections.coordination.clock import Notice
 from projections.coordination.due import sweep
 from projections.db import create_pool
@@ -27,6 +28,7 @@ from schemas.notices import notice_event
 from schemas.topics import COORDINATION_TOPIC
 from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
 from tests.integration.test_coordination import FAR_AHEAD, LONG_AGO, RULES, _city, _reported
+from tests.integration.test_live_feed import read_items
 
 LADDER = Counter(
     {"hub.case.warned": 2, "hub.case.urged": 1, "hub.case.supervised": 1, "hub.case.raised": 1}
@@ -253,3 +255,52 @@ async def test_a_notice_due_while_no_worker_ran_is_raised_at_start(
         if worker is not None:
             worker.stop()
         await pool.close()
+
+
+async def test_a_notice_falling_due_now_is_on_the_live_feed(
+    api: httpx.AsyncClient,
+    hub: Settings,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Pool,
+    main_worker: Worker,
+) -> None:
+    """Given a court mediation whose limit runs out in a few seconds, when its warnings fall
+    due, then the live feed shows them, once, as the hub's (a backlog that fell due long
+    ago is in the timeline, not the feed: the overdue case above)."""
+    tag = unique("notice")
+    case = f"{tag}-M"
+    now = datetime.now(UTC)
+    event = story.event(
+        "court",
+        "court.mediation.assigned",
+        f"{tag}-m",
+        now - timedelta(seconds=100),
+        case,
+        {
+            "case_id": case,
+            "mediator": "人民调解员",
+            "due_at": (now + timedelta(seconds=20)).isoformat(),
+        },
+    )
+    want = Counter({"hub.case.warned": 2, "hub.case.urged": 1})
+    async with api.stream("GET", "/v1/feed", headers=CC) as resp:
+        ends = await publish(producer, [event])
+        await wait_caught_up(db, hub.streams_app_id, ends, main_worker)
+        tid = await db.fetchval(
+            "SELECT t.thread_id FROM record_link l JOIN case_thread t ON t.case_id = l.entity_id"
+            " WHERE l.agency = 'court' AND l.kind = 'case' AND l.record_id = $1",
+            case,
+        )
+
+        def shown(items: list[tuple[str, str, dict[str, Any]]]) -> Counter[str]:
+            return Counter(
+                t
+                for _, ev, d in items
+                if ev == "notice" and d.get("case_id") == tid
+                for t in d["types"]
+            )
+
+        items = await read_items(resp, lambda it: shown(it) >= want, timeout=120)
+    assert shown(items) == want
+    mine = [d for _, ev, d in items if ev == "notice" and d["case_id"] == tid]
+    assert {d["agency"] for d in mine} == {"hub"}
