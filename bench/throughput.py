@@ -188,8 +188,10 @@ async def freshness(
         while True:
             rows = await conn.fetch("SELECT topic, partition, next_offset FROM stream_position")
             have = {(r[0], r[1]): r[2] for r in rows}
-            if all(have.get(tp, 0) >= e for tp, e in backlog.items()):
-                break
+            if all(have.get(tp, 0) >= e for tp, e in backlog.items()) and not await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pending_resolution)"
+            ):
+                break  # the backlog applied and its persons decided
             await asyncio.sleep(0.1)
 
         async def producer_task() -> None:

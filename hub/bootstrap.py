@@ -4,11 +4,13 @@ options live in one place (acks, idempotence, sizes; pool sizes and planning).""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.helpers import create_ssl_context
 
 from hub.config import ConfigError, Settings
 from projections.coordination.rules import Rules, RulesError, load_rules
@@ -47,6 +49,22 @@ class IdempotenceRefused(RuntimeError):
     """The broker refused an idempotent producer; the message says what to set."""
 
 
+def kafka_auth(settings: Settings) -> dict[str, Any]:
+    """The security options of every aiokafka client (producer, consumer, admin):
+    HUB_KAFKA_SECURITY_PROTOCOL, HUB_KAFKA_SASL_* and HUB_KAFKA_SSL_CAFILE."""
+    sec = settings.kafka_security
+    out: dict[str, Any] = {"security_protocol": sec.protocol}
+    if sec.tls:
+        out["ssl_context"] = create_ssl_context(cafile=str(sec.cafile) if sec.cafile else None)
+    if sec.sasl:
+        out.update(
+            sasl_mechanism=sec.mechanism,
+            sasl_plain_username=sec.username,
+            sasl_plain_password=sec.password,
+        )
+    return out
+
+
 def new_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:
     """An unstarted producer with acks=all (durable in the log before anything moves on)."""
     return AIOKafkaProducer(
@@ -54,7 +72,12 @@ def new_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.producer_idempotence,
         **_PRODUCER_OPTIONS[role],
+        **kafka_auth(settings),
     )
+
+
+def new_admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka(), **kafka_auth(settings))
 
 
 async def start_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProducer:
@@ -79,10 +102,12 @@ async def start_producer(settings: Settings, role: ProducerRole) -> AIOKafkaProd
 async def new_pool(
     settings: Settings, role: PoolRole, schema: str = "public", dsn: str | None = None
 ) -> asyncpg.Pool:
+    """The API's pool connects as the API's database role (INSERT only on the audit); the
+    others as the hub's user (the projector analyzes and the rebuild drops what it owns)."""
     size, custom_plans = _POOL_OPTIONS[role]
-    return await create_pool(
-        dsn or settings.require_database(), schema=schema, max_size=size, custom_plans=custom_plans
-    )
+    if dsn is None:
+        dsn = settings.database_url_as("api") if role == "api" else settings.require_database()
+    return await create_pool(dsn, schema=schema, max_size=size, custom_plans=custom_plans)
 
 
 async def projector(
@@ -102,6 +127,7 @@ async def projector(
         settings.agencies,
         match_model(settings),
         rules=coordination_rules(settings),
+        defer_resolution=True,  # the worker's resolver task decides beside the batches
     )
     return Projector(store, producer, settings.resolution_topic)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from hub import logs, match_cli, report_cli
+from hub import audit_verify, logs, match_cli, report_cli
 from hub.bootstrap import IdempotenceRefused
 from hub.config import ConfigError, Settings, load_settings
 from hub.devstack import StackError
@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p_retry.add_argument("--dry-run", action="store_true", help="say what would be sent")
     match_cli.add_parser(sub)
     report_cli.add_parser(sub)
+    audit_verify.add_parser(sub)
     args = parser.parse_args(argv)
     logs.configure(process=f"civic-hub {args.command}")
     try:
@@ -216,14 +217,18 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_rebuild(_settings_for_client(settings), args))
         if args.command == "deadletter":
             return _run(_deadletter(_settings_for_client(settings), args))
+        if args.command == "audit":
+            return _run(audit_verify.run(_settings_for_client(settings), args))
         if args.command == "match":
             return _run(match_cli.run(_settings_for_client(settings), args))
         if args.command == "report":
             return _run(report_cli.run(_settings_for_client(settings), args))
         if args.command == "migrate":
+            from hub.audit_seal import seal_unchained
             from projections.db import migrate
 
             applied = asyncio.run(migrate(settings.require_database()))
+            asyncio.run(seal_unchained(settings.require_database()))
             print("applied: " + (", ".join(applied) or "nothing (up to date)"))
             return 0
     except (ConfigError, ValueError, LogMismatch, StackError, IdempotenceRefused) as exc:

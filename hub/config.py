@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from schemas.topics import DEFAULT_AGENCIES, agency_topic, check_app_id, resolution_topic
 
@@ -52,6 +53,69 @@ def _env_int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> 
     return value
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How every Kafka client of the hub authenticates (producers, consumers, admin, the
+    faust workers). The password never appears in a repr, a log or a banner."""
+
+    protocol: str = "PLAINTEXT"
+    mechanism: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cafile: Path | None = None  # CA bundle that signed the brokers' certificates
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+
+def _kafka_security(env: dict[str, str]) -> KafkaSecurity:
+    user = env.get("HUB_KAFKA_SASL_USERNAME") or None
+    password = env.get("HUB_KAFKA_SASL_PASSWORD") or None
+    pw_file = env.get("HUB_KAFKA_SASL_PASSWORD_FILE")
+    if pw_file:
+        try:
+            password = Path(pw_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"HUB_KAFKA_SASL_PASSWORD_FILE: cannot read {pw_file} ({exc.strerror})"
+            ) from None
+    protocol = env.get("HUB_KAFKA_SECURITY_PROTOCOL") or ("SASL_SSL" if user else "PLAINTEXT")
+    protocol = protocol.upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise ConfigError(
+            f"HUB_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)},"
+            f" got {protocol!r}"
+        )
+    mechanism = (env.get("HUB_KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512").upper()
+    if mechanism not in SASL_MECHANISMS:
+        raise ConfigError(
+            f"HUB_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)},"
+            f" got {mechanism!r}"
+        )
+    if protocol.startswith("SASL_") and not (user and password):
+        raise ConfigError(
+            f"HUB_KAFKA_SECURITY_PROTOCOL={protocol} needs HUB_KAFKA_SASL_USERNAME and"
+            " HUB_KAFKA_SASL_PASSWORD (or HUB_KAFKA_SASL_PASSWORD_FILE)"
+        )
+    cafile = env.get("HUB_KAFKA_SSL_CAFILE") or None
+    return KafkaSecurity(
+        protocol=protocol,
+        mechanism=mechanism if protocol.startswith("SASL_") else None,
+        username=user if protocol.startswith("SASL_") else None,
+        password=password if protocol.startswith("SASL_") else None,
+        cafile=Path(cafile) if cafile else None,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap: str | None
@@ -79,7 +143,16 @@ class Settings:
     embedded_broker: bool = True
     policy_path: Path | None = None
     match_model_path: Path | None = None  # HUB_MATCH_MODEL: weights from `civic-hub match train`
+    # The audit's signing key (Ed25519, PEM); unset: a demo key under the data dir.
+    audit_key_path: Path | None = None
+    audit_checkpoint_seconds: float = 60.0
+    # Each part of the hub connects as its own database role (051_roles.sql): its URL from
+    # HUB_<ROLE>_DATABASE_URL, or the hub's URL with that role as user (trust on the
+    # embedded stack). HUB_DATABASE_ROLES=false: everything as the hub's user.
+    role_urls: dict[str, str] = field(default_factory=dict)
+    database_roles: bool = True
     rules_path: Path | None = None  # HUB_RULES: coordination rules (default: shipped)
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
     def embedded_kafka(self) -> bool:
@@ -110,6 +183,43 @@ class Settings:
         if not self.database_url:
             raise ConfigError("no database: set HUB_DATABASE_URL or start the stack")
         return self.database_url
+
+    def database_url_as(self, role: str) -> str:
+        """The URL the ``role`` part (projector, api, auditor) connects with."""
+        url = self.require_database()
+        if not self.database_roles:
+            return url
+        if role in self.role_urls:
+            return self.role_urls[role]
+        parts = urlsplit(url)
+        userinfo, _, host = parts.netloc.rpartition("@")
+        password = userinfo.partition(":")[2]  # as written (percent-encoded)
+        password = f":{password}" if password else ""
+        return urlunsplit(parts._replace(netloc=f"civic_hub_{role}{password}@{host}"))
+
+
+def redact_url(url: str | None) -> str | None:
+    """A service URL fit for a log or a banner: its password replaced by ``***``."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def require_tokens_for_real_services(settings: Settings) -> None:
+    """Demo tokens are for the embedded stack only: with a real broker or database, the
+    tokens must come from HUB_TOKENS (one clear line, before anything starts)."""
+    if settings.tokens_path is None and (
+        settings.kafka_bootstrap is not None or settings.database_url is not None
+    ):
+        raise ConfigError(
+            "HUB_TOKENS is not set: with real services (HUB_KAFKA_BOOTSTRAP or HUB_DATABASE_URL)"
+            " the hub makes no demo tokens; set HUB_TOKENS to a tokens file (deploy/README.md)"
+        )
 
 
 def _app_id(value: str) -> str:
@@ -158,5 +268,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         workers=_env_int(env, "HUB_WORKERS", 1, minimum=0),
         batch_size=_env_int(env, "HUB_BATCH_SIZE", 2000),
         batch_within=_env_int(env, "HUB_BATCH_WITHIN_MS", 50, minimum=1) / 1000,
+        audit_key_path=Path(env["HUB_AUDIT_KEY"]) if env.get("HUB_AUDIT_KEY") else None,
+        audit_checkpoint_seconds=float(_env_int(env, "HUB_AUDIT_CHECKPOINT_SECONDS", 60)),
+        role_urls={
+            r: env[f"HUB_{r.upper()}_DATABASE_URL"]
+            for r in ("projector", "api", "auditor")
+            if env.get(f"HUB_{r.upper()}_DATABASE_URL")
+        },
+        database_roles=_env_bool(env, "HUB_DATABASE_ROLES", True),
         session_timeout=float(_env_int(env, "HUB_SESSION_TIMEOUT", 6 if embedded else 30)),
+        kafka_security=_kafka_security(env),
     )

@@ -56,6 +56,8 @@ for _t in (
 # the hub's own notices name the thread itself (data.case_id is the thread's id)
 for _t in NOTICE_TYPES:
     TRACKED[_t] = (NOTICE_AGENCY, "case", "case_id", "notice")
+# a sealing: items of the thread, sent from then on, are masked (whenever they were made)
+TRACKED["court.case.sealed"] = ("court", "case", "case_id", None)
 
 FACTS = ["category", "status", "stage", "due_at", "grid", "sealed"]
 BUFFER = 500
@@ -90,6 +92,8 @@ class LiveFeed(BackgroundLoop):
         self.changed = asyncio.Condition()
         self.xid: int | None = None
         self.clock: datetime | None = None
+        self.sealed_cases: set[str] = set()  # court case nodes sealed
+        self.sealed_nodes: set[str] = set()  # every case node of their threads, now
 
     # -- the poller -------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -109,6 +113,14 @@ class LiveFeed(BackgroundLoop):
             xmin = int(await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
             if self.xid is None:  # start from now: what happened before is on the dashboard
                 self.xid, self.clock = xmin, now
+                self.sealed_cases = {
+                    r[0]
+                    for r in await conn.fetch(
+                        "SELECT entity_id FROM entity_field WHERE entity_kind = 'case'"
+                        " AND field = 'sealed' AND value = 'true'::jsonb"
+                    )
+                }
+                await self._rethread_sealed(conn)
                 return []
             rows = await conn.fetch(
                 _ROWS, str(self.xid), str(xmin), "case_id", "incident_id", list(TRACKED), MAX_ROWS
@@ -144,6 +156,12 @@ class LiveFeed(BackgroundLoop):
             for ref in refs:
                 if ref[0] == NOTICE_AGENCY and ref[2] is not None:
                     links[ref] = ref[2]
+            self.sealed_cases |= {
+                links[ref]
+                for r, ref in zip(rows, refs, strict=True)
+                if r["type"] == "court.case.sealed" and ref in links
+            }
+            await self._rethread_sealed(conn)
             due = await conn.fetch(
                 "SELECT entity_id FROM entity_field WHERE entity_kind = 'case'"
                 " AND field = 'due_at' AND hub_ts(value #>> '{}') > $1"
@@ -216,6 +234,22 @@ class LiveFeed(BackgroundLoop):
                 self.items.extend(new)
                 self.changed.notify_all()
         return new
+
+    async def _rethread_sealed(self, conn: asyncpg.Connection) -> None:
+        """The case nodes of every sealed thread as threads stand now (a thread joined to a
+        sealed one after the sealing is sealed too)."""
+        if self.sealed_cases:
+            self.sealed_nodes = {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT case_id FROM case_thread WHERE thread_id IN (SELECT thread_id"
+                    " FROM case_thread WHERE case_id = ANY($1::text[]))",
+                    sorted(self.sealed_cases),
+                )
+            } | self.sealed_cases
+
+    def sealed_now(self, case_id: str | None) -> bool:
+        return case_id in self.sealed_nodes
 
     def _item(self, kind: str, data: dict[str, Any]) -> Item:
         return Item(next(self.counter), kind, data)

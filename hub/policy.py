@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ class Policy:
     assistance_visible_to: frozenset[str] = frozenset()
     roles_visible_to: dict[str, frozenset[str]] = field(default_factory=dict)
     purposes: dict[str, dict[str, str]] = field(default_factory=dict)  # code → language → label
+    # graded fields (x-grade in the schemas): the roles that see secret values (identity
+    # numbers, phones) in full; others see them masked, as 110105********002X
+    secret_roles: frozenset[str] | None = None  # None: no grading (everyone sees them)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
@@ -88,6 +92,12 @@ class Policy:
                     f"{path}: restricted.{name}: `what` must be one of "
                     f"{', '.join(KNOWN_WHAT)} or role:<role>, got {what!r}"
                 )
+        grades = doc.get("grades") or {}
+        unknown = sorted(set(grades) - {"secret"})
+        if unknown:
+            raise PolicyError(f"{path}: grades: only `secret` is graded, not {unknown}")
+        if "secret" in grades:
+            p.secret_roles = frozenset(grades["secret"])
         for code, labels in (doc.get("purposes") or {}).items():
             if not PURPOSE_CODE.match(code):
                 raise PolicyError(
@@ -161,74 +171,87 @@ class Policy:
         who = self.roles_visible_to.get(role or "")
         return who if who is not None and principal.agency not in who else None
 
-    def mask_person(self, principal: Principal, person: dict[str, Any]) -> tuple[dict, bool]:
-        """The person as ``principal`` may see it, and whether anything was withheld."""
-        masked = False
-        out = dict(person)
-        if out.get("assistance") and principal.agency not in self.assistance_visible_to:
-            out["assistance"] = [{"restricted": True, "ask": sorted(self.assistance_visible_to)}]
-            masked = True
-        cases = []
+    def withhold(
+        self, principal: Principal
+    ) -> Callable[[str, list[str], bool], frozenset[str] | None]:
+        """For building a person from the records ``principal`` may see: whom to ask about a
+        record (its id, its roles in cases, whether its thread is sealed), or None."""
         sealed_hidden = principal.agency not in self.sealed_visible_to
+
+        def ask(record: str, roles: list[str], sealed: bool) -> frozenset[str] | None:
+            who: set[str] = set()
+            if sealed and sealed_hidden:
+                who |= self.sealed_visible_to
+            for role, visible in self.roles_visible_to.items():
+                if principal.agency not in visible and (role in roles or f"/{role}/" in record):
+                    who |= visible
+            return frozenset(who) if who else None
+
+        return ask
+
+    def mask_person(self, principal: Principal, person: dict[str, Any]) -> tuple[dict, bool]:
+        """The person as ``principal`` may see it, and whether anything was withheld. The
+        person should be built from the records the reader may see (:meth:`withhold`);
+        anything restricted that is still here is dropped into the one ``withheld`` marker,
+        which says whom to ask and not why."""
+        out = dict(person)
+        ask: set[str] = set((out.get("withheld") or {}).get("ask", []))
+        dropped = (out.get("withheld") or {}).get("count", 0)
+        if out.get("assistance") and principal.agency not in self.assistance_visible_to:
+            out["assistance"] = []
+            ask |= self.assistance_visible_to
+            dropped += 1
+        ask_of = self.withhold(principal)
+        cases = []
         for c in out.get("cases", []):
-            if c.get("sealed") and sealed_hidden:
-                cases.append(
-                    {
-                        "case_id": None,
-                        "role": "restricted",
-                        "agency": None,
-                        "ask": sorted(self.sealed_visible_to),
-                    }
-                )
-                masked = True
-                continue
-            roles = c.get("roles") or [{"role": c.get("role"), "agency": c.get("agency")}]
-            shown = [r for r in roles if self._role_hidden(principal, r.get("role")) is None]
-            who = None if shown else self._role_hidden(principal, roles[0].get("role"))
-            if shown and len(shown) < len(roles):  # the thread is known by a role one may see
-                c = {**c, **shown[0], "roles": shown}
-                masked = True
-            if who is not None:
-                cases.append(
-                    {
-                        "case_id": None,
-                        "role": "restricted",
-                        "agency": c.get("agency"),
-                        "ask": sorted(who),
-                    }
-                )
-                masked = True
+            roles = [r.get("role") for r in c.get("roles") or [c]]
+            who = ask_of("", [r for r in roles if r], bool(c.get("sealed")))
+            if who is None:
+                cases.append({k: v for k, v in c.items() if k != "sealed"})
             else:
-                cases.append(c)
+                ask |= who
+                dropped += 1
         out["cases"] = cases
         records = []
         for r in out.get("records", []):
-            hidden = next(
-                (
-                    w
-                    for role, w in self.roles_visible_to.items()
-                    if f"/{role}/" in str(r.get("id")) and principal.agency not in w
-                ),
-                frozenset(self.sealed_visible_to) if r.get("sealed") and sealed_hidden else None,
-            )
-            if hidden is not None:
-                records.append(
-                    {"agency": r["agency"], "kind": r["kind"], "id": None, "ask": sorted(hidden)}
-                )
-                masked = True
+            who = ask_of(str(r.get("id")), [], bool(r.get("sealed")))
+            if who is None:
+                records.append({k: v for k, v in r.items() if k != "sealed"})
             else:
-                records.append(r)
+                ask |= who
+                dropped += 1
         out["records"] = records
-        return out, masked
+        graded = self.secret_roles is not None and principal.role not in self.secret_roles
+        if graded:
+            for key in ("national_id",):
+                if out.get(key):
+                    out[key] = masked_digits(out[key], 6, 4)
+            for key in ("national_ids", "unverified_national_ids"):
+                out[key] = [masked_digits(v, 6, 4) for v in out.get(key) or []]
+            out["phones"] = [masked_digits(v, 3, 4) for v in out.get("phones") or []]
+        if ask:
+            out["withheld"] = {"count": dropped, "ask": sorted(ask)}
+        return out, bool(ask) or (graded and bool(out.get("national_ids") or out.get("phones")))
+
+    def mask_place(self, principal: Principal, place: dict[str, Any]) -> tuple[dict, bool]:
+        """A place without the ids of sealed threads for those who may not see them (one
+        withheld marker: whom to ask)."""
+        out = {k: v for k, v in place.items() if k != "sealed_cases"}
+        sealed = set(place.get("sealed_cases") or [])
+        if not sealed or principal.agency in self.sealed_visible_to:
+            return out, False
+        out["cases"] = [c for c in out.get("cases", []) if c not in sealed]
+        out["withheld"] = {"count": len(sealed), "ask": sorted(self.sealed_visible_to)}
+        return out, True
 
     def case_sealed_for(self, principal: Principal, case: dict[str, Any]) -> bool:
         return bool(case.get("sealed")) and principal.agency not in self.sealed_visible_to
 
     def mask_case(self, principal: Principal, case: dict[str, Any]) -> tuple[dict, bool]:
         if self.case_sealed_for(principal, case):
+            # that it exists and whom to ask, not why (sealed is not said)
             return {
                 "case_id": case["case_id"],
-                "sealed": True,
                 "status": "restricted",
                 "ask": sorted(self.sealed_visible_to),
             }, True
@@ -251,3 +274,10 @@ class Policy:
                 persons.append(p)
         out["persons"] = persons
         return out, masked
+
+
+def masked_digits(value: str, head: int, tail: int) -> str:
+    """A secret number as shown to those below its grade: its first and last characters."""
+    if len(value) <= head + tail:
+        return "*" * len(value)
+    return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]

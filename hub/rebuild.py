@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.bootstrap import new_pool
+from hub.bootstrap import kafka_auth, new_pool
 from hub.config import Settings
 from projections.db import REBUILT_TABLES, Positions, migrate, read_positions
 from projections.intake import InboundRecord
@@ -83,6 +83,7 @@ class Rebuilder:
             group_id=None,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
+            **kafka_auth(self.settings),
         )
         await self.consumer.start()
 

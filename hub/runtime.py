@@ -22,6 +22,7 @@ import asyncpg
 import orjson
 import structlog
 
+from hub.audit_seal import seal_unchained
 from hub.config import Settings
 from hub.devstack import EmbeddedStack, _die_with_parent
 from hub.topics import ensure_topics
@@ -60,10 +61,10 @@ async def check_log_identity(database_url: str, cluster_id: str, embedded: bool)
         await conn.close()
 
 
-async def broker_cluster_id(bootstrap: str) -> str:
-    from aiokafka.admin import AIOKafkaAdminClient
+async def broker_cluster_id(settings: Settings) -> str:
+    from hub.bootstrap import new_admin
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = new_admin(settings)
     await admin.start()
     try:
         info = await admin.describe_cluster()
@@ -104,14 +105,18 @@ class Hub:
             )
             self.settings = s
         await migrate(s.require_database())
+        await seal_unchained(s.require_database())  # rows from before the audit chains
         created = await ensure_topics(s)
         if created:
             log.info("topics.created", topics=created)
         await check_log_identity(
-            s.require_database(), await broker_cluster_id(s.require_kafka()), s.embedded_broker
+            s.require_database(), await broker_cluster_id(s), s.embedded_broker
         )
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        (s.data_dir / STACK_FILE).write_bytes(
+        stack_file = s.data_dir / STACK_FILE
+        stack_file.touch(mode=0o600)  # the database URL may carry a password: owner only
+        stack_file.chmod(0o600)
+        stack_file.write_bytes(
             orjson.dumps(
                 {
                     "kafka_bootstrap": s.kafka_bootstrap,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from hub.bootstrap import new_admin
 from hub.config import Settings
 from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
 
@@ -20,7 +21,7 @@ def required_topics(settings: Settings) -> list[str]:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics; returns the names that were created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka())
+    admin = new_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

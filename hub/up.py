@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from hub.bootstrap import start_producer
-from hub.config import ConfigError, Settings
+from hub.config import ConfigError, Settings, redact_url, require_tokens_for_real_services
 from hub.publish import as_records, publish_records
 
 log = structlog.get_logger("hub.up")
@@ -32,7 +32,7 @@ def banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str |
         f"  health         {base}/healthz    metrics: {base}/metrics",
         f"  Kafka          {settings.kafka_bootstrap}"
         + ("  (embedded Tansu, memory only)" if settings.embedded_broker else ""),
-        f"  PostgreSQL     {settings.database_url}",
+        f"  PostgreSQL     {redact_url(settings.database_url)}",
         f"  data, logs     {settings.data_dir}",
     ]
     if tokens:
@@ -90,6 +90,7 @@ async def until_archived(
 async def up(settings: Settings, demo: bool) -> int:
     import uvicorn
 
+    require_tokens_for_real_services(settings)
     check_bind(settings)
 
     from hub.api.app import create_app

@@ -20,6 +20,7 @@ from streams.app import WorkerOptions, create_app
 
 
 def worker_app(settings: Settings) -> faust.App:
+    sec = settings.kafka_security
     opts = WorkerOptions(
         app_id=settings.streams_app_id,
         bootstrap=settings.kafka_bootstrap or "127.0.0.1:9092",
@@ -28,6 +29,11 @@ def worker_app(settings: Settings) -> faust.App:
         batch_size=settings.batch_size,
         batch_within=settings.batch_within,
         session_timeout=settings.session_timeout,
+        security_protocol=sec.protocol,
+        sasl_mechanism=sec.mechanism,
+        sasl_username=sec.username,
+        sasl_password=sec.password,
+        ssl_cafile=str(sec.cafile) if sec.cafile else None,
     )
     return create_app(opts, lambda: bootstrap.projector(settings))
 

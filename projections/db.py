@@ -6,6 +6,7 @@ Everything else writes through :mod:`projections.store` (the one batch transacti
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,35 @@ async def read_positions(
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
+# Every batch transaction that moves positions notifies this channel (at its commit, never
+# before), so reads waiting for their own writes (min_offset) wake on the notification
+# instead of polling. Payload: {"s": schema, "c": consumer, "p": [[topic, partition,
+# next_offset], …]}; "p" is null when the list would not fit a notification (PostgreSQL's
+# limit is 8000 bytes): the listener then reads the table.
+POSITIONS_CHANNEL = "hub_positions"
+_NOTIFY_MAX = 6000
+
+
+def positions_payload(moved: list[tuple[tuple[str, int], int]]) -> str:
+    """The moved positions as the notification's ``p`` (JSON text)."""
+    text = orjson.dumps([[t, p, o] for (t, p), o in moved]).decode()
+    return text if len(text) <= _NOTIFY_MAX else "null"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsNotice:
+    schema: str
+    consumer: str
+    positions: Positions | None  # None: too many to carry; read the table
+
+
+def parse_positions_payload(payload: str) -> PositionsNotice:
+    doc = orjson.loads(payload)
+    moved = doc.get("p")
+    positions = None if moved is None else {(t, int(p)): int(o) for t, p, o in moved}
+    return PositionsNotice(doc["s"], doc["c"], positions)
+
+
 def reached(have: Positions, want: Positions) -> bool:
     return all(have.get(tp, 0) >= o for tp, o in want.items())
 
@@ -143,7 +173,8 @@ def reached(have: Positions, want: Positions) -> bool:
 # Every table the projection writes (so a rebuild must reproduce), with its columns.
 REBUILT_TABLES: dict[str, str] = {
     "event_archive": 'source, event_id, type, agency, time, subject, topic, partition, "offset",'
-    " version, data, summary",
+    " version, data, summary, chain, chain_seq, chain_offset, prev_hash, hash",
+    "archive_chain_head": "chain, seq, hash",
     "event_entity": "entity_kind, entity_id, time, source, event_id",
     "deadletter": 'topic, partition, "offset", key, value, reason, detail, field, event_id',
     "entity_field": "entity_kind, entity_id, field, value, time, source, event_id, agency",

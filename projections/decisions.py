@@ -7,6 +7,8 @@ A rebuild applies decisions only as it reads them; it never decides."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 import orjson
 
@@ -190,14 +192,12 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
     return out
 
 
-async def decide_persons_of_batch(
-    conn: asyncpg.Connection, ch: Changes, by_people: list[Decision], model: Model
-) -> list[Decision]:
-    """The decisions that bring every region the batch touched to its persons
-    (:mod:`projections.person_match`). They are applied here, in the batch's own
-    transaction, so the next batch (of this worker or another) decides on them; read
-    back from the log they are already known and change nothing, while a rebuild,
-    which never decides, applies them in log order."""
+async def touched_by_batch(
+    conn: asyncpg.Connection, ch: Changes, by_people: list[Decision]
+) -> tuple[set[str], datetime | None]:
+    """The records whose persons a batch may have changed (and the latest time among its
+    statements): records it stated, records of people's own decisions, and the parties of
+    threads it joined (thread mates now)."""
     times = [v[0][0] for v in (*ch.mentions.values(), *ch.mention_places.values())]
     times += [d.time for d in by_people]
     touched = set(ch.mentions) | set(ch.mention_places)
@@ -215,11 +215,30 @@ async def decide_persons_of_batch(
             )
         }
         times += [a.env.time for a in ch.archive]
-    if not times:
-        return []
-    made = await decide_persons(conn, touched, max(times), model)
+    return touched, (max(times) if times else None)
+
+
+async def decide_and_apply(
+    conn: asyncpg.Connection, touched: set[str], time: datetime, model: Model
+) -> list[Decision]:
+    """The decisions that bring every region ``touched`` reaches to its persons
+    (:mod:`projections.person_match`), applied here, in the caller's transaction, so the
+    next batch or resolver round (of this worker or another) decides on them; read back
+    from the log they are already known and change nothing, while a rebuild, which never
+    decides, applies them in log order."""
+    made = await decide_persons(conn, touched, time, model)
     # as the log will carry them (scores rounded, times as written): a rebuild that
     # reads them back stores the same rows
     made = [parse_decision(orjson.dumps(d.event())) for d in made]
     await apply_parsed(conn, made)
     return made
+
+
+async def decide_persons_of_batch(
+    conn: asyncpg.Connection, ch: Changes, by_people: list[Decision], model: Model
+) -> list[Decision]:
+    """The decisions for every region the batch touched, made in the batch's transaction."""
+    touched, time = await touched_by_batch(conn, ch, by_people)
+    if time is None:
+        return []
+    return await decide_and_apply(conn, touched, time, model)

@@ -248,15 +248,31 @@ async def decide_persons(
     joined += [(r["a"], r["b"]) for r in by_people if r["action"] == "link"]
     rejected = [(r["a"], r["b"]) for r in by_people if r["action"] in ("reject", "unlink")]
     target = cluster(model, list(records.values()), pairs, joined, rejected, mates)
+    # What joins the region now is its edges, not what the log's times say came last (an
+    # event time is no order: agencies publish late): the decision edges among its records.
     linked_now = {
-        (r["a"], r["b"])
-        for r in decided
-        if r["decided_by"].startswith("resolver/") and r["action"] == "link"
+        (r["src"], r["dst"])
+        for r in await conn.fetch(
+            "SELECT src, dst FROM person_edge WHERE src = ANY($1::text[]) AND src < dst"
+            " AND dst = ANY($1::text[]) AND origin LIKE 'D-%'",
+            ids + outside,
+        )
     }
     people_pairs = {(r["a"], r["b"]) for r in by_people}
     weights = {(p.a, p.b): p for p in pairs}
     out: list[Decision] = []
-    for a, b in sorted(target - linked_now - people_pairs):
+    # Persons, not edges: a link of the resolver stays while its two records are one person
+    # in the target (whichever pairs clustering chose to span it); it is undone only when
+    # they are two; a target link is decided only where the two are not yet joined. So a
+    # region that grows does not churn links it already holds.
+    group = _groups(ids + outside, target | set(joined))
+    undone = sorted(
+        pair for pair in linked_now - people_pairs if group.get(pair[0]) != group.get(pair[1])
+    )
+    joined_now = _Joiner(ids + outside, (linked_now - set(undone)) | set(joined))
+    for a, b in sorted(target - people_pairs):
+        if not joined_now.join(a, b):
+            continue
         p = weights.get((a, b)) or score(model, records[a], records[b])
         ev = _evidence(p, model)
         if (a, b) in mates and p.weight < model.link_weight:
@@ -273,7 +289,7 @@ async def decide_persons(
                 seq=counts.get((a, b), 0),
             )
         )
-    for a, b in sorted(linked_now - target - people_pairs):
+    for a, b in undone:
         p = weights.get((a, b))
         ev = _evidence(p, model) if p else {"model": model.version}
         out.append(
@@ -289,7 +305,6 @@ async def decide_persons(
             )
         )
     # Pairs close to a link but not joined: for a person to confirm or reject, asked once.
-    group = _groups(ids + outside, target | set(joined))
     for p in sorted([*pairs, *near], key=lambda p: (p.a, p.b)):
         if (
             model.candidate_weight <= p.weight < model.link_weight
@@ -309,6 +324,30 @@ async def decide_persons(
                 )
             )
     return out
+
+
+class _Joiner:
+    """Union–find over ``ids`` started from ``links``; :meth:`join` says whether two records
+    were apart (and joins them)."""
+
+    def __init__(self, ids: list[str], links: set[tuple[str, str]]) -> None:
+        self.parent = {i: i for i in ids}
+        for a, b in sorted(links):
+            self.join(a, b)
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def join(self, a: str, b: str) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[max(ra, rb)] = min(ra, rb)
+        return True
 
 
 def _groups(ids: list[str], links: set[tuple[str, str]]) -> dict[str, str]:

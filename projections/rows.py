@@ -11,8 +11,9 @@ from typing import Any
 import asyncpg
 import orjson
 
+from projections.archive_chain import chain_links
 from projections.changes import Changes
-from projections.graph import ORIGIN_MERGE, STEP, write_edges, write_nodes
+from projections.graph import ORIGIN_MERGE, STEP, components, write_edges, write_nodes
 from projections.intake import InboundRecord, RejectedRecord, reused_id
 from projections.names import sound_key
 from projections.project import Accepted, Links, archive_rows
@@ -61,12 +62,15 @@ async def archive(
     if not accepted:
         return [], []
     rows = archive_rows(accepted)
+    links = await chain_links(conn, rows)
     result = await conn.fetch(
         "INSERT INTO event_archive AS a (source, event_id, type, agency, time, subject, topic,"
-        ' partition, "offset", version, data, summary)'
+        ' partition, "offset", version, data, summary, chain, chain_seq, chain_offset,'
+        " prev_hash, hash)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
         " $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::int[],"
-        " $11::jsonb[], $12::text[])"
+        " $11::jsonb[], $12::text[], $13::text[], $14::bigint[], $9::bigint[], $15::bytea[],"
+        " $16::bytea[])"
         " ON CONFLICT (source, event_id) DO UPDATE SET topic = excluded.topic,"
         ' partition = excluded.partition, "offset" = excluded."offset"'
         " WHERE a.type = excluded.type AND a.data = excluded.data"
@@ -86,8 +90,10 @@ async def archive(
         # What the agency sent, not the upcast shape: old events are never rewritten.
         [a.env.raw["data"] for a in rows],
         [a.summary for a in rows],
+        *links.columns(),
     )
     inserted = {(r["source"], r["event_id"]) for r in result if r["inserted"]}
+    await links.commit(conn, inserted)
     new = [a for a in accepted if a.env.key in inserted]
     others = [a for a in accepted if a.env.key not in inserted]
     conflicts: list[RejectedRecord] = []
@@ -117,6 +123,27 @@ _RETHREAD = (
     " ON canon.origin = comp.origin WHERE t.case_id = comp.node"
     " AND t.thread_id IS DISTINCT FROM canon.tid"
 )
+
+
+async def _rethread(conn: asyncpg.Connection, nodes: list[str]) -> None:
+    """Thread ids for the threads of ``nodes``. Two workers joining one thread from two
+    sides each see only their own new edge; so each first locks every node of the thread
+    as it sees it, walks again (a new statement sees what was committed while it waited)
+    and locks what that adds, until nothing does: the second then writes ids with the
+    first's edges in view."""
+    locked: set[str] = set()
+    while True:
+        comps = await components(conn, nodes, "case_edge")
+        seen = {n for c in comps.values() for n in c} | set(nodes)
+        new = sorted(seen - locked)
+        if not new:
+            break
+        await conn.execute(
+            "SELECT 1 FROM case_thread WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
+            new,
+        )
+        locked |= set(new)
+    await conn.execute(_RETHREAD, nodes)
 
 
 async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
@@ -156,10 +183,32 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             [v for _, (_, v) in pi],
             [stamp_text(st) for _, (st, _) in pi],
         )
-    if ch.edges:
-        await write_edges(conn, sorted(ch.edges), "national_id")
+    nid_edges: list[tuple[str, str]] = []
+    if ch.mentions:
+        # A record's identity-number edge follows its latest statement (the mention row),
+        # whatever order statements came in: a number corrected later no longer joins the
+        # record to the person of the old number.
+        recs = sorted(ch.mentions)
+        await conn.execute(
+            "DELETE FROM person_edge e USING mention m WHERE m.record = ANY($1::text[])"
+            " AND e.origin = 'national_id' AND ((e.src = m.record AND e.dst LIKE 'nid:%'"
+            " AND e.dst IS DISTINCT FROM CASE WHEN m.nid_valid THEN 'nid:' || m.national_id END)"
+            " OR (e.dst = m.record AND e.src LIKE 'nid:%'"
+            " AND e.src IS DISTINCT FROM CASE WHEN m.nid_valid THEN 'nid:' || m.national_id END))",
+            recs,
+        )
+        nid_edges = [
+            (r[0], "nid:" + r[1])
+            for r in await conn.fetch(
+                "SELECT record, national_id FROM mention WHERE record = ANY($1::text[])"
+                " AND nid_valid ORDER BY record",
+                recs,
+            )
+        ]
+    if nid_edges:
+        await write_edges(conn, nid_edges, "national_id")
     nodes = (
-        {n for e in ch.edges for n in e}
+        {n for e in nid_edges for n in e}
         | set(ch.mentions)
         | set(ch.mention_places)
         | {e[1] for e in ch.entities if e[0] == "record"}
@@ -195,7 +244,7 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             )
         ]
     if rethread:
-        await conn.execute(_RETHREAD, sorted(set(rethread)))
+        await _rethread(conn, sorted(set(rethread)))
     if ch.links:
         li = sorted(ch.links.items())
         await conn.execute(

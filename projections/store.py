@@ -15,26 +15,35 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 
+from projections.archive_chain import ChainRace
 from projections.changes import Changes
 from projections.coordination.due import refresh_due
 from projections.coordination.rules import Rules
-from projections.db import ANALYZED, Positions, read_positions
-from projections.decide import Decision
-from projections.decisions import apply_decisions, decide_persons_of_batch, decide_referrals
+from projections.db import ANALYZED, POSITIONS_CHANNEL, Positions, positions_payload, read_positions
+from projections.decide import Decision, parse_decision
+from projections.decisions import (
+    apply_decisions,
+    decide_and_apply,
+    decide_persons_of_batch,
+    decide_referrals,
+    touched_by_batch,
+)
 from projections.intake import InboundRecord, RejectedRecord, split
 from projections.matching import DEFAULT, Model
 from projections.project import links_needed, project
-from projections.rows import archive, read_links, record_rejected, write_changes
+from projections.rows import _rethread, archive, read_links, record_rejected, write_changes
 from schemas.topics import is_resolution_topic
 
 log = structlog.get_logger("projections.store")
 
 ANALYZE_FIRST = 2000
 DEADLOCK_RETRIES = 5
+RESOLVE_LIMIT = 200  # records the resolver decides in one transaction
 DecisionSink = Callable[[Sequence[Decision]], Awaitable[None]]
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
 
@@ -50,6 +59,19 @@ class BatchResult:
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+def _case_nodes(records: Sequence[InboundRecord]) -> list[str]:
+    """The case nodes that case-graph decisions (referrals) in ``records`` join or split."""
+    out: set[str] = set()
+    for r in records:
+        try:
+            d = parse_decision(r.value or b"")
+        except (ValueError, KeyError, TypeError):
+            continue  # dead-lettered by apply_decisions
+        if d.graph == "case":
+            out |= {d.a, d.b}
+    return sorted(out)
+
+
 class Store:
     def __init__(
         self,
@@ -57,12 +79,16 @@ class Store:
         consumer: str,
         agencies: tuple[str, ...],
         model: Model = DEFAULT,
+        defer_resolution: bool = False,
         rules: Rules | None = None,
     ):
         self.pool = pool
         # the coordination rules: with them (the live workers) each batch keeps the next due
         # instant of the threads it touched (projections.coordination.due); a rebuild has none
         self.rules = rules
+        # live workers: a batch queues the records it touched (pending_resolution) and
+        # commits; :meth:`resolve_pending` decides them beside the batches
+        self.defer_resolution = defer_resolution
         self.model = model  # who is who: the Fellegi–Sunter weights the resolver decides by
         self.consumer = consumer
         self.agencies = agencies
@@ -93,7 +119,7 @@ class Store:
         for attempt in range(1, DEADLOCK_RETRIES + 1):
             try:
                 return await self._apply_batch_once(records, deadletter, decisions, unprocessable)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, ChainRace) as exc:
                 if attempt == DEADLOCK_RETRIES:
                     raise
                 log.warning(
@@ -160,6 +186,9 @@ class Store:
             accepted, rejected = split(fresh_inbound, self.agencies)
             rejected += gave_up
             bad, by_people = await apply_decisions(conn, decision_records)
+            joined = _case_nodes(decision_records)
+            if joined:  # a referral decision joins (or splits) threads: their ids follow
+                await _rethread(conn, joined)
             rejected += bad
             new, conflicts = await archive(conn, accepted)
             if conflicts:
@@ -181,8 +210,8 @@ class Store:
                 known = await read_links(conn, links_needed(new))
                 changes = project(new, known)
                 await write_changes(conn, changes)
-                if self.rules is not None:
-                    await refresh_due(conn, changes, self.rules)
+            if self.rules is not None and (new or joined):
+                await refresh_due(conn, changes, self.rules, joined)
             if decisions is not None and (new or by_people):
                 # a person's confirmation or rejection reshapes its region too
                 made = await self._decide(conn, changes, by_people)
@@ -208,12 +237,29 @@ class Store:
                     [k[1] for k, _ in moved],
                     [v for _, v in moved],
                 )
+                # Delivered at commit, never before: a waiting read (min_offset) wakes
+                # exactly when these rows are visible.
+                await conn.execute(
+                    "SELECT pg_notify($1, json_build_object('s', current_schema(),"
+                    " 'c', $2::text, 'p', $3::text::json)::text)",
+                    POSITIONS_CHANNEL,
+                    self.consumer,
+                    positions_payload(moved),
+                )
             result.positions = nxt
         self.applied += result.accepted
         if self.applied >= self.analyze_at and (self._analyzing is None or self._analyzing.done()):
             self.analyze_at = max(self.analyze_at * 2, self.applied + ANALYZE_FIRST)
             self._analyzing = asyncio.create_task(self.analyze())
         return result
+
+    async def drop_oldest_pending(self) -> str | None:
+        """Take the oldest queued record off the resolution queue undecided (one the matcher
+        failed on twice); returns it."""
+        return await self.pool.fetchval(
+            "DELETE FROM pending_resolution WHERE seq = (SELECT seq FROM pending_resolution"
+            " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING record"
+        )
 
     async def analyze(self) -> None:
         """Fresh planner statistics while the read model grows fast: at 2k, 4k, 8k, …
@@ -239,6 +285,49 @@ class Store:
     async def _decide(
         self, conn: asyncpg.Connection, ch: Changes, by_people: list[Decision]
     ) -> list[Decision]:
-        return await decide_persons_of_batch(
-            conn, ch, by_people, self.model
-        ) + await decide_referrals(conn, ch)
+        if not self.defer_resolution:
+            return await decide_persons_of_batch(
+                conn, ch, by_people, self.model
+            ) + await decide_referrals(conn, ch)
+        touched, _ = await touched_by_batch(conn, ch, by_people)
+        if touched:
+            await conn.execute(
+                "INSERT INTO pending_resolution (record) SELECT unnest($1::text[])", sorted(touched)
+            )
+            await conn.execute("SELECT pg_notify('hub_resolve', '')")
+        return await decide_referrals(conn, ch)
+
+    async def resolve_pending(self, decisions: DecisionSink, limit: int = RESOLVE_LIMIT) -> int:
+        """Decide the persons of up to ``limit`` queued records (oldest first; two workers
+        take different ones), send the decisions to the log, apply them, and take the rows
+        off the queue, all in one transaction: a crash leaves them queued. Returns how many
+        rows were taken (0: nothing waits)."""
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    rows = await conn.fetch(
+                        "SELECT seq, record FROM pending_resolution ORDER BY seq LIMIT $1"
+                        " FOR UPDATE SKIP LOCKED",
+                        limit,
+                    )
+                    if not rows:
+                        return 0
+                    made = await decide_and_apply(
+                        conn,
+                        {r[1] for r in rows},
+                        datetime.now(UTC),  # to the microsecond: the latest word is by time
+                        self.model,
+                    )
+                    if made:
+                        await decisions(made)
+                    await conn.execute(
+                        "DELETE FROM pending_resolution WHERE seq = ANY($1::bigint[])",
+                        [r[0] for r in rows],
+                    )
+                    return len(rows)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                log.warning("store.resolve_retried", attempt=attempt, error=type(exc).__name__)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")

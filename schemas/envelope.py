@@ -14,6 +14,16 @@ from typing import Any
 
 import orjson
 
+from schemas.strictjson import (
+    INT64_MAX,
+    INT64_MIN,
+    Duplicated,
+    NumberOutOfRange,
+    exact_loads,
+    fast_loads,
+    needs_exact,
+)
+
 SPECVERSION = "1.0"
 REQUIRED = ("specversion", "id", "source", "type", "time", "subject", "data", "agency")
 # RFC 3339: date, 'T' (or space), time, optional fraction, and a mandatory offset.
@@ -92,8 +102,9 @@ MAX_STRING = 65_536  # characters of one string or key
 
 
 def check_shape(doc: Any) -> None:
-    """Raise :class:`Rejected` when ``doc`` nests too deep, holds too much, or has a string
-    PostgreSQL cannot store (U+0000). Iterative: its own depth is bounded by MAX_DEPTH."""
+    """Raise :class:`Rejected` when ``doc`` nests too deep, holds too much, has a string
+    PostgreSQL cannot store (U+0000), a key its text held twice (:mod:`schemas.strictjson`)
+    or an integer beyond int64. Iterative: its own depth is bounded by MAX_DEPTH."""
     stack: list[tuple[Any, int, str]] = [(doc, 0, "")]
     nodes = 0
     while stack:
@@ -124,6 +135,14 @@ def check_shape(doc: Any) -> None:
                     raise Rejected(
                         "too-large", f"an object has more than {MAX_KEYS} keys", field=where or None
                     )
+                if isinstance(node, Duplicated):
+                    dup = f"{where}.{node.duplicate}" if where else node.duplicate
+                    raise Rejected(
+                        "duplicate-key",
+                        f"key {node.duplicate!r} appears more than once in one object;"
+                        " JSON readers disagree on which value counts, so the hub takes neither",
+                        field=dup,
+                    )
                 for k, v in node.items():
                     if len(k) > MAX_STRING or "\x00" in k:
                         raise Rejected(
@@ -140,21 +159,51 @@ def check_shape(doc: Any) -> None:
                         field=where or None,
                     )
                 stack.extend((v, depth + 1, f"{where}[{i}]") for i, v in enumerate(node))
+        elif type(node) is int and not INT64_MIN <= node <= INT64_MAX:
+            raise Rejected(
+                "number-out-of-range",
+                "integers must fit in 64 bits (-2^63 … 2^63-1)",
+                field=where or None,
+            )
+
+
+def load_event(raw: bytes) -> Any:
+    """One record's JSON, checked for shape, duplicate keys and number range: orjson and a
+    census for every event, the exact reading only when the census cannot clear the text."""
+    try:
+        doc = fast_loads(raw)
+    except NumberOutOfRange as exc:
+        raise Rejected("number-out-of-range", str(exc)) from None
+    except orjson.JSONDecodeError as exc:
+        raise Rejected("malformed-json", f"the record is not valid JSON ({exc})") from None
+    check_shape(doc)
+    if needs_exact(raw, doc):
+        try:
+            doc = exact_loads(raw)
+        except RecursionError:
+            raise Rejected("too-deep", "the record nests too deep to read exactly") from None
+        except NumberOutOfRange as exc:
+            raise Rejected("number-out-of-range", str(exc)) from None
+        except ValueError as exc:
+            raise Rejected("malformed-json", f"the record is not valid JSON ({exc})") from None
+        check_shape(doc)
+    return doc
 
 
 def parse_envelope(raw: bytes, topic_agency: str | None, agencies: tuple[str, ...]) -> Envelope:
     """Parse and check one record value. ``topic_agency`` is the agency of the topic it came on;
     an event whose ``agency`` differs is forged."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Rejected("malformed-json", f"the record is not valid JSON ({exc})") from None
-    return check_envelope(doc, topic_agency, agencies)
+    return _check_attributes(load_event(raw), topic_agency, agencies)
 
 
 def check_envelope(doc: Any, topic_agency: str | None, agencies: tuple[str, ...]) -> Envelope:
-    """Check one parsed CloudEvent (the gateway parses a whole batch at once)."""
+    """Check one parsed CloudEvent (the gateway parses a whole batch at once, with
+    :func:`schemas.strictjson.exact_loads` when the census flags it)."""
     check_shape(doc)
+    return _check_attributes(doc, topic_agency, agencies)
+
+
+def _check_attributes(doc: Any, topic_agency: str | None, agencies: tuple[str, ...]) -> Envelope:
     if not isinstance(doc, dict):
         raise Rejected("malformed-envelope", "the record must be one JSON object (a CloudEvent)")
     missing = [k for k in REQUIRED if k not in doc]

@@ -12,14 +12,16 @@ composition root (``hub.worker``) supplies both, so nothing here reads the envir
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faust
 import structlog
+from aiokafka.helpers import create_ssl_context
 
 from streams.project import Projector
 
@@ -36,6 +38,28 @@ class WorkerOptions:
     batch_within: float  # seconds: a batch closes after this long even if not full
     session_timeout: float
     sweep_every: float = 1.0  # seconds between sweeps for coordination notices that fell due
+    # How the workers authenticate to the brokers (HUB_KAFKA_SECURITY_PROTOCOL, HUB_KAFKA_SASL_*)
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+
+
+def broker_credentials(opts: WorkerOptions) -> faust.types.auth.CredentialsT | None:
+    """faust's credentials for the options: SASL (over TLS for SASL_SSL), TLS alone, or none."""
+    tls = opts.security_protocol in ("SSL", "SASL_SSL")
+    context = create_ssl_context(cafile=opts.ssl_cafile) if tls else None
+    if opts.security_protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=opts.sasl_username,
+            password=opts.sasl_password,
+            ssl_context=context,
+            mechanism=opts.sasl_mechanism,
+        )
+    if tls:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def create_app(
@@ -61,6 +85,7 @@ def create_app(
         broker_max_poll_records=opts.batch_size,
         broker_session_timeout=opts.session_timeout,
         broker_heartbeat_interval=min(3.0, opts.session_timeout / 4),
+        broker_credentials=broker_credentials(opts),
     )
     inbound = app.topic(*opts.topics, value_serializer="raw", key_serializer="raw")
     projector: list[Projector] = []
@@ -70,6 +95,8 @@ def create_app(
         try:
             if not projector:
                 projector.append(await start_projector())
+                resolver = asyncio.create_task(projector[0].resolve_forever())
+                resolver.add_done_callback(_stop_on_failure)
             async for events in stream.take_events(opts.batch_size, within=opts.batch_within):
                 await projector[0].apply(events)
         except Exception:
@@ -96,3 +123,14 @@ def create_app(
             log.info("coordination.swept", raised=raised)
 
     return app
+
+
+def _stop_on_failure(task: asyncio.Task[None]) -> None:
+    """The resolver ended other than by cancellation: stop the worker loudly, as the intake
+    does; the supervisor restarts it and the queued records are decided then."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    log.error("resolver.failed", error=f"{type(exc).__name__}: {exc}" if exc else "ended")
+    sys.stderr.flush()
+    os._exit(70)

@@ -7,6 +7,7 @@ composition root (``hub.bootstrap.projector``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from schemas.notices import notice_event
 from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
 
 log = structlog.get_logger("streams.project")
+RESOLVE_IDLE = 0.05  # seconds between looks at an empty resolution queue
 
 # Failures of what the projector talks to, not of a record: the batch is not given up on.
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -136,6 +138,36 @@ class Projector:
         if self.store.rules is None:
             return 0
         return len(await sweep(self.store.pool, self.store.rules, self.send_notices))
+
+    async def resolve_forever(self) -> None:
+        """Beside the batches: decide the persons of the records batches queued, as fast as
+        they come (idle, a look every :data:`RESOLVE_IDLE` seconds). A lost database or
+        broker ends it (the worker restarts); a record the matcher cannot process is taken
+        off the queue with an error line, so one record cannot stop resolution."""
+        while True:
+            try:
+                n = await self.store.resolve_pending(self.send_decisions)
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                log.warning("resolver.round_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                n = await self._resolve_one_by_one()
+            if n == 0:
+                await asyncio.sleep(RESOLVE_IDLE)
+
+    async def _resolve_one_by_one(self) -> int:
+        """After a failed round: the oldest queued records one at a time; the one that fails
+        again is given up on (logged with its error), so the rest go on."""
+        try:
+            return await self.store.resolve_pending(self.send_decisions, limit=1)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            dropped = await self.store.drop_oldest_pending()
+            log.error(
+                "resolver.gave_up", record=dropped, error=f"{type(exc).__name__}: {exc}"[:300]
+            )
+            return 1
 
     async def apply(self, events: Sequence[Any]) -> BatchResult:
         """Apply faust events (anything with ``.message`` carrying topic/partition/offset)."""

@@ -32,8 +32,11 @@ from hub.api import (
 )
 from hub.api import map as grid_map_routes
 from hub.api.context import OrjsonResponse, unaudited_v1_routes
+from hub.api.headers import SecurityHeaders, docs_policy
+from hub.api.offsets import PositionWatcher
 from hub.audit import AuditWriter
 from hub.bootstrap import coordination_rules, new_pool, start_producer
+from hub.checkpoints import Checkpointer, load_signing_key
 from hub.config import Settings
 from hub.feed import LiveFeed
 from hub.gateway import Gateway
@@ -80,6 +83,7 @@ class Observe:
 def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     policy = Policy.load(settings.policy_path)  # fail at start, not at the first read
     grid_map = GridMap.from_env()  # HUB_GRID_GEOJSON, HUB_TIMEZONE: fail at start too
+    signing_key = load_signing_key(settings)  # the audit checkpoints' key: at start too
     rules = coordination_rules(settings)  # HUB_RULES: fail at start too
 
     @asynccontextmanager
@@ -91,17 +95,26 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.rules = rules
         app.state.audit = AuditWriter(app.state.pool)
         app.state.audit.start()
+        checkpointer = Checkpointer(app.state.pool, signing_key, settings.audit_checkpoint_seconds)
+        checkpointer.start()
         app.state.feed = LiveFeed(app.state.pool)
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
+        app.state.inbound_topics = settings.inbound_topics
+        app.state.offsets = PositionWatcher(
+            settings.require_database(), app.state.pool, settings.streams_app_id
+        )
+        app.state.offsets.start()
         app.state.resolution_topic = settings.resolution_topic
         producer = await start_producer(settings, "gateway")
         app.state.gateway = Gateway(app.state.pool, producer, settings.agencies)
         try:
             yield
         finally:
+            await app.state.offsets.stop()
             await app.state.feed.stop()
             await app.state.audit.stop()
+            await checkpointer.close()  # the heads as this API leaves them, signed
             await producer.stop()
             await app.state.pool.close()
 
@@ -118,15 +131,18 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     problems.install(app)
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
+    docs_page = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Civic Hub query API",
+        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs-assets/swagger-ui.css",
+        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+    ).body
+    docs_csp = {"Content-Security-Policy": docs_policy(docs_page)}
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Civic Hub query API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
+        return Response(docs_page, media_type="text/html", headers=docs_csp)
 
     app.include_router(candidates.router)
     app.include_router(persons.router)
@@ -152,6 +168,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
             )
         return FileResponse(WEB / "index.html")
 
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe)
     if unaudited := unaudited_v1_routes(app.routes):
         raise RuntimeError(f"/v1 routes without their audit: {unaudited} (use v1_router)")

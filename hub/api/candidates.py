@@ -49,7 +49,8 @@ PersonReader = Annotated[ReadContext, Depends(reader("person"))]
     },
 )
 async def candidates(person_id: PersonId, ctx: PersonReader) -> dict[str, Any]:
-    p = await persons_reads.person(ctx.pool, person_id)
+    withhold = ctx.policy.withhold(ctx.principal)
+    p = await persons_reads.person(ctx.pool, person_id, withhold)
     if p is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
@@ -63,9 +64,13 @@ async def candidates(person_id: PersonId, ctx: PersonReader) -> dict[str, Any]:
         records,
     )
     mine = set(records)
+    others = [r["b"] if r["a"] in mine else r["a"] for r in rows]
+    hidden = await persons_reads.withheld_records(ctx.pool, others, withhold)
     items = []
     for r in rows:
         other = r["b"] if r["a"] in mine else r["a"]
+        if other in hidden:
+            continue  # a record the reader may not see is not shown as a candidate either
         other_pid = (await persons_reads.canonical_persons(ctx.pool, [other]))[other]
         if other_pid == p["person_id"]:
             continue  # joined meanwhile
@@ -115,6 +120,11 @@ async def judge(
     )
     if row is None:
         await ctx.done([], "not-found")
+        raise Problem(404, "Not found", f"no candidate decision {decision_id!r}")
+    if await persons_reads.withheld_records(
+        ctx.pool, [row["a"], row["b"]], ctx.policy.withhold(ctx.principal)
+    ):
+        await ctx.done([], "not-found")  # not shown to this reader: as if there were none
         raise Problem(404, "Not found", f"no candidate decision {decision_id!r}")
     if ctx.principal.role != "investigator":
         # ../shared/CONTRACT.md section 9: who is who is decided by investigators only

@@ -107,7 +107,9 @@ async def find_cases(
             if c is None or c["case_id"] != tid:
                 continue  # joined into an older thread since: listed under that one's id
             await sla_reads.add_sla(ctx.pool, [c], rules, at)
-            shown = ctx.policy.mask_case(ctx.principal, c)[0]
+            shown, masked = ctx.policy.mask_case(ctx.principal, c)
+            if masked and shown.get("status") == "restricted":
+                continue  # a thread withheld whole is not listed: not even its id
             if cases_reads.matches(shown, filters, agency, overdue):
                 items.append(shown)
                 if len(items) > limit:
@@ -136,6 +138,8 @@ async def get_case(case_id: CaseId, ctx: CaseReader, rules: RulesInForce) -> Res
         raise Problem(404, "Not found", f"no case {case_id!r}")
     await sla_reads.add_sla(ctx.pool, [c], rules, datetime.now(UTC))
     shown, masked = ctx.policy.mask_case(ctx.principal, c)
+    if shown.get("status") == "restricted":
+        shown["case_id"] = case_id  # withheld whole: the id asked by, not the thread's
     await ctx.done(_persons_of(shown), "ok-masked" if masked else "ok")
     return answer(shown)
 

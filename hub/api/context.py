@@ -10,8 +10,6 @@ writes it before the answer leaves. Requests without a valid token are counted i
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +25,10 @@ from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import audit
+from hub.api.offsets import NotCaughtUp, PositionWatcher
 from hub.api.problems import Problem
 from hub.policy import Policy, PurposeError
 from hub.tokens import Principal, TokenBook
-from projections.db import reached, read_positions
 
 bearer = HTTPBearer(auto_error=False, description="A token from the HUB_TOKENS file")
 UNAUTHENTICATED = Counter(
@@ -204,8 +202,9 @@ def answer(body: Any) -> Response:
 MIN_OFFSET_WAIT = 10.0
 
 
-def parse_min_offset(token: str) -> dict[tuple[str, int], int]:
-    """``topic:partition:offset[,…]`` as the gateway returns it in ``min_offset``."""
+def parse_min_offset(token: str, topics: Sequence[str] | None = None) -> dict[tuple[str, int], int]:
+    """``topic:partition:offset[,…]`` as the gateway returns it in ``min_offset``; a topic
+    the hub does not read (``topics``) is a bad request, not a wait that cannot end."""
     out: dict[tuple[str, int], int] = {}
     for part in token.split(","):
         topic, _, rest = part.rpartition(":")
@@ -214,25 +213,33 @@ def parse_min_offset(token: str) -> dict[tuple[str, int], int]:
             raise Problem(
                 400, "Bad request", f"min_offset must be topic:partition:offset[,…], got {part!r}"
             )
+        if topics is not None and topic not in topics:
+            raise Problem(
+                400,
+                "Bad request",
+                f"min_offset names topic {topic[:200]!r}, which the hub does not read;"
+                f" the gateway's tokens name {', '.join(topics)}",
+            )
         out[(topic, int(partition))] = max(out.get((topic, int(partition)), 0), int(rest))
     return out
 
 
-async def wait_for_offsets(pool: asyncpg.Pool, consumer: str, token: str) -> None:
-    """Read-your-writes: wait until the read model has applied everything up to the token."""
-    want = parse_min_offset(token)
-    deadline = time.monotonic() + MIN_OFFSET_WAIT
-    while True:
-        if reached(await read_positions(pool, consumer), want):
-            return
-        if time.monotonic() > deadline:
-            raise Problem(
-                503,
-                "Not caught up",
-                f"the read model has not reached min_offset within {MIN_OFFSET_WAIT:.0f}s; retry",
-                headers={"Retry-After": "2"},
-            )
-        await asyncio.sleep(0.02)
+async def wait_for_offsets(
+    watcher: PositionWatcher, token: str, topics: Sequence[str] | None = None
+) -> None:
+    """Read-your-writes: wait until the read model has applied everything up to the token.
+    The wait wakes on the projector's notification (:mod:`hub.api.offsets`), bounded by
+    :data:`MIN_OFFSET_WAIT`."""
+    want = parse_min_offset(token, topics)
+    try:
+        await watcher.wait(want, MIN_OFFSET_WAIT)
+    except NotCaughtUp:
+        raise Problem(
+            503,
+            "Not caught up",
+            f"the read model has not reached min_offset within {MIN_OFFSET_WAIT:.0f}s; retry",
+            headers={"Retry-After": "2"},
+        ) from None
 
 
 def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
@@ -242,9 +249,11 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
         min_offset: str | None = Query(
             None,
             max_length=2000,
-            examples=["agency.civil:0:1234,agency.city:2:88"],
-            description="The gateway's min_offset token: answer only once the read model "
-            "has applied those writes (read-your-writes).",
+            examples=["agency.civil:0:0,agency.city:2:0"],
+            description="The gateway's min_offset token (`topic:partition:next-offset`, "
+            "comma-separated): answer only once the read model has applied those writes "
+            "(read-your-writes); 503 with Retry-After if it has not within "
+            f"{MIN_OFFSET_WAIT:.0f} s.",
         ),
     ) -> ReadContext:
         pool: asyncpg.Pool = request.app.state.pool
@@ -293,7 +302,9 @@ def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
             await ctx.done([], "denied")
             raise Problem(403, "Forbidden", decision.reason)
         if min_offset:
-            await wait_for_offsets(pool, request.app.state.consumer, min_offset)
+            await wait_for_offsets(
+                request.app.state.offsets, min_offset, request.app.state.inbound_topics
+            )
         return ctx
 
     return dependency

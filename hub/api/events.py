@@ -15,6 +15,7 @@ from hub.api.context import bearer, v1_router
 from hub.api.problems import Problem
 from hub.gateway import MAX_BATCH, Gateway
 from hub.tokens import Principal, TokenBook
+from schemas.strictjson import NumberOutOfRange, exact_loads, fast_loads, needs_exact
 
 router = v1_router(tags=["gateway"])
 log = structlog.get_logger("hub.gateway")
@@ -111,10 +112,7 @@ async def post_events(
             f"send {SINGLE} (one event) or {BATCH} (a JSON array of events)",
         )
     body = await _body_within(request, MAX_BODY)
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Bad request", f"the body is not valid JSON ({exc})") from None
+    doc = _read_json(body)
     if ctype == BATCH or (ctype == "application/json" and isinstance(doc, list)):
         if not isinstance(doc, list):
             raise Problem(400, "Bad request", f"{BATCH} must be a JSON array of events")
@@ -130,6 +128,16 @@ async def post_events(
     gateway: Gateway = request.app.state.gateway
     outcome = await gateway.submit(docs, principal.agency)
     if outcome.errors:
+        unreadable = [e for e in outcome.errors if e.reason in UNREADABLE]
+        if unreadable:  # the JSON itself is ambiguous or unrepresentable: a bad request
+            raise Problem(
+                400,
+                "Bad request",
+                f"{len(unreadable)} of {len(docs)} events cannot be read unambiguously"
+                f" ({unreadable[0].reason} at {unreadable[0].field or 'the event'});"
+                " none was sent",
+                errors=[e.as_dict() for e in outcome.errors],
+            )
         log.warning(
             "gateway.rejected",
             user=principal.user,
@@ -163,6 +171,33 @@ async def post_events(
         status_code=202,
         media_type="application/json",
     )
+
+
+# Rejections of the JSON text itself (not of an event's content): answered 400, not 422.
+UNREADABLE = frozenset({"duplicate-key", "number-out-of-range"})
+
+
+def _read_json(body: bytes) -> Any:
+    """The body as JSON, read as strictly as the Kafka intake reads a record
+    (:mod:`schemas.strictjson`): orjson, and the exact reading only when the cheap check
+    says the text may hold a duplicate key or an integer orjson would change. Objects with
+    a duplicate key come back marked; each event's shape check then names the key."""
+    try:
+        doc = fast_loads(body)
+    except NumberOutOfRange as exc:
+        raise Problem(400, "Bad request", str(exc), reason="number-out-of-range") from None
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "Bad request", f"the body is not valid JSON ({exc})") from None
+    if not needs_exact(body, doc):
+        return doc
+    try:
+        return exact_loads(body)
+    except RecursionError:
+        raise Problem(400, "Bad request", "the body nests too deep", reason="too-deep") from None
+    except NumberOutOfRange as exc:
+        raise Problem(400, "Bad request", str(exc), reason="number-out-of-range") from None
+    except ValueError as exc:
+        raise Problem(400, "Bad request", f"the body is not valid JSON ({exc})") from None
 
 
 async def _body_within(request: Request, limit: int) -> bytes:

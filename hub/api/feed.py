@@ -29,6 +29,8 @@ EXAMPLE_STREAM = (
 
 def _frame(ctx: ReadContext, feed: LiveFeed, item: Item) -> bytes:
     data = item.data  # case facts only: no persons, so sealing is all there is to mask
+    if feed.sealed_now(data.get("case_id")):  # as the thread stands when the item is sent
+        data = {**data, "sealed": True}
     if ctx.policy.case_sealed_for(ctx.principal, data):
         data, _ = ctx.policy.mask_case(ctx.principal, data)
     return (

@@ -41,8 +41,8 @@ EXAMPLE_PERSON = {
     response_model=None,
 )
 async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
-    p = await persons_reads.person(ctx.pool, person_id)
-    if p is None:
+    p = await persons_reads.person(ctx.pool, person_id, ctx.policy.withhold(ctx.principal))
+    if p is None:  # no such person, or none the reader may see: the same answer
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
     shown, masked = ctx.policy.mask_person(ctx.principal, p)
@@ -96,9 +96,15 @@ async def find_persons(
             hits = hits[:limit]
             nxt = f"{0 if hits[-1][1] == 'exact' else 1}:{hits[-1][0]}"
     found = []
+    withhold = ctx.policy.withhold(ctx.principal)
     for pid, how in hits:
-        p = await persons_reads.person(ctx.pool, pid)
-        if p is not None:
+        p = await persons_reads.person(ctx.pool, pid, withhold)
+        # found only by what the reader may see: a number or a name of a record shown
+        if p is not None and (
+            nid_rules.normalize(national_id) in p["national_ids"]
+            if national_id is not None
+            else persons_reads.answers_to(p, name or "", how == "exact")
+        ):
             found.append((p, how))
     shown = [(*ctx.policy.mask_person(ctx.principal, p), how) for p, how in found]
     await ctx.done(

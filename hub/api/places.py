@@ -40,10 +40,12 @@ EXAMPLE = {
 )
 async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:
     p = await places_reads.place(ctx.pool, place_id)
-    await ctx.done(p["residents"] if p else [], "ok" if p else "not-found")
     if p is None:
+        await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no place {place_id!r}")
-    return p
+    shown, masked = ctx.policy.mask_place(ctx.principal, p)
+    await ctx.done(p["residents"], "ok-masked" if masked else "ok")
+    return shown
 
 
 @router.get(
@@ -70,6 +72,10 @@ async def find_places(
         ids = await places_reads.places_in_grid(ctx.pool, grid or "", cursor, limit + 1)
         if len(ids) > limit:
             ids, nxt = ids[:limit], ids[limit - 1]
-    items = [p for p in [await places_reads.place(ctx.pool, i) for i in ids] if p is not None]
+    items = [
+        ctx.policy.mask_place(ctx.principal, p)[0]
+        for p in [await places_reads.place(ctx.pool, i) for i in ids]
+        if p is not None
+    ]
     await ctx.done(sorted({r for p in items for r in p["residents"]}))
     return {"items": items, "next": nxt}

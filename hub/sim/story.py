@@ -73,6 +73,8 @@ def story(
     story starts at ``epoch`` (the demo starts it two days ago)."""
     rng = random.Random(seed)
     people = residents(rng, n_residents)
+    for r in people:  # the same story told twice names its own residents
+        r["resident_id"] = f"{tag}{r['resident_id']}"
     events: list[dict[str, Any]] = []
     t = epoch
     for i, r in enumerate(people):

@@ -65,16 +65,20 @@ def pending(thread_id: str, st: ThreadState, rules: Rules) -> list[Notice]:
     return [n for n in notices(thread_id, tc, rules) if n.id not in st.claimed]
 
 
-def touched_nodes(ch: Changes) -> list[str]:
-    """Case nodes whose thread's clock a batch may have moved: new marks, joined threads."""
+def touched_nodes(ch: Changes, joined: Sequence[str] = ()) -> list[str]:
+    """Case nodes whose thread's clock a batch may have moved: new marks, joined threads
+    (by the agencies' refs, or ``joined`` by referral decisions)."""
     nodes = {k[1] for k in ch.members if k[0] == "case" and k[2] == MARK}
     nodes.update(n for e in ch.case_edges for n in e)
+    nodes.update(joined)
     return sorted(nodes)
 
 
-async def refresh_due(conn: asyncpg.Connection, ch: Changes, rules: Rules) -> int:
+async def refresh_due(
+    conn: asyncpg.Connection, ch: Changes, rules: Rules, joined: Sequence[str] = ()
+) -> int:
     """Recompute ``thread_due`` for the threads the batch touched; returns how many."""
-    nodes = touched_nodes(ch)
+    nodes = touched_nodes(ch, joined)
     if not nodes:
         return 0
     rows = await conn.fetch(

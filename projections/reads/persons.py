@@ -3,37 +3,48 @@ identity number or by name as agencies write it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 
 from projections.graph import STEP, canonical_node, canonical_persons, components, person_id_of
 from projections.names import normalize_name, sound_key
-from projections.reads.facts import FACT_ROWS, field_value, fold_facts, provenance, split_record
+from projections.reads.facts import field_value, fold_facts, provenance, split_record
 
-# A person in one round trip: its node, the component (identity numbers and decisions), and
-# the facts of every record in it.
+# The facts of each record, with the record they were stated on (``rec``).
+_RECORD_FACTS = (
+    "SELECT 'f' AS k, field AS name, value, NULL::jsonb AS attrs, time, source, event_id,"
+    " agency, entity_id AS rec FROM entity_field WHERE entity_kind = 'record'"
+    " AND entity_id IN (SELECT node FROM comp)"
+    " UNION ALL SELECT 'm', relation || chr(31) || member, NULL, attrs, time, source,"
+    " event_id, agency, entity_id FROM entity_member WHERE entity_kind = 'record'"
+    " AND entity_id IN (SELECT node FROM comp)"
+)
+# A person in one round trip: its node, the component (identity numbers and decisions), the
+# facts of every record in it, the thread (its id now, and whether it is sealed) of every
+# case record the person is a party of, and the case record each record is a party of.
 _PERSON = (
     "WITH RECURSIVE comp(node) AS (SELECT node FROM person_node WHERE person_id = $1"
     " UNION SELECT x.dst FROM comp c " + STEP.format(table="person_edge") + "),"
-    " facts AS MATERIALIZED ("
-    + FACT_ROWS.format(kind="'record'", ids="SELECT unnest((SELECT array_agg(node) FROM comp))")
-    + ")"
+    " facts AS MATERIALIZED (" + _RECORD_FACTS + ")"
     " SELECT 'n' AS k, node AS name, NULL::jsonb AS value, NULL::jsonb AS attrs,"
-    " NULL::timestamptz AS time, NULL AS source, NULL AS event_id, NULL AS agency FROM comp"
+    " NULL::timestamptz AS time, NULL AS source, NULL AS event_id, NULL AS agency,"
+    " NULL AS rec FROM comp"
     " UNION ALL SELECT * FROM facts"
-    # the thread (its id now, and whether it is sealed) of every case record the person
-    # is a party of, and the case record each of the person's records is a party of
     " UNION ALL SELECT 't', t.case_id, jsonb_build_object('thread', t.thread_id, 'sealed',"
     " (SELECT f.value FROM case_thread t2 JOIN entity_field f ON f.entity_kind = 'case'"
     " AND f.entity_id = t2.case_id AND f.field = 'sealed' WHERE t2.thread_id = t.thread_id"
     " ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1)),"
-    " NULL, NULL, NULL, NULL, NULL FROM case_thread t WHERE t.case_id IN ("
+    " NULL, NULL, NULL, NULL, NULL, NULL FROM case_thread t WHERE t.case_id IN ("
     " SELECT attrs->>'case_id' FROM facts WHERE k = 'm' AND name LIKE 'case' || chr(31) || '%'"
     " UNION SELECT case_node FROM mention WHERE record IN (SELECT node FROM comp))"
-    " UNION ALL SELECT 'r', record, to_jsonb(case_node), NULL, NULL, NULL, NULL, NULL"
+    " UNION ALL SELECT 'r', record, to_jsonb(case_node), NULL, NULL, NULL, NULL, NULL, NULL"
     " FROM mention WHERE record IN (SELECT node FROM comp) AND case_node IS NOT NULL"
 )
+# Whom to ask about a record a reader may not see (None: the reader may see it), given the
+# record, its roles in cases and whether its thread is sealed.
+Withhold = Callable[[str, list[str], bool], "frozenset[str] | None"]
 
 
 def _threads_of(
@@ -65,25 +76,53 @@ def _record(rec: str, case: str | None, threads: dict[str, dict[str, Any]]) -> d
     return out
 
 
-async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dict[str, Any] | None:
+async def person(
+    conn: asyncpg.Pool | asyncpg.Connection, person_id: str, withhold: Withhold | None = None
+) -> dict[str, Any] | None:
+    """The person as a reader may see it: built from the records ``withhold`` lets through
+    only (their facts, identity numbers, cases and provenance); the others are counted in
+    ``withheld`` with whom to ask. None when there is no such person, or when every record
+    of it is withheld (the reader does not learn it exists)."""
     rows = await conn.fetch(_PERSON, person_id)
     if not rows:
         return None
-    nodes = sorted(r["name"] for r in rows if r["k"] == "n")
-    records = [n for n in nodes if not n.startswith("nid:")]
-    nids = sorted(n[4:] for n in nodes if n.startswith("nid:"))
-    fields, members = fold_facts(rows)
+    threads = {r["name"]: r["value"] for r in rows if r["k"] == "t"}
+    case_of = {r["name"]: r["value"] for r in rows if r["k"] == "r"}
+    all_nodes = sorted(r["name"] for r in rows if r["k"] == "n")
+    records = [n for n in all_nodes if not n.startswith("nid:")]
+    ask: set[str] = set()
+    hidden: set[str] = set()
+    if withhold is not None:
+        roles: dict[str, list[str]] = {}
+        for r in rows:
+            if r["k"] == "m" and r["name"].startswith("case" + chr(31)):
+                roles.setdefault(r["rec"], []).append((r["attrs"] or {}).get("role"))
+        for rec in records:
+            sealed = bool((threads.get(case_of.get(rec) or "") or {}).get("sealed"))
+            who = withhold(rec, roles.get(rec, []), sealed)
+            if who is not None:
+                hidden.add(rec)
+                ask |= who
+        if hidden and len(hidden) == len(records):
+            return None
+    seen = [r for r in rows if r["k"] not in ("f", "m") or r["rec"] not in hidden]
+    fields, members = fold_facts(seen)
+    records = [r for r in records if r not in hidden]
+    all_nids = {n[4:] for n in all_nodes if n.startswith("nid:")}
+    stated = {r["value"] for r in seen if r["k"] == "f" and r["name"] == "national_id"}
+    nids = sorted(all_nids & stated if hidden else all_nids)
+    nodes = [
+        n for n in all_nodes if n not in hidden and (not n.startswith("nid:") or n[4:] in nids)
+    ]
 
     def listed(relation: str) -> list[dict[str, Any]]:
         return members.get(relation, [])
 
-    threads = {r["name"]: r["value"] for r in rows if r["k"] == "t"}
-    case_of = {r["name"]: r["value"] for r in rows if r["k"] == "r"}
     current = field_value(fields, "current_place")
-    canonical = person_id_of(canonical_node(nodes))
+    canonical = person_id_of(canonical_node(all_nodes))
     # A number that fails its checksum is kept and shown, never used as a key.
     invalid = [fields["national_id"]["value"]] if not nids and "national_id" in fields else []
-    return {
+    out = {
         "person_id": canonical,
         "also_known_as": sorted({person_id_of(n) for n in nodes} - {canonical}),
         "national_id": nids[0] if nids else None,
@@ -107,6 +146,17 @@ async def person(conn: asyncpg.Pool | asyncpg.Connection, person_id: str) -> dic
         "assistance": [m["attrs"] for m in listed("assistance")],
         "provenance": provenance(fields, hide=("national_id_valid",)),
     }
+    if hidden:
+        out["withheld"] = {"count": len(hidden), "ask": sorted(ask)}
+    return out
+
+
+def answers_to(person: dict[str, Any], name: str, exact: bool) -> bool:
+    """Whether a person as shown carries ``name`` (normalized; or as it sounds)."""
+    norm = normalize_name(name)
+    if exact:
+        return any(normalize_name(n) == norm for n in person.get("names", []))
+    return any(sound_key(normalize_name(n)) == sound_key(norm) for n in person.get("names", []))
 
 
 async def persons_by_national_id(conn: asyncpg.Pool | asyncpg.Connection, nid: str) -> list[str]:
@@ -142,3 +192,27 @@ async def persons_by_name(
 
 
 __all__ = ["canonical_persons", "person", "persons_by_name", "persons_by_national_id"]
+
+
+async def withheld_records(
+    conn: asyncpg.Pool | asyncpg.Connection, records: list[str], withhold: Withhold
+) -> set[str]:
+    """Which of ``records`` the reader may not see: by their roles in cases and whether
+    their thread is sealed, as :func:`person` decides."""
+    if not records:
+        return set()
+    rows = await conn.fetch(
+        "SELECT x.r AS record, (SELECT array_agg(m.attrs->>'role') FROM entity_member m"
+        " WHERE m.entity_kind = 'record' AND m.entity_id = x.r AND m.relation = 'case') AS roles,"
+        " (SELECT f.value FROM mention me JOIN case_thread t ON t.case_id = me.case_node"
+        "  JOIN case_thread t2 ON t2.thread_id = t.thread_id JOIN entity_field f"
+        "  ON f.entity_kind = 'case' AND f.entity_id = t2.case_id AND f.field = 'sealed'"
+        "  WHERE me.record = x.r ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1)"
+        " AS sealed FROM unnest($1::text[]) AS x(r)",
+        sorted(set(records)),
+    )
+    return {
+        r["record"]
+        for r in rows
+        if withhold(r["record"], [x for x in r["roles"] or [] if x], bool(r["sealed"])) is not None
+    }

@@ -23,6 +23,14 @@ async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[
         )
     ]
     persons = sorted(set((await canonical_persons(conn, residents)).values()))
+    threads = await conn.fetch(
+        "SELECT DISTINCT t.thread_id, (SELECT f.value FROM case_thread t2 JOIN entity_field f"
+        " ON f.entity_kind = 'case' AND f.entity_id = t2.case_id AND f.field = 'sealed'"
+        " WHERE t2.thread_id = t.thread_id ORDER BY f.time DESC, f.source DESC, f.event_id DESC"
+        " LIMIT 1) AS sealed FROM case_thread t WHERE t.case_id = ANY($1::text[])"
+        " ORDER BY 1",
+        [m["member"] for m in members.get("case", [])],
+    )
     return {
         "place_id": place_id,
         "address": field_value(fields, "address") or {},
@@ -30,7 +38,9 @@ async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[
         "building_id": field_value(fields, "building"),
         "spellings": [m["member"] for m in members.get("spelling", [])],
         "residents": persons,
-        "cases": [m["member"] for m in members.get("case", [])],
+        # each thread once, by its id now; which are sealed is for the policy
+        "cases": [r["thread_id"] for r in threads],
+        "sealed_cases": [r["thread_id"] for r in threads if r["sealed"]],
         "provenance": provenance(fields),
     }
 

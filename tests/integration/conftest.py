@@ -41,6 +41,7 @@ TOKENS = {
     "aud-token-0123456789abcdef": Principal("auditor-1", "civil", "auditor"),
     "court-token-0123456789abcdef": Principal("clerk-3", "court", "command-center"),
     "police-token-0123456789abcdef": Principal("officer-9", "police", "investigator"),
+    "civil-token-0123456789abcdef": Principal("caseworker-2", "civil", "command-center"),
 }
 CC = {"Authorization": "Bearer cc-token-0123456789abcdef", "X-Purpose": "case-handling"}
 
@@ -225,12 +226,15 @@ async def wait_caught_up(
     worker: Worker | None = None,
     timeout: float = 120.0,
 ) -> None:
-    """Wait until the consumer's stored positions reach ``ends``. A generous deadline guards
-    against a hung worker; it is not a speed assertion."""
+    """Wait until the consumer's stored positions reach ``ends`` and the workers' resolver
+    has decided every record the batches queued. A generous deadline guards against a hung
+    worker; it is not a speed assertion."""
     deadline = time.monotonic() + timeout
     while True:
         have = await read_positions(pool, consumer)
-        if reached(have, ends):
+        if reached(have, ends) and not await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pending_resolution)"
+        ):
             return
         if worker is not None and worker.proc.poll() is not None:
             raise AssertionError(f"worker exited with {worker.proc.returncode}:\n{worker.tail()}")

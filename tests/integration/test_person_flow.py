@@ -54,7 +54,8 @@ async def test_a_registered_resident_is_served_with_provenance(
     items = r.json()["items"]
     assert len(items) == 1
     person = items[0]
-    assert person["national_id"] == nid
+    # a command-center reader sees the number masked (graded secret); an investigator in full
+    assert person["national_id"] == nid[:6] + "*" * 8 + nid[-4:]
     assert person["names"] == ["李秀英"]
     assert person["gender"] == "F" and person["birth_date"] == "1980-11-02"
     assert {"agency": "civil", "kind": "resident", "id": f"{tag}-R1"} in person["records"]
@@ -70,7 +71,7 @@ async def test_a_registered_resident_is_served_with_provenance(
         "SELECT user_name, purpose, outcome FROM audit_log WHERE $1 = ANY(subject_ids)",
         person["person_id"],
     )
-    assert [tuple(a) for a in audited] == [("duty-officer-7", "case-handling", "ok")] * 2
+    assert [tuple(a) for a in audited] == [("duty-officer-7", "case-handling", "ok-masked")] * 2
 
 
 async def test_reads_without_a_token_are_refused_and_counted(
@@ -307,7 +308,8 @@ async def test_name_search_finds_exact_spellings_first_then_names_that_sound_the
         ("exact", [name]),
         ("sounds-alike", [typed]),
     ]
-    assert found["items"][0]["national_id"] == nid and found["next"] is None
+    assert found["items"][0]["national_id"] == nid[:6] + "*" * 8 + nid[-4:]
+    assert found["next"] is None
     spaced = f" {name[:2]}　{name[2:]} "  # an ideographic space, as agencies paste it
     again = (await api.get("/v1/persons", params={"name": spaced}, headers=CC)).json()
     assert [p["person_id"] for p in again["items"]] == [p["person_id"] for p in found["items"]]

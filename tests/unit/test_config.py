@@ -69,3 +69,19 @@ def test_a_bad_tokens_file_says_what_is_wrong(tmp_path: Path) -> None:
         TokenBook.load(p, AGENCIES)
     with pytest.raises(TokenFileError, match="does not exist"):
         TokenBook.load(tmp_path / "missing.toml", AGENCIES)
+
+
+def test_each_part_connects_as_its_database_role() -> None:
+    """The hub's URL with the role as user (password kept as written, percent-encoded), or
+    the role's own URL, or the hub's user when roles are switched off."""
+    url = "postgresql://hub:p%40ss@db.example:5432/civic_hub?sslmode=require"
+    s = load_settings({"HUB_DATABASE_URL": url})
+    assert (
+        s.database_url_as("api")
+        == "postgresql://civic_hub_api:p%40ss@db.example:5432/civic_hub?sslmode=require"
+    )
+    own = "postgresql://auditor:secret@replica:5432/civic_hub"
+    s = load_settings({"HUB_DATABASE_URL": url, "HUB_AUDITOR_DATABASE_URL": own})
+    assert s.database_url_as("auditor") == own
+    s = load_settings({"HUB_DATABASE_URL": url, "HUB_DATABASE_ROLES": "false"})
+    assert s.database_url_as("api") == url

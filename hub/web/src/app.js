@@ -272,6 +272,7 @@ async function showPerson(id) {
     <tr><th scope="row">${esc(t("person.records"))}</th><td>${p.records.map((r) => `${agency(r.agency)} ${esc(t.term("kind", r.kind))} ${r.id === null ? esc(t("person.restricted", {ask: agencies(r.ask)})) : esc(r.id)}`).join("<br>")}</td></tr>
     </tbody></table>
     <h2>${esc(t("person.addresses"))}</h2><table class="addresses"><tbody>${p.addresses.map((a) => `<tr><td><a href="#place/${esc(a.place_id)}">${esc(a.text)}</a></td><td>${a.current ? esc(t("person.current")) : ""}</td></tr>`).join("")}</tbody></table>
+    ${p.withheld ? `<p class="withheld">${esc(t("person.restricted", {ask: agencies(p.withheld.ask)}))}</p>` : ""}
     <h2>${esc(t("person.cases"))}</h2><table class="cases"><tbody>${p.cases.map((c) => c.case_id ? `<tr><td><a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a></td><td>${agency(c.agency)}</td><td>${esc(t.term("role", c.role))}</td></tr>` : `<tr><td>${esc(t("person.restricted_case"))}</td><td>${agency(c.agency)}</td><td>${esc(t("person.ask", {ask: agencies(c.ask)}))}</td></tr>`).join("")}</tbody></table>
     <h2 id="provenance">${esc(t("person.provenance"))}</h2><table><thead><tr><th scope="col">${esc(t("col.field"))}</th><th scope="col">${esc(t("col.agency"))}</th><th scope="col">${esc(t("col.event"))}</th><th scope="col">${esc(t("col.time"))}</th></tr></thead><tbody>${prov}</tbody></table>`;
   status(t("status.person", {id: p.person_id}));
