@@ -36,6 +36,7 @@ STEPS = (
     "decide_persons_of_batch",
     "decide_referrals",
     "record_rejected",
+    "refresh_due",
 )
 spent: dict[str, float] = defaultdict(float)
 calls: dict[str, int] = defaultdict(int)
@@ -93,7 +94,7 @@ def instrument() -> None:
         setattr(asyncpg.Connection, meth, make(orig, meth))
 
 
-async def main(n: int, batch: int, warm: int) -> None:
+async def main(n: int, batch: int, warm: int, coordination: bool = True) -> None:
     with stack() as s:
         dsn = s.require_database()
         await migrate(dsn)
@@ -103,7 +104,7 @@ async def main(n: int, batch: int, warm: int) -> None:
             await quality.apply_city(s, dsn, city[:warm], consumer="warm")
         instrument()
         t0 = time.perf_counter()
-        await quality.apply_city(s, dsn, city[warm:], batch=batch)
+        await quality.apply_city(s, dsn, city[warm:], batch=batch, coordination=coordination)
         total = time.perf_counter() - t0
         batches = calls["apply_batch"]
         print(header("apply_batch profile"))
@@ -122,5 +123,8 @@ if __name__ == "__main__":
     ap.add_argument("--events", type=int, default=40_000)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--warm", type=int, default=0)
+    ap.add_argument(
+        "--no-coordination", action="store_true", help="without the due instants of notices"
+    )
     a = ap.parse_args()
-    asyncio.run(main(a.events, a.batch, a.warm))
+    asyncio.run(main(a.events, a.batch, a.warm, not a.no_coordination))

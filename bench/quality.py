@@ -26,6 +26,7 @@ from bench.common import header, stack
 from hub.config import Settings
 from hub.sim.city import Emitted, SimConfig, simulate
 from projections.address import parse as parse_address
+from projections.coordination.rules import load_rules
 from projections.db import create_pool, migrate
 from projections.decide import Decision
 from projections.graph import canonical_node, components
@@ -96,10 +97,21 @@ def case_record(e: dict[str, Any]) -> str | None:
 
 
 async def apply_city(
-    settings: Settings, dsn: str, emitted: list[Emitted], consumer: str = "bench", batch: int = 2000
+    settings: Settings,
+    dsn: str,
+    emitted: list[Emitted],
+    consumer: str = "bench",
+    batch: int = 2000,
+    coordination: bool = True,
 ) -> dict[str, Any]:
     pool = await create_pool(dsn, max_size=2, custom_plans=True)  # as the projector
-    store = Store(pool, consumer, settings.agencies, load_model())
+    store = Store(
+        pool,
+        consumer,
+        settings.agencies,
+        load_model(),
+        rules=load_rules() if coordination else None,
+    )
     pending: list[Decision] = []
     offsets: dict[tuple[str, int], int] = {}
 

@@ -126,6 +126,7 @@ async def projector(
         consumer or settings.streams_app_id,
         settings.agencies,
         match_model(settings),
+        rules=coordination_rules(settings),
         defer_resolution=True,  # the worker's resolver task decides beside the batches
     )
     return Projector(store, producer, settings.resolution_topic)

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from hub import audit_verify, logs, match_cli
+from hub import audit_verify, logs, match_cli, report_cli
 from hub.bootstrap import IdempotenceRefused
 from hub.config import ConfigError, Settings, load_settings
 from hub.devstack import StackError
@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p_retry.add_argument("--reason", help="only records rejected for this reason")
     p_retry.add_argument("--dry-run", action="store_true", help="say what would be sent")
     match_cli.add_parser(sub)
+    report_cli.add_parser(sub)
     audit_verify.add_parser(sub)
     args = parser.parse_args(argv)
     logs.configure(process=f"civic-hub {args.command}")
@@ -220,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(audit_verify.run(_settings_for_client(settings), args))
         if args.command == "match":
             return _run(match_cli.run(_settings_for_client(settings), args))
+        if args.command == "report":
+            return _run(report_cli.run(_settings_for_client(settings), args))
         if args.command == "migrate":
             from hub.audit_seal import seal_unchained
             from projections.db import migrate

@@ -1,4 +1,5 @@
-"""The command center's live feed: new cases, referrals, and cases turning overdue.
+"""The command center's live feed: new cases, referrals, cases turning overdue, and the hub's
+coordination notices (warned, urged, supervised, raised, bounced, diverted).
 
 One poller per API process tails the event archive in commit order (by the transaction id
 each row was written under, below the oldest transaction still running: so a row is never
@@ -21,15 +22,17 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import structlog
 
 from hub.background import BackgroundLoop
+from projections.coordination.handlers import NOTICE_TYPES
 from projections.reads.cases import case_facts, is_overdue
 from projections.rows import read_links
+from schemas.notices import NOTICE_AGENCY
 
 log = structlog.get_logger("hub.feed")
 
@@ -50,11 +53,18 @@ for _t in (
     "city.case.verified",
 ):
     TRACKED[_t] = ("city", "case", "case_id", None)
+# the hub's own notices name the thread itself (data.case_id is the thread's id)
+for _t in NOTICE_TYPES:
+    TRACKED[_t] = (NOTICE_AGENCY, "case", "case_id", "notice")
 # a sealing: items of the thread, sent from then on, are masked (whenever they were made)
 TRACKED["court.case.sealed"] = ("court", "case", "case_id", None)
 
 FACTS = ["category", "status", "stage", "due_at", "grid", "sealed"]
 BUFFER = 500
+# A notice is news while it is fresh: one that fell due longer ago than this (a backlog raised
+# at start after an outage, or for history just loaded) is on hub.coordination, in the case's
+# timeline and on the map's colours, not in the live feed.
+FRESH = timedelta(minutes=15)
 MAX_ROWS = 5000  # per tick; the rest is read at the next tick, nothing dropped
 _ROWS = (
     "SELECT xid::text AS xid, time, agency, type, summary, data->>$3 AS ref1,"
@@ -67,7 +77,7 @@ _ROWS = (
 @dataclass(frozen=True, slots=True)
 class Item:
     id: int
-    kind: str  # case | referral | overdue
+    kind: str  # case | referral | overdue | notice
     data: dict[str, Any]
 
 
@@ -143,6 +153,9 @@ class LiveFeed(BackgroundLoop):
                 ).items()
                 if kind == "case"
             }
+            for ref in refs:
+                if ref[0] == NOTICE_AGENCY and ref[2] is not None:
+                    links[ref] = ref[2]
             self.sealed_cases |= {
                 links[ref]
                 for r, ref in zip(rows, refs, strict=True)
@@ -157,12 +170,28 @@ class LiveFeed(BackgroundLoop):
                 now,
             )
             case_ids = sorted({c for c in links.values() if c} | {r[0] for r in due})
+            notice_only = (
+                {c for k, c in links.items() if k[0] == NOTICE_AGENCY}
+                - {c for k, c in links.items() if k[0] != NOTICE_AGENCY}
+                - {r[0] for r in due}
+            )
             facts = await case_facts(conn, case_ids, FACTS)
         new: list[Item] = []
+        noticed: dict[str, Item] = {}  # one item per thread and tick for its notices
         for r, ref in zip(rows, refs, strict=True):
             cid = links.get(ref)
             what = TRACKED[r["type"]][3]
             if cid is None or what is None:
+                continue
+            if what == "notice" and r["time"] < now - FRESH:
+                continue
+            if what == "notice" and cid in noticed:
+                # a backlog (notices that fell due while the hub was down) is one line a case
+                item = noticed[cid]
+                item.data.update(type=r["type"], time=r["time"], summary=r["summary"])
+                item.data["types"].append(r["type"])
+                if r["to_agency"]:
+                    item.data["to_agency"] = r["to_agency"]
                 continue
             data = {
                 "case_id": cid,
@@ -172,10 +201,16 @@ class LiveFeed(BackgroundLoop):
                 "summary": r["summary"],
                 **{k: facts.get(cid, {}).get(k) for k in ("category", "grid", "sealed")},
             }
-            if what == "referral":
+            if what == "referral" or (what == "notice" and r["to_agency"]):
                 data["to_agency"] = r["to_agency"]
+            if what == "notice":
+                data["types"] = [r["type"]]
             new.append(self._item(what, data))
+            if what == "notice":
+                noticed[cid] = new[-1]
         for cid in case_ids:
+            if cid in notice_only:  # a notice is no news of the case's own due time
+                continue
             f = facts.get(cid, {})
             status = f.get("status") or "open"
             if status == "closed":

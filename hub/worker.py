@@ -15,6 +15,7 @@ from hub import bootstrap
 from hub.config import Settings, load_settings
 from hub.logs import configure
 from hub.topics import ensure_topics
+from schemas.topics import COORDINATION_TOPIC
 from streams.app import WorkerOptions, create_app
 
 
@@ -23,7 +24,7 @@ def worker_app(settings: Settings) -> faust.App:
     opts = WorkerOptions(
         app_id=settings.streams_app_id,
         bootstrap=settings.kafka_bootstrap or "127.0.0.1:9092",
-        topics=(*settings.inbound_topics, settings.resolution_topic),
+        topics=(*settings.inbound_topics, settings.resolution_topic, COORDINATION_TOPIC),
         data_dir=settings.data_dir,
         batch_size=settings.batch_size,
         batch_within=settings.batch_within,

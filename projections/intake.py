@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from projections.project import Accepted
 from schemas.catalog import upcast, validate_data
 from schemas.envelope import Envelope, Rejected, parse_envelope
-from schemas.topics import topic_agency
+from schemas.notices import parse_notice
+from schemas.topics import COORDINATION_TOPIC, topic_agency
 
 MAX_RECORD_BYTES = 1_000_000
 
@@ -45,6 +46,9 @@ def check(rec: InboundRecord, agencies: tuple[str, ...]) -> Accepted | RejectedR
         )
     env = None
     try:
+        if rec.topic == COORDINATION_TOPIC:  # the hub's own notices, and nothing else
+            env = parse_notice(value)
+            return Accepted(env, rec.topic, rec.partition, rec.offset)
         env = parse_envelope(value, topic_agency(rec.topic), agencies)
         validate_data(env)
         env = upcast(env)

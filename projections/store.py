@@ -22,8 +22,10 @@ import structlog
 
 from projections.archive_chain import ChainRace
 from projections.changes import Changes
+from projections.coordination.due import refresh_due
+from projections.coordination.rules import Rules
 from projections.db import ANALYZED, POSITIONS_CHANNEL, Positions, positions_payload, read_positions
-from projections.decide import Decision
+from projections.decide import Decision, parse_decision
 from projections.decisions import (
     apply_decisions,
     decide_and_apply,
@@ -34,7 +36,7 @@ from projections.decisions import (
 from projections.intake import InboundRecord, RejectedRecord, split
 from projections.matching import DEFAULT, Model
 from projections.project import links_needed, project
-from projections.rows import archive, read_links, record_rejected, write_changes
+from projections.rows import _rethread, archive, read_links, record_rejected, write_changes
 from schemas.topics import is_resolution_topic
 
 log = structlog.get_logger("projections.store")
@@ -57,6 +59,19 @@ class BatchResult:
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+def _case_nodes(records: Sequence[InboundRecord]) -> list[str]:
+    """The case nodes that case-graph decisions (referrals) in ``records`` join or split."""
+    out: set[str] = set()
+    for r in records:
+        try:
+            d = parse_decision(r.value or b"")
+        except (ValueError, KeyError, TypeError):
+            continue  # dead-lettered by apply_decisions
+        if d.graph == "case":
+            out |= {d.a, d.b}
+    return sorted(out)
+
+
 class Store:
     def __init__(
         self,
@@ -65,8 +80,12 @@ class Store:
         agencies: tuple[str, ...],
         model: Model = DEFAULT,
         defer_resolution: bool = False,
+        rules: Rules | None = None,
     ):
         self.pool = pool
+        # the coordination rules: with them (the live workers) each batch keeps the next due
+        # instant of the threads it touched (projections.coordination.due); a rebuild has none
+        self.rules = rules
         # live workers: a batch queues the records it touched (pending_resolution) and
         # commits; :meth:`resolve_pending` decides them beside the batches
         self.defer_resolution = defer_resolution
@@ -167,6 +186,9 @@ class Store:
             accepted, rejected = split(fresh_inbound, self.agencies)
             rejected += gave_up
             bad, by_people = await apply_decisions(conn, decision_records)
+            joined = _case_nodes(decision_records)
+            if joined:  # a referral decision joins (or splits) threads: their ids follow
+                await _rethread(conn, joined)
             rejected += bad
             new, conflicts = await archive(conn, accepted)
             if conflicts:
@@ -188,6 +210,8 @@ class Store:
                 known = await read_links(conn, links_needed(new))
                 changes = project(new, known)
                 await write_changes(conn, changes)
+            if self.rules is not None and (new or joined):
+                await refresh_due(conn, changes, self.rules, joined)
             if decisions is not None and (new or by_people):
                 # a person's confirmation or rejection reshapes its region too
                 made = await self._decide(conn, changes, by_people)

@@ -9,6 +9,17 @@ from functools import cache
 from typing import Any
 
 import fastjsonschema
+import orjson
+
+from schemas.envelope import (
+    MAX_ATTRIBUTE_LEN,
+    REQUIRED,
+    SPECVERSION,
+    Envelope,
+    Rejected,
+    check_shape,
+    parse_time,
+)
 
 NOTICE_SOURCE = "/hub/coordination"
 NOTICE_AGENCY = "hub"
@@ -81,3 +92,74 @@ def validator(etype: str) -> Any:
 def check_notice(etype: str, data: dict[str, Any]) -> None:
     """Raise ``fastjsonschema.JsonSchemaValueException`` when a notice breaks its shape."""
     validator(etype)(data)
+
+
+def notice_event(
+    notice_id: str, etype: str, subject: str, time: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """One notice as the CloudEvent the hub writes to ``hub.coordination``. ``time`` is the
+    instant the notice fell due, so every copy of a notice is the same event."""
+    return {
+        "specversion": SPECVERSION,
+        "id": notice_id,
+        "source": NOTICE_SOURCE,
+        "type": etype,
+        "time": time,
+        "subject": subject,
+        "agency": NOTICE_AGENCY,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def parse_notice(raw: bytes) -> Envelope:
+    """A record of ``hub.coordination`` → its envelope, or :class:`Rejected`. Only the hub's
+    own notices pass: agency ``hub``, source ``/hub/coordination``, one of the six types,
+    ``data`` in its shape. (An agency topic never takes a ``hub.*`` type: the catalog has
+    none, and ``hub`` is no agency.)"""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected("malformed-json", f"the record is not valid JSON ({exc})") from None
+    check_shape(doc)
+    if not isinstance(doc, dict):
+        raise Rejected("malformed-envelope", "the record must be one JSON object (a CloudEvent)")
+    missing = [k for k in REQUIRED if k not in doc]
+    if missing:
+        raise Rejected("missing-attribute", f"missing: {', '.join(missing)}", field=missing[0])
+    for k in ("specversion", "id", "source", "type", "time", "subject", "agency"):
+        if not isinstance(doc[k], str) or not doc[k] or len(doc[k]) > MAX_ATTRIBUTE_LEN:
+            raise Rejected("bad-attribute", f"'{k}' must be a non-empty short string", field=k)
+    if doc["specversion"] != SPECVERSION:
+        raise Rejected("bad-attribute", 'specversion must be "1.0"', field="specversion")
+    if doc["agency"] != NOTICE_AGENCY or doc["source"] != NOTICE_SOURCE:
+        raise Rejected(
+            "forged-agency",
+            f"hub.coordination takes only the hub's notices (agency {NOTICE_AGENCY!r},"
+            f" source {NOTICE_SOURCE!r})",
+            field="agency" if doc["agency"] != NOTICE_AGENCY else "source",
+        )
+    if doc["type"] not in NOTICES:
+        raise Rejected("unknown-type", f"type {doc['type']!r} is not a hub notice", field="type")
+    try:
+        t = parse_time(doc["time"])
+    except ValueError as exc:
+        raise Rejected("bad-attribute", f"time {doc['time']!r} is {exc}", field="time") from None
+    data = doc["data"]
+    if not isinstance(data, dict):
+        raise Rejected("bad-attribute", "'data' must be a JSON object", field="data")
+    try:
+        check_notice(doc["type"], data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise Rejected("invalid-data", str(exc.message), field="data") from None
+    return Envelope(
+        id=doc["id"],
+        source=doc["source"],
+        type=doc["type"],
+        time=t,
+        subject=doc["subject"],
+        agency=NOTICE_AGENCY,
+        data=data,
+        dataschema=None,
+        raw=doc,
+    )

@@ -37,6 +37,7 @@ class WorkerOptions:
     batch_size: int
     batch_within: float  # seconds: a batch closes after this long even if not full
     session_timeout: float
+    sweep_every: float = 1.0  # seconds between sweeps for coordination notices that fell due
     # How the workers authenticate to the brokers (HUB_KAFKA_SECURITY_PROTOCOL, HUB_KAFKA_SASL_*)
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -106,6 +107,20 @@ def create_app(
             log.exception("intake.failed")
             sys.stderr.flush()
             os._exit(70)
+
+    @app.timer(opts.sweep_every)
+    async def notices() -> None:
+        # Every worker sweeps (rows are taken with SKIP LOCKED); the first tick after start
+        # raises what fell due while no worker ran.
+        if not projector:
+            return
+        try:
+            raised = await projector[0].sweep()
+        except Exception:  # a restarting database or broker: the next tick tries again
+            log.exception("coordination.sweep_failed")
+            return
+        if raised:
+            log.info("coordination.swept", raised=raised)
 
     return app
 

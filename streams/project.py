@@ -18,10 +18,13 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from projections.coordination.clock import Notice
+from projections.coordination.due import sweep
 from projections.decide import Decision
 from projections.intake import InboundRecord, RejectedRecord
 from projections.store import BatchResult, Store
-from schemas.topics import DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
+from schemas.notices import notice_event
+from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
 
 log = structlog.get_logger("streams.project")
 RESOLVE_IDLE = 0.05  # seconds between looks at an empty resolution queue
@@ -114,6 +117,27 @@ class Projector:
             )
         for f in futures:
             await f
+
+    async def send_notices(self, notices: Sequence[Notice]) -> None:
+        """The hub's notices to ``hub.coordination`` (CONTRACT.md section 7), keyed by the
+        thread; every ack is in before the sweep commits their claims."""
+        futures = []
+        for n in notices:
+            log.info("coordination.notice", notice_id=n.id, type=n.type, case_id=n.case_id)
+            event = notice_event(n.id, n.type, n.case_id, n.due.isoformat(), n.data)
+            futures.append(
+                await self.producer.send(
+                    COORDINATION_TOPIC, value=orjson.dumps(event), key=n.case_id.encode()
+                )
+            )
+        for f in futures:
+            await f
+
+    async def sweep(self) -> int:
+        """Raise the notices that fell due (and, at start, those due while the hub was down)."""
+        if self.store.rules is None:
+            return 0
+        return len(await sweep(self.store.pool, self.store.rules, self.send_notices))
 
     async def resolve_forever(self) -> None:
         """Beside the batches: decide the persons of the records batches queued, as fast as

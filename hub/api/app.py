@@ -27,6 +27,7 @@ from hub.api import (
     places,
     problems,
     purposes,
+    reports,
     system,
 )
 from hub.api import map as grid_map_routes
@@ -151,6 +152,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(grid_map_routes.router)
     app.include_router(purposes.router)
     app.include_router(audit_log.router)
+    app.include_router(reports.router)
     app.include_router(events.router)
     app.include_router(system.router)
     app.mount("/ui", StaticFiles(directory=WEB, check_dir=False), name="ui")

@@ -44,7 +44,12 @@ def _frame(ctx: ReadContext, feed: LiveFeed, item: Item) -> bytes:
     description="`text/event-stream`. Events: `case` (a city case, 110 incident, police case "
     "or court filing arrived), `referral` (a case escalated or an incident referred to another "
     "agency), `overdue` (an open case's due time passed, or an event arrived for a case "
-    "already past due). Each `data` is one JSON object; sealed court cases show as "
+    "already past due), `notice` (a coordination notice the hub raised on `hub.coordination`: "
+    "`type` is hub.case.warned, urged, supervised, raised, bounced or hub.referral.routed; "
+    "notices of one case raised together, as at start after an outage, are one item whose "
+    "`types` lists them, oldest first, and `type` is the latest; a notice that fell due more "
+    "than 15 minutes before it was raised, a backlog, is in the case's timeline, not here). "
+    "Each `data` is one JSON object; sealed court cases show as "
     "restricted to agencies other than the court. A new stream starts with the recent "
     "items; reconnect with `Last-Event-ID` to resume without gaps. A comment line every "
     "15 s keeps idle connections open. The stream opening is audited.",

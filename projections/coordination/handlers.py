@@ -141,3 +141,37 @@ def _feedback(env: Envelope) -> str:
 def _assigned(env: Envelope) -> str:
     d = env.data
     return f"court case {d.get('case_id', '?')} handed to mediation, due {d.get('due_at', '?')}"
+
+
+# -- the hub's own notices (hub.coordination): in the timeline of the thread they name ----
+NOTICE_TYPES = (
+    "hub.case.warned",
+    "hub.case.urged",
+    "hub.case.supervised",
+    "hub.case.raised",
+    "hub.case.bounced",
+    "hub.referral.routed",
+)
+
+
+@handles(*NOTICE_TYPES)
+def notice(env: Envelope, r: Resolver, ch: Changes) -> None:
+    """The subject is the thread's id, itself a case node: the notice joins its timeline."""
+    ch.touch(env, "case", env.subject)
+
+
+def _notice(env: Envelope) -> str:
+    d = env.data
+    what = {
+        "hub.case.warned": f"{d.get('level')} warning: {d.get('stage')} due {d.get('due_at')}",
+        "hub.case.urged": f"{d.get('to_agency')} urged: {d.get('stage')} due {d.get('due_at')}",
+        "hub.case.supervised": f"supervised by the command center: {d.get('stage')} overdue",
+        "hub.case.raised": f"raised from {d.get('from_level')} to {d.get('to_level')}",
+        "hub.case.bounced": f"bounced: returned {d.get('returns')} times",
+        "hub.referral.routed": f"diverted to {d.get('to_agency')}",
+    }.get(env.type, env.type)
+    return f"hub: case {d.get('case_id', '?')} {what}"
+
+
+for _t in NOTICE_TYPES:
+    summarizes(_t)(_notice)

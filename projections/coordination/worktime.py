@@ -16,9 +16,9 @@ the zone only says where each day's working periods lie.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 ZERO = timedelta(0)
@@ -37,6 +37,11 @@ class WorkCalendar:
     periods: tuple[tuple[time, time], ...]  # a working day's periods, sorted, disjoint
     holidays: frozenset[date] = frozenset()  # days off that would otherwise be worked
     workdays: frozenset[date] = frozenset()  # make-up working days (weekend days worked)
+    # each day's working periods as UTC instants, as asked (the same few days for every
+    # thread of a batch)
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if not self.periods:
@@ -63,7 +68,7 @@ class WorkCalendar:
             return False
         return day.weekday() < 5
 
-    @property
+    @cached_property
     def day_length(self) -> timedelta:
         """The working time in one working day."""
         ref = date(2000, 1, 3)
@@ -71,15 +76,15 @@ class WorkCalendar:
             (datetime.combine(ref, e) - datetime.combine(ref, s) for s, e in self.periods), ZERO
         )
 
-    def _windows(self, day: date) -> Iterator[tuple[datetime, datetime]]:
-        """The working periods of ``day`` as UTC instants (none on a day off)."""
-        if not self.is_working_day(day):
-            return
-        for s, e in self.periods:
-            yield (
-                datetime.combine(day, s, self.zone).astimezone(UTC),
-                datetime.combine(day, e, self.zone).astimezone(UTC),
-            )
+    def _windows(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The working periods of ``day`` as UTC instants (none on a day off). Cached: the
+        projector asks for the same few days for every thread of a batch."""
+        w = self._days.get(day)
+        if w is None:
+            if len(self._days) > 20_000:
+                self._days.clear()
+            w = self._days[day] = _day_windows(self, day)
+        return w
 
     def _local_day(self, at: datetime) -> date:
         return _aware(at).astimezone(self.zone).date()
@@ -137,6 +142,18 @@ class WorkCalendar:
         if limit == ZERO:
             return 1.0 if _aware(at) >= _aware(due) else 0.0
         return self.between(start, at) / limit
+
+
+def _day_windows(cal: WorkCalendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    if not cal.is_working_day(day):
+        return ()
+    return tuple(
+        (
+            datetime.combine(day, s, cal.zone).astimezone(UTC),
+            datetime.combine(day, e, cal.zone).astimezone(UTC),
+        )
+        for s, e in cal.periods
+    )
 
 
 def _aware(t: datetime) -> datetime:

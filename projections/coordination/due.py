@@ -1,0 +1,146 @@
+"""Notices raised exactly once (CONTRACT.md section 7): each thread's next due instant,
+kept by the projector, and the sweep that raises what fell due.
+
+- :func:`refresh_due` runs inside :meth:`projections.store.Store.apply_batch` for the threads
+  the batch touched (a clock mark, or threads joined): it locks their ``thread_due`` rows
+  first, then reads their marks and claims, so two batches of one thread never write a due
+  instant computed without the other's marks.
+- :func:`sweep` takes the rows that fell due (``FOR UPDATE SKIP LOCKED``: two workers take
+  different threads), computes the notices due by now from the clock, claims their ids
+  (insert if absent), hands the new ones to ``send`` (the worker produces them and waits for
+  the broker's acks) and only then moves the rows on and commits. A crash between the acks
+  and the commit sends the same ids again; the archive keeps one per ``(source, id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from projections.changes import Changes
+from projections.coordination.clock import Notice, marks_of, notices, thread_clock
+from projections.coordination.handlers import MARK
+from projections.coordination.rules import Rules
+
+NoticeSink = Callable[[Sequence[Notice]], Awaitable[None]]
+
+_STATE = (
+    "SELECT t.thread_id, m.attrs, m.time, m.event_id FROM case_thread t JOIN entity_member m"
+    " ON m.entity_kind = 'case' AND m.entity_id = t.case_id AND m.relation = $2"
+    " WHERE t.thread_id = ANY($1::text[])"
+    " UNION ALL SELECT thread_id, NULL, NULL, notice_id FROM notice_claim"
+    " WHERE thread_id = ANY($1::text[])"
+)
+_MOVE = (
+    "UPDATE thread_due d SET due_at = x.d FROM unnest($1::text[], $2::timestamptz[]) AS x(t, d)"
+    " WHERE d.thread_id = x.t AND d.due_at IS DISTINCT FROM x.d"
+)
+
+
+@dataclass
+class ThreadState:
+    marks: list[dict[str, Any]] = field(default_factory=list)
+    claimed: set[str] = field(default_factory=set)
+
+
+async def thread_states(conn: asyncpg.Connection, threads: Sequence[str]) -> dict[str, ThreadState]:
+    """Each thread's clock marks and the ids of its notices already raised."""
+    out = {t: ThreadState() for t in threads}
+    for r in await conn.fetch(_STATE, list(threads), MARK):
+        st = out.setdefault(r["thread_id"], ThreadState())
+        if r["attrs"] is None:
+            st.claimed.add(r["event_id"])
+        else:
+            st.marks.append({"attrs": r["attrs"], "time": r["time"], "event_id": r["event_id"]})
+    return out
+
+
+def pending(thread_id: str, st: ThreadState, rules: Rules) -> list[Notice]:
+    """The thread's notices not raised yet, earliest due first."""
+    tc = thread_clock(marks_of(st.marks), rules)
+    return [n for n in notices(thread_id, tc, rules) if n.id not in st.claimed]
+
+
+def touched_nodes(ch: Changes, joined: Sequence[str] = ()) -> list[str]:
+    """Case nodes whose thread's clock a batch may have moved: new marks, joined threads
+    (by the agencies' refs, or ``joined`` by referral decisions)."""
+    nodes = {k[1] for k in ch.members if k[0] == "case" and k[2] == MARK}
+    nodes.update(n for e in ch.case_edges for n in e)
+    nodes.update(joined)
+    return sorted(nodes)
+
+
+async def refresh_due(
+    conn: asyncpg.Connection, ch: Changes, rules: Rules, joined: Sequence[str] = ()
+) -> int:
+    """Recompute ``thread_due`` for the threads the batch touched; returns how many."""
+    nodes = touched_nodes(ch, joined)
+    if not nodes:
+        return 0
+    rows = await conn.fetch(
+        "INSERT INTO thread_due AS d (thread_id) SELECT DISTINCT thread_id FROM case_thread"
+        " WHERE case_id = ANY($1::text[]) AND thread_id IS NOT NULL ORDER BY 1"
+        " ON CONFLICT (thread_id) DO UPDATE SET thread_id = excluded.thread_id"
+        " RETURNING thread_id",
+        nodes,
+    )
+    threads = sorted(r[0] for r in rows)
+    if not threads:
+        return 0
+    states = await thread_states(conn, threads)
+    dues = [min((n.due for n in pending(t, states[t], rules)), default=None) for t in threads]
+    await conn.execute(_MOVE, threads, dues)
+    return len(threads)
+
+
+async def sweep(
+    pool: asyncpg.Pool,
+    rules: Rules,
+    send: NoticeSink,
+    now: datetime | None = None,
+    limit: int = 200,
+) -> list[Notice]:
+    """Raise every notice due by ``now`` not raised before; returns those this call raised."""
+    now = now or datetime.now(UTC)
+    raised: list[Notice] = []
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT thread_id FROM thread_due WHERE due_at IS NOT NULL AND due_at <= $1"
+                " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                now,
+                limit,
+            )
+            threads = [r[0] for r in rows]
+            if not threads:
+                return raised
+            states = await thread_states(conn, threads)
+            due: list[Notice] = []
+            later: list[datetime | None] = []
+            for t in threads:
+                ns = pending(t, states[t], rules)
+                due += [n for n in ns if n.due <= now]
+                later.append(min((n.due for n in ns if n.due > now), default=None))
+            new: list[Notice] = []
+            if due:
+                got = await conn.fetch(
+                    "INSERT INTO notice_claim (notice_id, thread_id, type, due_at)"
+                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+                    " $4::timestamptz[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING notice_id",
+                    [n.id for n in due],
+                    [n.case_id for n in due],
+                    [n.type for n in due],
+                    [n.due for n in due],
+                )
+                ids = {r[0] for r in got}
+                new = [n for n in due if n.id in ids]
+                if new:
+                    await send(new)  # acknowledged by the broker before the claims commit
+            await conn.execute(_MOVE, threads, later)
+        raised += new
+        if len(threads) < limit:
+            return raised

@@ -1,0 +1,306 @@
+"""Coordination notices on the real stack (issue 13): raised once the clock says so, exactly
+once per thread, stage, kind and level across sweeps, sweepers and restarts; archived; in
+the case timeline with agency ``hub``; raised at start for what fell due while no worker ran;
+never for a closed case."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from hub.config import Settings
+from hub.sim import story
+from projections.coordination.clock import Notice
+from projections.coordination.due import sweep
+from projections.db import create_pool
+from projections.intake import InboundRecord
+from projections.store import Store
+from schemas.notices import notice_event
+from schemas.topics import COORDINATION_TOPIC
+from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
+from tests.integration.test_coordination import FAR_AHEAD, LONG_AGO, RULES, _city, _reported
+from tests.integration.test_live_feed import read_items
+
+LADDER = Counter(
+    {"hub.case.warned": 2, "hub.case.urged": 1, "hub.case.supervised": 1, "hub.case.raised": 1}
+)
+
+
+async def _until(what: Callable[[], Any], timeout: float = 120.0, why: str = "") -> Any:
+    """Wait for a condition with a generous deadline (a guard against hangs, not a speed
+    assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await what()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached after {timeout}s: {why}")
+        await asyncio.sleep(0.2)
+
+
+def _records(events: list[dict[str, Any]]) -> list[InboundRecord]:
+    return [
+        InboundRecord("agency.city", 0, i, e["subject"].encode(), orjson.dumps(e))
+        for i, e in enumerate(events)
+    ]
+
+
+def _closed(tag: str, case: str, grid: str) -> list[dict[str, Any]]:
+    t = LONG_AGO
+    steps = [
+        ("city.case.registered", {"due_at": "2026-03-10T17:30:00+08:00"}),
+        ("city.case.dispatched", {"department": "环卫所", "due_at": "2026-03-10T17:30:00+08:00"}),
+        ("city.case.handled", {"result": "已清理"}),
+        ("city.case.verified", {"passed": True}),
+        ("city.case.closed", {"outcome": "已解决"}),
+    ]
+    return [_reported(tag, case, t, grid)] + [
+        _city(tag, case, etype, n, t + timedelta(minutes=10 * n), **data)
+        for n, (etype, data) in enumerate(steps, start=1)
+    ]
+
+
+async def _thread(conn: asyncpg.Pool, case: str) -> str:
+    tid = await conn.fetchval(
+        "SELECT t.thread_id FROM record_link l JOIN case_thread t ON t.case_id = l.entity_id"
+        " WHERE l.agency = 'city' AND l.kind = 'case' AND l.record_id = $1",
+        case,
+    )
+    assert tid, case
+    return str(tid)
+
+
+async def test_two_sweepers_raise_each_due_notice_once_and_never_early_or_for_closed(
+    hub: Settings,
+) -> None:
+    """Given an overdue case, a closed case and one reported for a time still ahead, in a
+    read model of their own, when two sweepers run at once and then again, then the overdue
+    case's ladder is raised once in all, nothing for the closed case, nothing early for the
+    future one, and its ladder once its time comes."""
+    tag = unique("notice")
+    grid = "98" + tag[-8:].encode().hex()[:12]
+    late, done, ahead = f"{tag}-L", f"{tag}-D", f"{tag}-A"
+    events = [_reported(tag, late, LONG_AGO, grid), *_closed(tag, done, grid)]
+    events.append(_reported(tag, ahead, FAR_AHEAD, grid))
+    dsn = await new_database(hub, "notices_" + tag[-8:])
+    pool = await create_pool(dsn)
+    try:
+        store = Store(pool, "notice-test", hub.agencies, rules=RULES)
+        res = await store.apply_batch(_records(events))
+        assert res.accepted == len(events) and res.rejected == 0
+        threads = {c: await _thread(pool, c) for c in (late, done, ahead)}
+        sent: list[list[Notice]] = [[], []]
+
+        def sink(i: int) -> Callable[[Sequence[Notice]], Any]:
+            async def send(ns: Sequence[Notice]) -> None:
+                await asyncio.sleep(0.05)  # as a broker's ack would: the other sweeper runs
+                sent[i].extend(ns)
+
+            return send
+
+        now = datetime.now(UTC)
+        a, b = await asyncio.gather(
+            sweep(pool, RULES, sink(0), now, limit=1), sweep(pool, RULES, sink(1), now, limit=1)
+        )
+        assert a == sent[0] and b == sent[1]
+        raised = a + b
+        assert len({n.id for n in raised}) == len(raised)  # none twice
+        assert {n.case_id for n in raised} == {threads[late]}  # none closed, none early
+        assert Counter(n.type for n in raised) == LADDER
+        assert all(n.due <= now for n in raised)
+        assert await sweep(pool, RULES, sink(0), now) == []  # run again: nothing new
+        claimed = await pool.fetchval(
+            "SELECT count(*) FROM notice_claim WHERE thread_id = $1", threads[late]
+        )
+        assert claimed == len(raised)
+        pending = dict(await pool.fetch("SELECT thread_id, due_at FROM thread_due"))
+        assert pending[threads[done]] is None  # a closed thread is not in the sweep's index
+        assert pending[threads[ahead]] > now
+        assert pending[threads[late]] is None  # its whole ladder is raised
+        # its time comes: the future case's ladder, once
+        later = FAR_AHEAD + timedelta(days=60)
+        first = await sweep(pool, RULES, sink(0), later)
+        assert {n.case_id for n in first} == {threads[ahead]}
+        assert Counter(n.type for n in first) == LADDER
+        assert await sweep(pool, RULES, sink(1), later) == []
+    finally:
+        await pool.close()
+
+
+async def _notices_on_topic(hub: Settings, producer: AIOKafkaProducer, subject: str) -> list[Any]:
+    """Every notice on hub.coordination about ``subject``: the partition its key goes to,
+    read up to a marker written after the notices (end offsets are not to be trusted)."""
+    probe = notice_event(
+        unique("N-marker"),
+        "hub.referral.routed",
+        unique("marker"),
+        datetime.now(UTC).isoformat(),
+        {"case_id": "marker", "to_agency": "city", "rule": RULES.cite},
+    )
+    md = await producer.send_and_wait(COORDINATION_TOPIC, orjson.dumps(probe), key=subject.encode())
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=hub.require_kafka(), enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(COORDINATION_TOPIC, md.partition)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        out: list[Any] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for rec in batch.get(tp, []):
+                if rec.offset >= md.offset:
+                    return out
+                ev = orjson.loads(rec.value)
+                if ev["subject"] == subject:
+                    out.append(ev)
+        raise AssertionError("the marker never came back")
+    finally:
+        await consumer.stop()
+
+
+async def test_an_overdue_case_raises_its_ladder_once_into_archive_timeline_and_topic(
+    api: httpx.AsyncClient,
+    hub: Settings,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Pool,
+    main_worker: Worker,
+) -> None:
+    """Given a case reported long ago and never registered, when the worker sweeps (and a
+    second sweeper in this process sweeps with it), then its ladder is on hub.coordination
+    once per notice, archived, and in its timeline with agency hub."""
+    tag = unique("notice")
+    grid = "99" + tag[-8:].encode().hex()[:12]
+    case = f"{tag}-O"
+    ends = await publish(producer, [_reported(tag, case, LONG_AGO, grid)])
+    await wait_caught_up(db, hub.streams_app_id, ends, main_worker)
+    tid = await _thread(db, case)
+
+    async def send(ns: Sequence[Notice]) -> None:
+        fs = [
+            await producer.send(
+                COORDINATION_TOPIC,
+                orjson.dumps(notice_event(n.id, n.type, n.case_id, n.due.isoformat(), n.data)),
+                key=n.case_id.encode(),
+            )
+            for n in ns
+        ]
+        for f in fs:
+            await f
+
+    await sweep(db, RULES, send)  # races the worker's own sweeper
+
+    async def archived() -> list[asyncpg.Record]:
+        rows = await db.fetch(
+            "SELECT event_id, type, agency, source, data FROM event_archive"
+            " WHERE subject = $1 AND agency = 'hub'",
+            tid,
+        )
+        return rows if len(rows) >= sum(LADDER.values()) else []
+
+    rows = await _until(archived, why="the ladder archived")
+    assert Counter(r["type"] for r in rows) == LADDER
+    assert {r["source"] for r in rows} == {"/hub/coordination"}
+    assert all(r["data"]["case_id"] == tid and r["data"]["rule"] == RULES.cite for r in rows)
+    on_topic = await _notices_on_topic(hub, producer, tid)
+    assert sorted(e["id"] for e in on_topic) == sorted(r["event_id"] for r in rows)  # once
+    timeline = (await api.get(f"/v1/cases/{tid}/timeline", headers=CC)).json()["items"]
+    hub_items = [i for i in timeline if i["agency"] == "hub"]
+    assert Counter(i["type"] for i in hub_items) == LADDER
+    assert all(i["summary"].startswith("hub: ") for i in hub_items)
+
+
+async def test_a_notice_due_while_no_worker_ran_is_raised_at_start(
+    hub: Settings, start_worker: Callable[..., Worker]
+) -> None:
+    """Given a read model that projected an overdue case and then stopped (no worker ran
+    while its notices fell due), when a worker starts on it, then it raises them."""
+    tag = unique("notice")
+    grid = "96" + tag[-8:].encode().hex()[:12]
+    case = f"{tag}-S"
+    dsn = await new_database(hub, "notices_" + tag[-8:])
+    pool = await create_pool(dsn)
+    worker: Worker | None = None
+    try:
+        store = Store(pool, "before-the-outage", hub.agencies, rules=RULES)
+        await store.apply_batch(_records([_reported(tag, case, LONG_AGO, grid)]))
+        tid = await _thread(pool, case)
+        assert await pool.fetchval("SELECT count(*) FROM notice_claim") == 0
+        worker = start_worker(dsn, app_id=f"hub.internal.{tag}")
+
+        async def raised() -> int:
+            if worker is not None and worker.proc.poll() is not None:
+                raise AssertionError(f"worker exited:\n{worker.tail()}")
+            n = await pool.fetchval(
+                "SELECT count(*) FROM event_archive WHERE subject = $1 AND agency = 'hub'", tid
+            )
+            return n >= sum(LADDER.values())
+
+        await _until(raised, 180, "the notices raised at start")
+        claims = await pool.fetch("SELECT type FROM notice_claim WHERE thread_id = $1", tid)
+        assert Counter(r["type"] for r in claims) == LADDER
+    finally:
+        if worker is not None:
+            worker.stop()
+        await pool.close()
+
+
+async def test_a_notice_falling_due_now_is_on_the_live_feed(
+    api: httpx.AsyncClient,
+    hub: Settings,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Pool,
+    main_worker: Worker,
+) -> None:
+    """Given a court mediation whose limit runs out in a few seconds, when its warnings fall
+    due, then the live feed shows them, once, as the hub's (a backlog that fell due long
+    ago is in the timeline, not the feed: the overdue case above)."""
+    tag = unique("notice")
+    case = f"{tag}-M"
+    now = datetime.now(UTC)
+    event = story.event(
+        "court",
+        "court.mediation.assigned",
+        f"{tag}-m",
+        now - timedelta(seconds=100),
+        case,
+        {
+            "case_id": case,
+            "mediator": "人民调解员",
+            "due_at": (now + timedelta(seconds=20)).isoformat(),
+        },
+    )
+    want = Counter({"hub.case.warned": 2, "hub.case.urged": 1})
+    async with api.stream("GET", "/v1/feed", headers=CC) as resp:
+        ends = await publish(producer, [event])
+        await wait_caught_up(db, hub.streams_app_id, ends, main_worker)
+        tid = await db.fetchval(
+            "SELECT t.thread_id FROM record_link l JOIN case_thread t ON t.case_id = l.entity_id"
+            " WHERE l.agency = 'court' AND l.kind = 'case' AND l.record_id = $1",
+            case,
+        )
+
+        def shown(items: list[tuple[str, str, dict[str, Any]]]) -> Counter[str]:
+            return Counter(
+                t
+                for _, ev, d in items
+                if ev == "notice" and d.get("case_id") == tid
+                for t in d["types"]
+            )
+
+        items = await read_items(resp, lambda it: shown(it) >= want, timeout=120)
+    assert shown(items) == want
+    mine = [d for _, ev, d in items if ev == "notice" and d["case_id"] == tid]
+    assert {d["agency"] for d in mine} == {"hub"}
