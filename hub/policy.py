@@ -255,25 +255,19 @@ class Policy:
                 "status": "restricted",
                 "ask": sorted(self.sealed_visible_to),
             }, True
-        masked = False
         out = dict(case)
-        persons = []
+        persons, ask, dropped = [], set(), 0
         for p in out.get("persons", []):
             who = self._role_hidden(principal, p.get("role"))
-            if who is not None:
-                persons.append(
-                    {
-                        "person_id": None,
-                        "role": "restricted",
-                        "agency": p.get("agency"),
-                        "ask": sorted(who),
-                    }
-                )
-                masked = True
+            if who is not None:  # left out, counted in the one marker: whom to ask, not why
+                ask |= who
+                dropped += 1
             else:
                 persons.append(p)
         out["persons"] = persons
-        return out, masked
+        if ask:
+            out["withheld"] = {"count": dropped, "ask": sorted(ask)}
+        return out, bool(ask)
 
 
 def masked_digits(value: str, head: int, tail: int) -> str:

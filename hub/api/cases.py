@@ -178,7 +178,7 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
         raise Problem(
             403,
             "Forbidden",
-            "the case is sealed; ask " + ", ".join(sorted(ctx.policy.sealed_visible_to)),
+            "the case is restricted; ask " + ", ".join(sorted(ctx.policy.sealed_visible_to)),
         )
     items = await cases_reads.case_timeline(ctx.pool, case_id)
     await ctx.done(_persons_of(c))

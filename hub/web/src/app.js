@@ -298,6 +298,7 @@ async function showCase(id) {
     <tr><th scope="row">${esc(t("case.grid"))}</th><td><a href="#grid/${esc(c.grid)}">${esc(c.grid)}</a></td></tr>
     <tr><th scope="row">${esc(t("case.refs"))}</th><td>${c.refs.map((r) => `${agency(r.agency)} ${esc(t.term("kind", r.kind))} ${esc(r.id)}`).join("<br>")}</td></tr>
     <tr><th scope="row">${esc(t("case.persons"))}</th><td>${c.persons.map((p) => p.person_id ? `<a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a> ${esc(t.term("role", p.role))}${esc(t("paren", {x: t.term("agency", p.agency)}))}` : esc(t("case.restricted_person", {agency: t.term("agency", p.agency), ask: agencies(p.ask)}))).join("<br>")}</td></tr>
+    ${c.withheld ? `<tr><th scope="row">${esc(t("case.persons"))}</th><td>${esc(t("person.restricted", {ask: agencies(c.withheld.ask)}))}</td></tr>` : ""}
     <tr><th scope="row">${esc(t("case.places"))}</th><td>${c.places.map((p) => `<a href="#place/${esc(p.place_id)}">${esc(p.text)}</a>`).join("<br>")}</td></tr></tbody></table>
     <h2>${esc(t("case.timeline"))}</h2>
     <table class="timeline"><thead><tr><th scope="col">${esc(t("col.time"))}</th><th scope="col">${esc(t("col.agency"))}</th><th scope="col">${esc(t("col.what"))}</th></tr></thead><tbody>${items.map((i) => `<tr><td>${when(i.time)}</td><td>${agency(i.agency)}</td><td title="${esc(i.summary)}">${esc(t.term("type", i.type))} ${esc(recordOf(i.summary))}</td></tr>`).join("")}</tbody></table>`;
