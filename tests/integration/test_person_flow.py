@@ -185,8 +185,9 @@ async def test_a_dispute_from_grid_to_police_to_court_is_one_thread(
     assert thread["stage"] == "court-settled" and thread["status"] == "closed"
     roles = {p["role"] for p in thread["persons"]}
     # The city's duty officer sees that police hold a suspect, not who (policy).
-    assert {"party", "plaintiff", "defendant", "restricted"} <= roles
-    assert "suspect" not in roles
+    assert {"party", "plaintiff", "defendant"} <= roles
+    assert "suspect" not in roles and "suspect" not in str(thread)
+    assert thread["withheld"]["ask"] == ["court", "police"]  # whom to ask, not what
     timeline = (await api.get(f"/v1/cases/{thread['case_id']}/timeline", headers=CC)).json()
     agencies = [i["agency"] for i in timeline["items"]]
     assert {"city", "police", "court"} <= set(agencies)
