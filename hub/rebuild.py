@@ -12,12 +12,14 @@ releases the lock.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.bootstrap import kafka_auth, new_pool
@@ -25,6 +27,8 @@ from hub.config import Settings
 from projections.db import REBUILT_TABLES, Positions, migrate, read_positions
 from projections.intake import InboundRecord
 from projections.store import Store
+
+log = structlog.get_logger("hub.rebuild")
 
 REBUILD_CONSUMER = "hub.internal.rebuild"
 
@@ -172,6 +176,24 @@ async def compare(conn: asyncpg.Connection, live: str, rebuilt: str) -> dict[str
     return out
 
 
+async def _settled(conn: asyncpg.Connection, consumer: str, wait: float = 30.0) -> None:
+    """Before comparing: let the live workers decide what they queued and read back what
+    they decided (a decision applied but not yet read back is past the positions a rebuild
+    goes to). Bounded: a busy hub is compared as it stands, and the log line says so."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pending_resolution) OR EXISTS (SELECT 1 FROM"
+            " resolution_sent s LEFT JOIN stream_position p ON p.consumer = s.consumer"
+            " AND p.topic = s.topic AND p.partition = s.partition WHERE s.consumer = $1"
+            " AND coalesce(p.next_offset, 0) < s.next_offset)",
+            consumer,
+        ):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("rebuild.verify_while_busy", consumer=consumer, waited=wait)
+
+
 async def rebuild(
     settings: Settings,
     schema: str,
@@ -189,6 +211,7 @@ async def rebuild(
         await rb.run_until(await read_positions(conn, live_consumer))
         await rb.build_indexes()
         if verify:
+            await _settled(conn, live_consumer)
             async with conn.transaction():
                 # Freeze the live model: projector transactions wait at their first statement.
                 await conn.execute("LOCK TABLE public.stream_position IN SHARE MODE")

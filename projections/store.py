@@ -44,7 +44,9 @@ log = structlog.get_logger("projections.store")
 ANALYZE_FIRST = 2000
 DEADLOCK_RETRIES = 5
 RESOLVE_LIMIT = 200  # records the resolver decides in one transaction
-DecisionSink = Callable[[Sequence[Decision]], Awaitable[None]]
+# Sends decisions to the log; may answer where they landed (topic, partition, offset), which
+# is kept with the batch (resolution_sent) so "caught up" can include reading them back.
+DecisionSink = Callable[[Sequence[Decision]], Awaitable[Sequence[tuple[str, int, int]] | None]]
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
 
 
@@ -216,7 +218,7 @@ class Store:
                 # a person's confirmation or rejection reshapes its region too
                 made = await self._decide(conn, changes, by_people)
                 if made:
-                    await decisions(made)
+                    await self._sent(conn, await decisions(made))
                     result.decisions = len(made)
             if rejected:
                 if deadletter is not None:
@@ -252,6 +254,25 @@ class Store:
             self.analyze_at = max(self.analyze_at * 2, self.applied + ANALYZE_FIRST)
             self._analyzing = asyncio.create_task(self.analyze())
         return result
+
+    async def _sent(
+        self, conn: asyncpg.Connection, landed: Sequence[tuple[str, int, int]] | None
+    ) -> None:
+        if not landed:
+            return
+        top: dict[tuple[str, int], int] = {}
+        for topic, partition, offset in landed:
+            top[(topic, partition)] = max(top.get((topic, partition), -1), offset)
+        await conn.execute(
+            "INSERT INTO resolution_sent AS s (consumer, topic, partition, next_offset)"
+            " SELECT $1, t, p, o + 1 FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o)"
+            " ORDER BY 2, 3 ON CONFLICT (consumer, topic, partition) DO UPDATE"
+            " SET next_offset = greatest(s.next_offset, excluded.next_offset)",
+            self.consumer,
+            [k[0] for k in top],
+            [k[1] for k in top],
+            list(top.values()),
+        )
 
     async def drop_oldest_pending(self) -> str | None:
         """Take the oldest queued record off the resolution queue undecided (one the matcher
@@ -319,7 +340,7 @@ class Store:
                         self.model,
                     )
                     if made:
-                        await decisions(made)
+                        await self._sent(conn, await decisions(made))
                     await conn.execute(
                         "DELETE FROM pending_resolution WHERE seq = ANY($1::bigint[])",
                         [r[0] for r in rows],

@@ -97,9 +97,10 @@ class Projector:
         for f in futures:  # acks=all: durable in the log before the positions move
             await f
 
-    async def send_decisions(self, decisions: Sequence[Decision]) -> None:
+    async def send_decisions(self, decisions: Sequence[Decision]) -> list[tuple[str, int, int]]:
         """Resolution decisions go to the log first; the read model applies them when it reads
-        them back, so a rebuild replays them instead of deciding again."""
+        them back, so a rebuild replays them instead of deciding again. Answers where they
+        landed."""
         futures = []
         for d in decisions:
             log.info(
@@ -115,8 +116,11 @@ class Projector:
                     self.resolution_topic, value=orjson.dumps(d.event()), key=d.a.encode()
                 )
             )
-        for f in futures:
-            await f
+        landed = []
+        for f in futures:  # where each landed: the store keeps it (resolution_sent)
+            md = await f
+            landed.append((md.topic, md.partition, md.offset))
+        return landed
 
     async def send_notices(self, notices: Sequence[Notice]) -> None:
         """The hub's notices to ``hub.coordination`` (CONTRACT.md section 7), keyed by the

@@ -226,14 +226,22 @@ async def wait_caught_up(
     worker: Worker | None = None,
     timeout: float = 120.0,
 ) -> None:
-    """Wait until the consumer's stored positions reach ``ends`` and the workers' resolver
-    has decided every record the batches queued. A generous deadline guards against a hung
+    """Wait until the consumer's stored positions reach ``ends``, the workers' resolver has
+    decided every record the batches queued, and the consumer has read back every decision
+    it sent. A generous deadline guards against a hung
     worker; it is not a speed assertion."""
     deadline = time.monotonic() + timeout
     while True:
         have = await read_positions(pool, consumer)
-        if reached(have, ends) and not await pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pending_resolution)"
+        if (
+            reached(have, ends)
+            and not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM pending_resolution)")
+            and not await pool.fetchval(  # and it has read back every decision it sent
+                "SELECT EXISTS (SELECT 1 FROM resolution_sent s LEFT JOIN stream_position p"
+                " ON p.consumer = s.consumer AND p.topic = s.topic AND p.partition = s.partition"
+                " WHERE s.consumer = $1 AND coalesce(p.next_offset, 0) < s.next_offset)",
+                consumer,
+            )
         ):
             return
         if worker is not None and worker.proc.poll() is not None:
