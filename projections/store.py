@@ -44,6 +44,7 @@ log = structlog.get_logger("projections.store")
 ANALYZE_FIRST = 2000
 DEADLOCK_RETRIES = 5
 RESOLVE_LIMIT = 200  # records the resolver decides in one transaction
+RESOLVER = 7_317_001  # the advisory lock one resolver at a time holds
 # Sends decisions to the log; may answer where they landed (topic, partition, offset), which
 # is kept with the batch (resolution_sent) so "caught up" can include reading them back.
 DecisionSink = Callable[[Sequence[Decision]], Awaitable[Sequence[tuple[str, int, int]] | None]]
@@ -319,13 +320,18 @@ class Store:
         return await decide_referrals(conn, ch)
 
     async def resolve_pending(self, decisions: DecisionSink, limit: int = RESOLVE_LIMIT) -> int:
-        """Decide the persons of up to ``limit`` queued records (oldest first; two workers
-        take different ones), send the decisions to the log, apply them, and take the rows
+        """Decide the persons of up to ``limit`` queued records (oldest first; one worker's
+        resolver at a time), send the decisions to the log, apply them, and take the rows
         off the queue, all in one transaction: a crash leaves them queued. Returns how many
         rows were taken (0: nothing waits)."""
         for attempt in range(1, DEADLOCK_RETRIES + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
+                    # One resolver at a time per database: two would decide over the same
+                    # regions and queue on each other's rows (the other worker's resolver
+                    # answers 0 and looks again soon).
+                    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RESOLVER):
+                        return 0
                     rows = await conn.fetch(
                         "SELECT seq, record FROM pending_resolution ORDER BY seq LIMIT $1"
                         " FOR UPDATE SKIP LOCKED",
