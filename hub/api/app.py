@@ -125,11 +125,19 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         "Every /v1 call needs `Authorization: Bearer <token>`; person reads need `X-Purpose`.",
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
-        docs_url=None,  # served below from the swagger-ui-bundle package: no CDN
+        docs_url=None,  # served below from the hub's own files: no CDN
         redoc_url=None,
     )
     problems.install(app)
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    # Swagger UI 5 (reads OpenAPI 3.1) from the page's build (`make web`, npm
+    # swagger-ui-dist); the older Python package's 3.x is only a fallback for a hub run
+    # without the page built, and cannot render 3.1.
+    docs_assets = WEB / "docs-assets"
+    app.mount(
+        "/docs-assets",
+        StaticFiles(directory=docs_assets if docs_assets.is_dir() else swagger_ui_path),
+        name="docs-assets",
+    )
 
     docs_page = get_swagger_ui_html(
         openapi_url="/openapi.json",

@@ -32,4 +32,11 @@ for (const weight of ["400", "700"]) {
   css += text.replace(/url\(\.\/files\//g, "url(fonts/");
 }
 writeFileSync(join(dist, "fonts.css"), css);
+
+// Swagger UI for /docs (OpenAPI 3.1, which FastAPI writes), served by the hub: no CDN.
+const swagger = join(here, "node_modules/swagger-ui-dist");
+mkdirSync(join(dist, "docs-assets"), {recursive: true});
+for (const f of ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"]) {
+  copyFileSync(join(swagger, f), join(dist, "docs-assets", f));
+}
 console.log("built", dist);

@@ -387,3 +387,9 @@ async def test_the_api_docs_run_under_their_policy(page: Any, api: httpx.AsyncCl
     and the policy refuses nothing (the ``page`` fixture checks the console)."""
     await page.goto(str(api.base_url).rstrip("/") + "/docs")
     await page.wait_for_selector("#swagger-ui .swagger-ui", timeout=30_000)
+    # and it reads the hub's OpenAPI 3.1 document: the title and the routes are drawn
+    await page.wait_for_selector("#swagger-ui .info .title", timeout=30_000)
+    title = await page.inner_text("#swagger-ui .info .title")
+    assert "Civic Hub query API" in title, title
+    assert await page.locator(".opblock").count() > 10
+    assert "Unable to render" not in await page.inner_text("#swagger-ui")
