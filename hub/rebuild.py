@@ -128,7 +128,9 @@ class Rebuilder:
                 for m in msgs:
                     if m.offset < end:
                         records.append(
-                            InboundRecord(tp.topic, tp.partition, m.offset, m.key, m.value)
+                            InboundRecord(
+                                tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp
+                            )
                         )
                 last = msgs[-1].offset + 1 if msgs else 0
                 self.done[(tp.topic, tp.partition)] = min(

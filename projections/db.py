@@ -173,7 +173,7 @@ def reached(have: Positions, want: Positions) -> bool:
 # Every table the projection writes (so a rebuild must reproduce), with its columns.
 REBUILT_TABLES: dict[str, str] = {
     "event_archive": 'source, event_id, type, agency, time, subject, topic, partition, "offset",'
-    " version, data, summary, chain, chain_seq, chain_offset, prev_hash, hash",
+    " version, data, summary, chain, chain_seq, chain_offset, prev_hash, hash, known_at",
     "archive_chain_head": "chain, seq, hash",
     "event_entity": "entity_kind, entity_id, time, source, event_id",
     "deadletter": 'topic, partition, "offset", key, value, reason, detail, field, event_id',

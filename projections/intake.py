@@ -21,6 +21,7 @@ class InboundRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: int | None = None  # the log's time of the record, ms: when the hub took it in
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,13 @@ def check(rec: InboundRecord, agencies: tuple[str, ...]) -> Accepted | RejectedR
     try:
         if rec.topic == COORDINATION_TOPIC:  # the hub's own notices, and nothing else
             env = parse_notice(value)
-            return Accepted(env, rec.topic, rec.partition, rec.offset)
+            return Accepted(env, rec.topic, rec.partition, rec.offset, rec.timestamp)
         env = parse_envelope(value, topic_agency(rec.topic), agencies)
         validate_data(env)
         env = upcast(env)
     except Rejected as exc:
         return RejectedRecord(rec, exc.reason, exc.detail, exc.field, env.id if env else None)
-    return Accepted(env, rec.topic, rec.partition, rec.offset)
+    return Accepted(env, rec.topic, rec.partition, rec.offset, rec.timestamp)
 
 
 def reused_id(rec: InboundRecord, env: Envelope) -> RejectedRecord:

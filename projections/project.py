@@ -23,6 +23,7 @@ class Accepted:
     topic: str
     partition: int
     offset: int
+    known_at: int | None = None  # ms: the log's time of the record (contract section 8)
 
 
 def summarize(env: Envelope) -> str:

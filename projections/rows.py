@@ -5,7 +5,7 @@ rejected records; and the record links the handlers read before they run."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -66,13 +66,14 @@ async def archive(
     result = await conn.fetch(
         "INSERT INTO event_archive AS a (source, event_id, type, agency, time, subject, topic,"
         ' partition, "offset", version, data, summary, chain, chain_seq, chain_offset,'
-        " prev_hash, hash)"
+        " prev_hash, hash, known_at)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
         " $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::int[],"
         " $11::jsonb[], $12::text[], $13::text[], $14::bigint[], $9::bigint[], $15::bytea[],"
-        " $16::bytea[])"
+        " $16::bytea[], $17::timestamptz[])"
         " ON CONFLICT (source, event_id) DO UPDATE SET topic = excluded.topic,"
-        ' partition = excluded.partition, "offset" = excluded."offset"'
+        ' partition = excluded.partition, "offset" = excluded."offset",'
+        " known_at = excluded.known_at"
         " WHERE a.type = excluded.type AND a.data = excluded.data"
         ' AND (excluded.topic, excluded.partition, excluded."offset")'
         ' < (a.topic, a.partition, a."offset")'
@@ -91,6 +92,11 @@ async def archive(
         [a.env.raw["data"] for a in rows],
         [a.summary for a in rows],
         *links.columns(),
+        # when the hub took each in: the log's time of its record (the kept copy's)
+        [
+            None if a.known_at is None else datetime.fromtimestamp(a.known_at / 1000, UTC)
+            for a in accepted
+        ],
     )
     inserted = {(r["source"], r["event_id"]) for r in result if r["inserted"]}
     await links.commit(conn, inserted)

@@ -182,6 +182,7 @@ class Projector:
                 e.message.offset,
                 e.message.key,
                 e.message.value,
+                None if e.message.timestamp is None else round(e.message.timestamp * 1000),
             )
             for e in events
         ]

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
@@ -36,7 +37,20 @@ async def test_rebuild_verify_matches_and_catches_tampering(
 
         report = await rebuild(live, "rebuild_check", verify=True)
         assert report.events > 0
-        assert report.differences == {}
+        assert report.differences == {}  # known_at too: from the log, the same on a rebuild
+        # when the hub took each event in: the log's time of its record, not the agency's
+        taken = await pool.fetchrow(
+            "SELECT count(*) FILTER (WHERE known_at IS NULL) AS missing,"
+            " min(known_at) AS first, max(known_at) AS last FROM event_archive"
+            " WHERE event_id LIKE $1",
+            f"{tag}%",
+        )
+        assert taken["missing"] == 0
+        assert (
+            taken["first"]
+            > datetime.now(UTC) - timedelta(hours=1)
+            >= taken["first"] - timedelta(hours=2)
+        )
 
         # The CLI says the same, with exit code 0.
         env = dict(
