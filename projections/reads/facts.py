@@ -15,6 +15,17 @@ FACT_ROWS = (
 )
 
 
+def thread_sealed(thread: str) -> str:
+    """SQL: whether the thread ``thread`` (an SQL expression naming a thread id) is sealed
+    now, as a case read folds it: the latest ``sealed`` statement across its records."""
+    return (
+        "(SELECT f.value FROM case_thread st JOIN entity_field f ON f.entity_kind = 'case'"
+        " AND f.entity_id = st.case_id AND f.field = 'sealed' WHERE st.thread_id = "
+        + thread
+        + " ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1)"
+    )
+
+
 def fold_facts(
     rows: list[asyncpg.Record],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:

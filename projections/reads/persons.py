@@ -10,7 +10,7 @@ import asyncpg
 
 from projections.graph import STEP, canonical_node, canonical_persons, components, person_id_of
 from projections.names import normalize_name, sound_key
-from projections.reads.facts import field_value, fold_facts, provenance, split_record
+from projections.reads.facts import field_value, fold_facts, provenance, split_record, thread_sealed
 
 # The facts of each record, with the record they were stated on (``rec``).
 _RECORD_FACTS = (
@@ -32,10 +32,9 @@ _PERSON = (
     " NULL::timestamptz AS time, NULL AS source, NULL AS event_id, NULL AS agency,"
     " NULL AS rec FROM comp"
     " UNION ALL SELECT * FROM facts"
-    " UNION ALL SELECT 't', t.case_id, jsonb_build_object('thread', t.thread_id, 'sealed',"
-    " (SELECT f.value FROM case_thread t2 JOIN entity_field f ON f.entity_kind = 'case'"
-    " AND f.entity_id = t2.case_id AND f.field = 'sealed' WHERE t2.thread_id = t.thread_id"
-    " ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1)),"
+    " UNION ALL SELECT 't', t.case_id, jsonb_build_object('thread', t.thread_id, 'sealed', "
+    + thread_sealed("t.thread_id")
+    + "),"
     " NULL, NULL, NULL, NULL, NULL, NULL FROM case_thread t WHERE t.case_id IN ("
     " SELECT attrs->>'case_id' FROM facts WHERE k = 'm' AND name LIKE 'case' || chr(31) || '%'"
     " UNION SELECT case_node FROM mention WHERE record IN (SELECT node FROM comp))"
@@ -204,11 +203,9 @@ async def withheld_records(
     rows = await conn.fetch(
         "SELECT x.r AS record, (SELECT array_agg(m.attrs->>'role') FROM entity_member m"
         " WHERE m.entity_kind = 'record' AND m.entity_id = x.r AND m.relation = 'case') AS roles,"
-        " (SELECT f.value FROM mention me JOIN case_thread t ON t.case_id = me.case_node"
-        "  JOIN case_thread t2 ON t2.thread_id = t.thread_id JOIN entity_field f"
-        "  ON f.entity_kind = 'case' AND f.entity_id = t2.case_id AND f.field = 'sealed'"
-        "  WHERE me.record = x.r ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1)"
-        " AS sealed FROM unnest($1::text[]) AS x(r)",
+        " (SELECT " + thread_sealed("t.thread_id") + " FROM mention me JOIN case_thread t"
+        "  ON t.case_id = me.case_node WHERE me.record = x.r) AS sealed"
+        " FROM unnest($1::text[]) AS x(r)",
         sorted(set(records)),
     )
     return {

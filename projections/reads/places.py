@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from projections.graph import canonical_persons
-from projections.reads.facts import field_value, merged_facts, provenance
+from projections.reads.facts import field_value, merged_facts, provenance, thread_sealed
 
 
 async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[str, Any] | None:
@@ -24,11 +24,9 @@ async def place(conn: asyncpg.Pool | asyncpg.Connection, place_id: str) -> dict[
     ]
     persons = sorted(set((await canonical_persons(conn, residents)).values()))
     threads = await conn.fetch(
-        "SELECT DISTINCT t.thread_id, (SELECT f.value FROM case_thread t2 JOIN entity_field f"
-        " ON f.entity_kind = 'case' AND f.entity_id = t2.case_id AND f.field = 'sealed'"
-        " WHERE t2.thread_id = t.thread_id ORDER BY f.time DESC, f.source DESC, f.event_id DESC"
-        " LIMIT 1) AS sealed FROM case_thread t WHERE t.case_id = ANY($1::text[])"
-        " ORDER BY 1",
+        "SELECT DISTINCT t.thread_id, "
+        + thread_sealed("t.thread_id")
+        + " AS sealed FROM case_thread t WHERE t.case_id = ANY($1::text[]) ORDER BY 1",
         [m["member"] for m in members.get("case", [])],
     )
     return {
