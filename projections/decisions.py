@@ -214,7 +214,7 @@ async def touched_by_batch(
                 nodes,
             )
         }
-        times += [a.env.time for a in ch.archive]
+        times += [e[2] for e in ch.entities]  # (kind, id, time, source, event id)
     return touched, (max(times) if times else None)
 
 
