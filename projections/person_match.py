@@ -351,18 +351,11 @@ class _Joiner:
 
 
 def _groups(ids: list[str], links: set[tuple[str, str]]) -> dict[str, str]:
-    parent = {i: i for i in ids}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in sorted(links):
-        if a in parent and b in parent:
-            parent[max(find(a), find(b))] = min(find(a), find(b))
-    return {i: find(i) for i in ids}
+    """Each of ``ids`` → its group (the group's smallest id), joined by the ``links`` among
+    ``ids``."""
+    known = set(ids)
+    groups = _Joiner(ids, {(a, b) for a, b in links if a in known and b in known})
+    return {i: groups.find(i) for i in ids}
 
 
 def _evidence(p: Scored, model: Model) -> dict[str, object]:

@@ -13,7 +13,7 @@ import orjson
 
 from projections.archive_chain import chain_links
 from projections.changes import Changes
-from projections.graph import ORIGIN_MERGE, STEP, components, write_edges, write_nodes
+from projections.graph import ORIGIN_MERGE, components, write_edges, write_nodes
 from projections.intake import InboundRecord, RejectedRecord, reused_id
 from projections.names import sound_key
 from projections.project import Accepted, Links, archive_rows
@@ -119,37 +119,40 @@ async def archive(
     return new, conflicts
 
 
-# Each node of the threads of $1 gets its thread's id: the oldest node (opened_at, id).
-_RETHREAD = (
-    "WITH RECURSIVE comp(origin, node) AS (SELECT n, n FROM unnest($1::text[]) AS n"
-    " UNION SELECT c.origin, x.dst FROM comp c " + STEP.format(table="case_edge") + "),"
-    " canon AS (SELECT DISTINCT ON (c.origin) c.origin, t.case_id AS tid FROM comp c"
-    " JOIN case_thread t ON t.case_id = c.node ORDER BY c.origin, t.opened_at, t.case_id)"
-    " UPDATE case_thread t SET thread_id = canon.tid FROM comp JOIN canon"
-    " ON canon.origin = comp.origin WHERE t.case_id = comp.node"
-    " AND t.thread_id IS DISTINCT FROM canon.tid"
-)
-
-
-async def _rethread(conn: asyncpg.Connection, nodes: list[str]) -> None:
-    """Thread ids for the threads of ``nodes``. Two workers joining one thread from two
-    sides each see only their own new edge; so each first locks every node of the thread
-    as it sees it, walks again (a new statement sees what was committed while it waited)
-    and locks what that adds, until nothing does: the second then writes ids with the
-    first's edges in view."""
-    locked: set[str] = set()
+async def rethread(conn: asyncpg.Connection, nodes: list[str]) -> None:
+    """Thread ids for the threads of ``nodes``: each node gets its thread's oldest node (by
+    opened_at, then id), as a case read names the thread. Two workers joining one thread
+    from two sides each see only their own new edge; so each first locks every node of the
+    thread as it sees it, walks again (a new statement sees what was committed while it
+    waited) and locks what that adds, until nothing does: the second then writes ids with
+    the first's edges in view."""
+    known: dict[str, asyncpg.Record | None] = {}  # locked: their values cannot change under us
     while True:
         comps = await components(conn, nodes, "case_edge")
-        seen = {n for c in comps.values() for n in c} | set(nodes)
-        new = sorted(seen - locked)
+        new = sorted({n for c in comps.values() for n in c} - known.keys())
         if not new:
             break
-        await conn.execute(
-            "SELECT 1 FROM case_thread WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
+        for r in await conn.fetch(
+            "SELECT case_id, opened_at, thread_id FROM case_thread"
+            " WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
             new,
+        ):
+            known[r["case_id"]] = r
+        known.update({n: None for n in new if n not in known})  # a ref to a case not yet seen
+    moved: dict[str, str] = {}
+    for members in comps.values():
+        present = [known[n] for n in members if known.get(n) is not None]
+        if not present:
+            continue
+        tid = min(present, key=lambda r: (r["opened_at"], r["case_id"]))["case_id"]
+        moved.update({r["case_id"]: tid for r in present if r["thread_id"] != tid})
+    if moved:
+        await conn.execute(
+            "UPDATE case_thread t SET thread_id = x.tid"
+            " FROM unnest($1::text[], $2::text[]) AS x(c, tid) WHERE t.case_id = x.c",
+            list(moved),
+            list(moved.values()),
         )
-        locked |= set(new)
-    await conn.execute(_RETHREAD, nodes)
 
 
 async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
@@ -243,7 +246,7 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             dst,
             origin,
         )
-    rethread = sorted({n for e in ch.case_edges for n in e})
+    moved = sorted({n for e in ch.case_edges for n in e})
     if ch.cases:
         items2 = sorted(ch.cases.items())
         # A new node is a thread of its own (its id its own) unless a ref already reached
@@ -256,18 +259,18 @@ async def write_changes(conn: asyncpg.Connection, ch: Changes) -> None:
             [k for k, _ in items2],
             [v for _, v in items2],
         )
-        rethread += [r[0] for r in rows if not r[1]]
-        edged = set(rethread)
+        moved += [r[0] for r in rows if not r[1]]
+        edged = set(moved)
         new = [r[0] for r in rows if r[1] and r[0] not in edged]
         if new:
-            rethread += [
+            moved += [
                 r[0]
                 for r in await conn.fetch(
                     "SELECT DISTINCT src FROM case_edge WHERE src = ANY($1::text[])", new
                 )
             ]
-    if rethread:
-        await _rethread(conn, sorted(set(rethread)))
+    if moved:
+        await rethread(conn, sorted(set(moved)))
     if ch.links:
         li = sorted(ch.links.items())
         await conn.execute(

@@ -36,7 +36,7 @@ from projections.decisions import (
 from projections.intake import InboundRecord, RejectedRecord, split
 from projections.matching import DEFAULT, Model
 from projections.project import links_needed, project
-from projections.rows import _rethread, archive, read_links, record_rejected, write_changes
+from projections.rows import archive, read_links, record_rejected, rethread, write_changes
 from schemas.topics import is_resolution_topic
 
 log = structlog.get_logger("projections.store")
@@ -191,7 +191,7 @@ class Store:
             bad, by_people = await apply_decisions(conn, decision_records)
             joined = _case_nodes(decision_records)
             if joined:  # a referral decision joins (or splits) threads: their ids follow
-                await _rethread(conn, joined)
+                await rethread(conn, joined)
             rejected += bad
             new, conflicts = await archive(conn, accepted)
             if conflicts:
@@ -316,7 +316,6 @@ class Store:
             await conn.execute(
                 "INSERT INTO pending_resolution (record) SELECT unnest($1::text[])", sorted(touched)
             )
-            await conn.execute("SELECT pg_notify('hub_resolve', '')")
         return await decide_referrals(conn, ch)
 
     async def resolve_pending(self, decisions: DecisionSink, limit: int = RESOLVE_LIMIT) -> int:
