@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -49,6 +50,24 @@ RESOLVER = 7_317_001  # the advisory lock one resolver at a time holds
 # is kept with the batch (resolution_sent) so "caught up" can include reading them back.
 DecisionSink = Callable[[Sequence[Decision]], Awaitable[Sequence[tuple[str, int, int]] | None]]
 DeadletterSink = Callable[[Sequence[RejectedRecord]], Awaitable[None]]
+
+
+T = TypeVar("T")
+# Aborted by PostgreSQL (two workers writing the same rows in different orders), or by the
+# archive chain's head moving under us: the transaction rolled back whole, so it is run again.
+RETRIED = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, ChainRace)
+
+
+async def _retried(attempt_once: Callable[[], Awaitable[T]], event: str, **fields: Any) -> T:
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            return await attempt_once()
+        except RETRIED as exc:
+            if attempt == DEADLOCK_RETRIES:
+                raise
+            log.warning(event, attempt=attempt, error=type(exc).__name__, **fields)
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -119,20 +138,11 @@ class Store:
         different orders; PostgreSQL then aborts one transaction as a deadlock. The batch
         is rolled back whole, so it is simply applied again (what it sent to the log on the
         way is sent again: decisions are keyed by id, dead letters by origin)."""
-        for attempt in range(1, DEADLOCK_RETRIES + 1):
-            try:
-                return await self._apply_batch_once(records, deadletter, decisions, unprocessable)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, ChainRace) as exc:
-                if attempt == DEADLOCK_RETRIES:
-                    raise
-                log.warning(
-                    "store.batch_retried",
-                    attempt=attempt,
-                    error=type(exc).__name__,
-                    records=len(records),
-                )
-                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
-        raise AssertionError("unreachable")
+        return await _retried(
+            lambda: self._apply_batch_once(records, deadletter, decisions, unprocessable),
+            "store.batch_retried",
+            records=len(records),
+        )
 
     async def _apply_batch_once(
         self,
@@ -323,37 +333,31 @@ class Store:
         resolver at a time), send the decisions to the log, apply them, and take the rows
         off the queue, all in one transaction: a crash leaves them queued. Returns how many
         rows were taken (0: nothing waits)."""
-        for attempt in range(1, DEADLOCK_RETRIES + 1):
-            try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    # One resolver at a time per database: two would decide over the same
-                    # regions and queue on each other's rows (the other worker's resolver
-                    # answers 0 and looks again soon).
-                    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RESOLVER):
-                        return 0
-                    rows = await conn.fetch(
-                        "SELECT seq, record FROM pending_resolution ORDER BY seq LIMIT $1"
-                        " FOR UPDATE SKIP LOCKED",
-                        limit,
-                    )
-                    if not rows:
-                        return 0
-                    made = await decide_and_apply(
-                        conn,
-                        {r[1] for r in rows},
-                        datetime.now(UTC),  # to the microsecond: the latest word is by time
-                        self.model,
-                    )
-                    if made:
-                        await self._sent(conn, await decisions(made))
-                    await conn.execute(
-                        "DELETE FROM pending_resolution WHERE seq = ANY($1::bigint[])",
-                        [r[0] for r in rows],
-                    )
-                    return len(rows)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
-                if attempt == DEADLOCK_RETRIES:
-                    raise
-                log.warning("store.resolve_retried", attempt=attempt, error=type(exc).__name__)
-                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
-        raise AssertionError("unreachable")
+        return await _retried(lambda: self._resolve_once(decisions, limit), "store.resolve_retried")
+
+    async def _resolve_once(self, decisions: DecisionSink, limit: int) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # One resolver at a time per database: two would decide over the same
+            # regions and queue on each other's rows (the other worker's resolver
+            # answers 0 and looks again soon).
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RESOLVER):
+                return 0
+            rows = await conn.fetch(
+                "SELECT seq, record FROM pending_resolution ORDER BY seq LIMIT $1"
+                " FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+            if not rows:
+                return 0
+            made = await decide_and_apply(
+                conn,
+                {r[1] for r in rows},
+                datetime.now(UTC),  # to the microsecond: the latest word is by time
+                self.model,
+            )
+            if made:
+                await self._sent(conn, await decisions(made))
+            await conn.execute(
+                "DELETE FROM pending_resolution WHERE seq = ANY($1::bigint[])", [r[0] for r in rows]
+            )
+            return len(rows)
