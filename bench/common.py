@@ -13,8 +13,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
+
 from hub.config import Settings, load_settings
 from hub.devstack import EmbeddedStack
+from projections.db import migrate
 
 
 @contextmanager
@@ -96,3 +99,15 @@ def header(name: str) -> str:
         f"{name} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
+
+
+async def fresh_db(s: Settings, name: str) -> str:
+    """A database of its own for one measurement (dropped first if a run left it), migrated;
+    returns its URL."""
+    conn = await asyncpg.connect(s.require_database())
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = s.require_database().rsplit("/", 1)[0] + "/" + name
+    await migrate(url)
+    return url

@@ -23,9 +23,9 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.common import header, stack
+from bench.common import fresh_db, header, stack
 from bench.quality import case_record, pairwise, person_records
-from projections.db import create_pool, migrate
+from projections.db import create_pool
 from projections.decide import Decision
 from projections.graph import canonical_node, components
 from projections.intake import InboundRecord
@@ -123,7 +123,6 @@ async def main(
         if (c := case_record(e)) and t.get("matter"):
             matters.add(c)
     with stack() as s:
-        base = s.require_database()
         print(header("order"))
         print(
             f"{generator}, {len(pairs):,} events, {noise:.0%} noise, {orders} orders and batch"
@@ -131,13 +130,7 @@ async def main(
         )
         outcomes: dict[tuple[Partition, Partition], int] = {}
         for k in range(orders):
-            name = f"order_{k}"
-            admin = await asyncpg.connect(base)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            dsn = base.rsplit("/", 1)[0] + "/" + name
-            await migrate(dsn)
+            dsn = await fresh_db(s, f"order_{k}")
             pool = await create_pool(dsn, max_size=2, custom_plans=True)
             try:
                 rnd = random.Random(k)

@@ -22,12 +22,12 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.common import header, stack
+from bench.common import fresh_db, header, stack
 from hub.config import Settings
 from hub.sim.city import Emitted, SimConfig, simulate
 from projections.address import parse as parse_address
 from projections.coordination.rules import load_rules
-from projections.db import create_pool, migrate
+from projections.db import create_pool
 from projections.decide import Decision
 from projections.graph import canonical_node, components
 from projections.ids import hub_id, ref_key
@@ -207,7 +207,6 @@ async def main(
     late: float = 0.0,
 ) -> None:
     with stack() as s:
-        base = s.require_database()
         print(header("quality"))
         what = (
             f"bench/town.py, {n} people"
@@ -221,13 +220,7 @@ async def main(
             " | events/s"
         )
         for noise in noises:
-            name = f"quality_{generator}_{int(noise * 100)}"
-            admin = await asyncpg.connect(base)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            dsn = base.rsplit("/", 1)[0] + "/" + name
-            await migrate(dsn)
+            dsn = await fresh_db(s, f"quality_{generator}_{int(noise * 100)}")
             emitted = _city(generator, n, noise, seed, late)
             stats = await apply_city(s, dsn, emitted)
             q = await measure(dsn, emitted)

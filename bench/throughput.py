@@ -22,7 +22,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.common import child_env, header, spawn, stack
+from bench.common import child_env, fresh_db, header, spawn, stack
 from hub.config import Settings
 from hub.rebuild import Rebuilder
 from hub.sim.city import SimConfig, simulate
@@ -50,16 +50,6 @@ async def publish(s: Settings, events: list[dict]) -> dict[tuple[str, int], int]
     finally:
         await p.stop()
     return ends
-
-
-async def fresh_db(s: Settings, name: str) -> str:
-    conn = await asyncpg.connect(s.require_database())
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = s.require_database().rsplit("/", 1)[0] + "/" + name
-    await migrate(url)
-    return url
 
 
 async def faust_baseline(s: Settings, mode: str, n: int, db: str) -> float:
