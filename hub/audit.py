@@ -38,6 +38,7 @@ class AuditRecord:
     purpose: str | None
     subject_ids: Sequence[str]
     outcome: str
+    case_ref: str | None = None  # the investigation a replay read serves (X-Case-Ref)
 
 
 def stored_subjects(subject_ids: Sequence[str]) -> list[str]:
@@ -47,12 +48,18 @@ def stored_subjects(subject_ids: Sequence[str]) -> list[str]:
 
 
 def audit_values(at: datetime, rec: AuditRecord | Mapping[str, Any]) -> list[Any]:
-    """What an audit row's hash covers (:mod:`projections.chain`): all but its id and place."""
+    """What an audit row's hash covers (:mod:`projections.chain`): all but its id and place.
+    The investigation's reference is covered when the row has one (rows without keep the
+    hash they had before the column existed)."""
     if isinstance(rec, AuditRecord):
-        return [at, rec.user, rec.agency, rec.role, rec.client, rec.method, rec.path,
-                rec.purpose, stored_subjects(rec.subject_ids), rec.outcome]  # fmt: skip
-    return [at, rec["user_name"], rec["agency"], rec["role"], rec["client"], rec["method"],
-            rec["path"], rec["purpose"], list(rec["subject_ids"]), rec["outcome"]]  # fmt: skip
+        out = [at, rec.user, rec.agency, rec.role, rec.client, rec.method, rec.path,
+               rec.purpose, stored_subjects(rec.subject_ids), rec.outcome]  # fmt: skip
+        ref = rec.case_ref
+    else:
+        out = [at, rec["user_name"], rec["agency"], rec["role"], rec["client"], rec["method"],
+               rec["path"], rec["purpose"], list(rec["subject_ids"]), rec["outcome"]]  # fmt: skip
+        ref = rec.get("case_ref")
+    return out if ref is None else [*out, ref]
 
 
 # One statement, one round trip: lock the head, chain the group after it (the same link as
@@ -63,8 +70,8 @@ WITH RECURSIVE head AS (
     SELECT seq, hash FROM audit_chain_head WHERE chain = 'audit' FOR UPDATE
 ), x AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::text[], $9::text[], $10::text[], $11::bytea[]) WITH ORDINALITY
-        AS x(u, a, r, c, m, p, pu, s, o, d, n)
+        $8::text[], $9::text[], $10::text[], $11::bytea[], $12::text[]) WITH ORDINALITY
+        AS x(u, a, r, c, m, p, pu, s, o, d, ref, n)
 ), c AS (
     SELECT 0::bigint AS n, seq, NULL::bytea AS prev, hash FROM head
     UNION ALL
@@ -72,9 +79,9 @@ WITH RECURSIVE head AS (
     FROM c JOIN x ON x.n = c.n + 1
 ), ins AS (
     INSERT INTO audit_log (at, user_name, agency, role, client, method, path, purpose,
-        subject_ids, outcome, seq, prev_hash, hash)
+        subject_ids, outcome, seq, prev_hash, hash, case_ref)
     SELECT $1, u, a, r, x.c, m, p, pu, COALESCE(string_to_array(s, chr(31)), '{}'), o,
-        c.seq, c.prev, c.hash
+        c.seq, c.prev, c.hash, x.ref
     FROM x JOIN c ON c.n = x.n ORDER BY x.n
 )
 UPDATE audit_chain_head h SET seq = t.seq, hash = t.hash
@@ -99,6 +106,7 @@ async def _insert(pool: asyncpg.Pool, recs: Sequence[AuditRecord]) -> None:
         [chr(31).join(x.subject_ids) or None for x in recs],
         [x.outcome for x in recs],
         [digest(audit_values(at, x)) for x in recs],
+        [x.case_ref for x in recs],
     )
 
 

@@ -25,7 +25,7 @@ async def _seal_audit(conn: asyncpg.Connection) -> int:
     )
     rows = await conn.fetch(
         "SELECT id, at, user_name, agency, role, client, method, path, purpose, subject_ids,"
-        " outcome FROM audit_log WHERE seq IS NULL ORDER BY id"
+        " outcome, case_ref FROM audit_log WHERE seq IS NULL ORDER BY id"
     )
     if not rows:
         return 0

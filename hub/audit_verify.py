@@ -72,7 +72,7 @@ async def _walk_audit(conn: asyncpg.Connection, report: Report, walks: dict[str,
     walk = walks[AUDIT_CHAIN] = Walk(AUDIT_CHAIN, seqs, (head["seq"], bytes(head["hash"])))
     async for r in conn.cursor(
         "SELECT id, seq, prev_hash, hash, at, user_name, agency, role, client, method, path,"
-        " purpose, subject_ids, outcome FROM audit_log ORDER BY id",
+        " purpose, subject_ids, outcome, case_ref FROM audit_log ORDER BY id",
         prefetch=PAGE,
     ):
         report.rows[AUDIT_CHAIN] += 1

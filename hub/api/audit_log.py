@@ -51,7 +51,8 @@ async def subject_reads(
     p = await persons_reads.person(ctx.pool, person_id)
     ids = [person_id] + ([p["person_id"], *p["also_known_as"]] if p else [])
     rows = await ctx.pool.fetch(
-        "SELECT id, at, user_name, agency, role, client, purpose, path, outcome FROM audit_log"
+        "SELECT id, at, user_name, agency, role, client, purpose, path, outcome, case_ref"
+        " FROM audit_log"
         " WHERE subject_ids && $1::text[] AND ($2::bigint IS NULL OR id < $2)"
         " ORDER BY id DESC LIMIT $3",
         sorted(set(ids)),
@@ -69,6 +70,7 @@ async def subject_reads(
             "purpose": r["purpose"],
             "path": r["path"],
             "outcome": r["outcome"],
+            **({"case_ref": r["case_ref"]} if r["case_ref"] else {}),
         }
         for r in rows[:limit]
     ]

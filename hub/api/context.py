@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -65,6 +66,7 @@ class ReadContext:
     path: str
     asked: Sequence[str] = ()  # the ids in the path: the subject of a denied or missing read
     written: bool = False
+    case_ref: str | None = None  # the investigation a replay read serves (X-Case-Ref)
 
     async def done(self, subject_ids: Sequence[str], outcome: str = "ok") -> None:
         """Write the audit record; the answer goes out only after this returns. Once per
@@ -85,6 +87,7 @@ class ReadContext:
                 _storable(self.purpose),
                 [_storable(x) or "" for x in subject_ids],
                 outcome,
+                _storable(self.case_ref),
             )
         )
 
@@ -242,69 +245,113 @@ async def wait_for_offsets(
         ) from None
 
 
+MIN_OFFSET_QUERY = Query(
+    None,
+    max_length=2000,
+    examples=["agency.civil:0:0,agency.city:2:0"],
+    description="The gateway's min_offset token (`topic:partition:next-offset`, "
+    "comma-separated): answer only once the read model has applied those writes "
+    "(read-your-writes); 503 with Retry-After if it has not within "
+    f"{MIN_OFFSET_WAIT:.0f} s.",
+)
+MAX_CASE_REF = 200
+CASE_REF_HEADER = Header(
+    None,
+    alias="X-Case-Ref",
+    description="The reference of the investigation this replay serves (an inquiry's file "
+    f"number, 1 to {MAX_CASE_REF} characters); required, and kept with the audit record.",
+)
+
+
+async def _open(
+    request: Request,
+    creds: HTTPAuthorizationCredentials | None,
+    min_offset: str | None,
+    resource: str,
+    case_ref: str | None = None,
+    needs_case_ref: bool = False,
+) -> ReadContext:
+    pool: asyncpg.Pool = request.app.state.pool
+    tokens: TokenBook = request.app.state.tokens
+    client = request.client.host if request.client else None
+    purpose = request.headers.get("x-purpose")
+    principal = tokens.lookup(creds.credentials) if creds else None
+    path = _asked_path(request)
+    if principal is None:
+        UNAUTHENTICATED.inc()  # counted, not written: anyone can send these
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <token> with a token from HUB_TOKENS",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    policy: Policy = request.app.state.policy
+    ctx = ReadContext(
+        pool,
+        request.app.state.audit,
+        policy,
+        principal,
+        _as_typed(purpose),
+        client,
+        request.method,
+        path,
+        _path_ids(request),
+    )
+    typed_ref = unquote(_as_typed(case_ref) or "") or None
+    ctx.case_ref = typed_ref[:MAX_CASE_REF] if typed_ref else None
+    request.state.read_context = ctx  # the route audits what the handler leaves unsaid
+    try:
+        stated = policy.parse_purpose(purpose)
+    except PurposeError as exc:
+        await ctx.done([], "bad-purpose")
+        raise Problem(400, "Bad purpose", str(exc), purposes=sorted(policy.purposes)) from None
+    ctx.purpose = stated.stored() if stated else None  # the code and the decoded text
+    if "\x00" in request.url.path or any(
+        "\x00" in k + v for k, v in request.query_params.multi_items()
+    ):
+        # PostgreSQL text cannot hold NUL; no id, name or filter contains one.
+        await ctx.done([], "bad-request")
+        raise Problem(400, "Bad request", "a NUL character is not allowed in a path or query value")
+    decision = ctx.policy.decide(principal, resource, ctx.purpose)
+    if not decision.allowed:
+        await ctx.done([], "denied")
+        raise Problem(403, "Forbidden", decision.reason)
+    if needs_case_ref and (
+        not typed_ref
+        or not typed_ref.strip()
+        or len(typed_ref) > MAX_CASE_REF
+        or any(ord(c) < 32 for c in typed_ref)
+    ):
+        await ctx.done([], "bad-request")
+        raise Problem(
+            400,
+            "Case reference required",
+            "replay reads serve an investigation: send X-Case-Ref with its reference"
+            f" (1 to {MAX_CASE_REF} printable characters, percent-encoded UTF-8 or plain)",
+        )
+    if min_offset:
+        await wait_for_offsets(
+            request.app.state.offsets, min_offset, request.app.state.inbound_topics
+        )
+    return ctx
+
+
 def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:
     async def dependency(
         request: Request,
         creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
-        min_offset: str | None = Query(
-            None,
-            max_length=2000,
-            examples=["agency.civil:0:0,agency.city:2:0"],
-            description="The gateway's min_offset token (`topic:partition:next-offset`, "
-            "comma-separated): answer only once the read model has applied those writes "
-            "(read-your-writes); 503 with Retry-After if it has not within "
-            f"{MIN_OFFSET_WAIT:.0f} s.",
-        ),
+        min_offset: str | None = MIN_OFFSET_QUERY,
     ) -> ReadContext:
-        pool: asyncpg.Pool = request.app.state.pool
-        tokens: TokenBook = request.app.state.tokens
-        client = request.client.host if request.client else None
-        purpose = request.headers.get("x-purpose")
-        principal = tokens.lookup(creds.credentials) if creds else None
-        path = _asked_path(request)
-        if principal is None:
-            UNAUTHENTICATED.inc()  # counted, not written: anyone can send these
-            raise Problem(
-                401,
-                "Unauthorized",
-                "send Authorization: Bearer <token> with a token from HUB_TOKENS",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        policy: Policy = request.app.state.policy
-        ctx = ReadContext(
-            pool,
-            request.app.state.audit,
-            policy,
-            principal,
-            _as_typed(purpose),
-            client,
-            request.method,
-            path,
-            _path_ids(request),
-        )
-        request.state.read_context = ctx  # the route audits what the handler leaves unsaid
-        try:
-            stated = policy.parse_purpose(purpose)
-        except PurposeError as exc:
-            await ctx.done([], "bad-purpose")
-            raise Problem(400, "Bad purpose", str(exc), purposes=sorted(policy.purposes)) from None
-        ctx.purpose = stated.stored() if stated else None  # the code and the decoded text
-        if "\x00" in request.url.path or any(
-            "\x00" in k + v for k, v in request.query_params.multi_items()
-        ):
-            # PostgreSQL text cannot hold NUL; no id, name or filter contains one.
-            await ctx.done([], "bad-request")
-            raise Problem(
-                400, "Bad request", "a NUL character is not allowed in a path or query value"
-            )
-        decision = ctx.policy.decide(principal, resource, ctx.purpose)
-        if not decision.allowed:
-            await ctx.done([], "denied")
-            raise Problem(403, "Forbidden", decision.reason)
-        if min_offset:
-            await wait_for_offsets(
-                request.app.state.offsets, min_offset, request.app.state.inbound_topics
-            )
-        return ctx
+        return await _open(request, creds, min_offset, resource)
 
     return dependency
+
+
+async def replay_reader(
+    request: Request,
+    creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    x_case_ref: str | None = CASE_REF_HEADER,
+) -> ReadContext:
+    """Who replays, why, and for which investigation (contract section 8): role investigator
+    or auditor, X-Purpose and X-Case-Ref; refused reads are audited like any."""
+    return await _open(request, creds, None, "replay", x_case_ref, needs_case_ref=True)
