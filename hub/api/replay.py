@@ -15,11 +15,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
-from hub.api.cases import case_answer, case_shown
+from hub.api.cases import EXAMPLE_CASE, case_answer, case_shown
 from hub.api.context import ReadContext, replay_reader, v1_router
 from hub.api.coordination import RulesInForce
 from hub.api.params import CaseId, PersonId, PlaceId
-from hub.api.persons import person_answer, person_shown
+from hub.api.persons import EXAMPLE_PERSON, person_answer, person_shown
+from hub.api.places import EXAMPLE as EXAMPLE_PLACE
 from hub.api.places import place_answer
 from hub.api.problems import Problem
 from projections.reads import asof as asof_reads
@@ -58,6 +59,16 @@ async def _instant(
     return Instant(known_at or datetime.now(UTC), happened_by)
 
 
+AS_OF = {"as_of": {"known_at": "2026-11-24T01:30:00Z", "happened_by": None}}
+
+
+def _example(body: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {"application/json": {"example": {**body, **AS_OF}}}},
+        404: {"description": "not known at that instant (or nothing of it the reader may see)"},
+    }
+
+
 def _as_of(at: Instant) -> dict[str, Any]:
     return {"as_of": at.body()}
 
@@ -66,6 +77,7 @@ def _as_of(at: Instant) -> dict[str, Any]:
     "/v1/replay/persons/{person_id}",
     summary="A person as the hub knew it at an instant (the shape of GET /v1/persons/{id}, "
     "plus as_of)",
+    responses=_example(EXAMPLE_PERSON),
     response_model=None,
 )
 async def replay_person(
@@ -83,6 +95,7 @@ async def replay_person(
     "/v1/replay/cases/{case_id}",
     summary="A case thread as the hub knew it at an instant (the shape of GET "
     "/v1/cases/{id}, plus as_of; overdue and the clock as at known_at)",
+    responses=_example(EXAMPLE_CASE),
     response_model=None,
 )
 async def replay_case(
@@ -101,6 +114,7 @@ async def replay_case(
     "/v1/replay/places/{place_id}",
     summary="A place as the hub knew it at an instant (the shape of GET /v1/places/{id}, "
     "plus as_of)",
+    responses=_example(EXAMPLE_PLACE),
     response_model=None,
 )
 async def replay_place(
@@ -208,7 +222,16 @@ async def case_diff(
 # The page's slider starts where the archive does.
 @router.get(
     "/v1/replay/range",
-    summary="The first and the latest instant the hub has taken anything in (a replay's bounds)",
+    summary="The first instant the hub took anything in, and now (a replay's bounds)",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {"first": "2026-11-01T00:00:00.999Z", "now": "2026-11-24T01:30:00Z"}
+                }
+            }
+        }
+    },
 )
 async def replay_range(ctx: ReplayReader) -> dict[str, Any]:
     first = await asof_reads.first_known(ctx.pool)
