@@ -41,6 +41,7 @@ SETTLED = """() => {
 
 async def sign_in(pg: Any, url: str, token: str) -> None:
     """Open ``url`` signed out and sign in by keyboard: the page then shows the address."""
+    await pg.goto("about:blank")  # a new document, not a hash change of the old one
     await pg.goto(url)
     await pg.wait_for_selector("#token")
     await pg.focus("#token")
@@ -140,6 +141,7 @@ async def test_an_investigator_replays_a_case_to_an_instant_between_two_phases(
     # the instant is in the address: the same replay opens again from it
     assert datetime.fromtimestamp(at / 1000, UTC).isoformat()[:19] in page.url
     await tb.check_view(page, "zh-CN-8-replay", ["#view h1", "#changes table", "#dossier h2"])
+    await page.screenshot(path=str(tb.OUT / "zh-CN-8-replay-whole.png"), full_page=True)
 
     # By keyboard: End is now (closed); the arrow keys step back from stop to stop until
     # the case is open again, each stop earlier than the last.

@@ -61,8 +61,9 @@ function value(d, v) {
     for (const k of ["text", "case_id", "person_id", "place_id", "id", "name"]) {
       if (v[k]) return [v.agency && t.term("agency", v.agency), v[k], v.role && t.term("role", v.role)].filter(Boolean).join(" ");
     }
-    return Object.entries(v).map(([k, x]) => `${k}: ${value(d, x)}`).join(t("sep"));
+    return Object.entries(v).map(([k, x]) => `${fieldName(d, k)}: ${value(d, x)}`).join(t("sep"));
   }
+  if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && ms(v) !== null) return plain(d, ms(v));
   return String(v);
 }
 function fieldName(d, f) {
@@ -269,8 +270,13 @@ async function instantAt(d, seq, kind, id, n, now) {
 function diffHtml(d, items) {
   const t = d.t();
   const {esc} = d;
-  return `<table class="changes"><thead><tr><th scope="col">${esc(t("col.field"))}</th><th scope="col">${esc(t("replay.before"))}</th><th scope="col">${esc(t("replay.after"))}</th><th scope="col">${esc(t("col.agency"))}</th><th scope="col">${esc(t("col.event"))}</th><th scope="col">${esc(t("replay.known_at"))}</th></tr></thead><tbody>
-    ${items.map((i) => `<tr data-field="${esc(i.field)}"><th scope="row">${esc(fieldName(d, i.field))}</th><td>${esc(termed(d, i.field, i.before))}</td><td>${esc(termed(d, i.field, i.after))}</td><td>${i.agency ? d.agency(i.agency) : ""}</td><td>${esc(i.event_id ?? "")}</td><td>${i.known_at ? `<button type="button" class="link" data-ms="${ms(i.known_at)}" aria-label="${esc(t("replay.goto", {at: plain(d, ms(i.known_at))}))}">${esc(plain(d, ms(i.known_at)))}</button>` : ""}</td></tr>`).join("")}</tbody></table>`;
+  const by = (i) => [
+    i.agency ? d.agency(i.agency) : "",
+    i.event_id ? `<span class="event">${esc(i.event_id)}</span>` : "",
+    i.known_at ? `<button type="button" class="link" data-ms="${ms(i.known_at)}" aria-label="${esc(t("replay.goto", {at: plain(d, ms(i.known_at))}))}">${esc(plain(d, ms(i.known_at)))}</button>` : "",
+  ].filter(Boolean).join("<br>");
+  return `<table class="changes"><thead><tr><th scope="col">${esc(t("col.field"))}</th><th scope="col">${esc(t("replay.before"))}</th><th scope="col">${esc(t("replay.after"))}</th><th scope="col">${esc(t("replay.by"))}</th></tr></thead><tbody>
+    ${items.map((i) => `<tr data-field="${esc(i.field)}"><th scope="row">${esc(fieldName(d, i.field))}</th><td>${esc(termed(d, i.field, i.before))}</td><td>${esc(termed(d, i.field, i.after))}</td><td>${by(i)}</td></tr>`).join("")}</tbody></table>`;
 }
 
 // -- the chronology beside: every item, those the hub knew by the instant, the latest marked ---
