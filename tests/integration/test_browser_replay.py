@@ -136,8 +136,11 @@ async def test_an_investigator_replays_a_case_to_an_instant_between_two_phases(
     assert ZH["open"] in row and ZH["closed"] in row, row
     assert f"{tag}-closed" in row and ZH["city"] in row, row
     if state == "ready":  # the closing is not yet known at the instant; the read before is
-        assert await page.locator("ol.chrono > li.later").count() >= 1
+        closing = page.locator(f'ol.chrono > li[data-event="{tag}-closed"]')
+        assert "later" in str(await closing.get_attribute("class"))
         assert await page.locator('ol.chrono > li[aria-current="step"]').count() >= 1
+        reported = page.locator(f'ol.chrono > li[data-event="{tag}-2"]')
+        assert "later" not in str(await reported.get_attribute("class"))
     # the instant is in the address: the same replay opens again from it
     assert datetime.fromtimestamp(at / 1000, UTC).isoformat()[:19] in page.url
     await tb.check_view(page, "zh-CN-8-replay", ["#view h1", "#changes table", "#dossier h2"])
@@ -166,6 +169,15 @@ async def test_an_investigator_replays_a_case_to_an_instant_between_two_phases(
     dossier = await settled(page)
     assert "open" in dossier and "closed" not in dossier, dossier
     assert int(await page.input_value("#instant")) == last
+
+    # The party's dossier: from the case to the live person view, and its replay link.
+    await page.click('#dossier a[href^="#person/"]')
+    await page.wait_for_selector("#provenance", timeout=30_000)
+    await page.click(".replaylink a")
+    await page.wait_for_selector("#instant", timeout=30_000)
+    assert name in await settled(page)
+    assert await page.get_attribute("#dossier", "data-state") == "known"
+    await tb.check_view(page, "en-9-replay-person")
 
     # A command-center token may not replay: the page says so, and drops the link.
     await page.click("#signout")

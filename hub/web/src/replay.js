@@ -9,14 +9,18 @@ const KEY = {ref: "hub.replay.caseRef", purpose: "hub.replay.purpose", denied: "
 const KINDS = {person: "persons", case: "cases"};
 let current = 0;  // the latest render: answers to an earlier one are dropped
 
-// -- instants: the slider counts milliseconds; the hub's known_at may carry microseconds, so
-// a stop is rounded up (an instant at a stop then includes what the hub took in at it).
+// -- instants: the slider counts milliseconds. The hub stamps what it took in at the end of
+// the log's millisecond (…693999 for a record logged at …693, which the chronology and the
+// diff say as …693000), and reads carry microseconds: so the instant of an item is the first
+// whole millisecond after it, at which the dossier includes it.
 function ms(iso) {
   if (!iso) return null;
   const t = Date.parse(iso);
-  if (Number.isNaN(t)) return null;
-  const frac = /\.(\d+)/.exec(iso);
-  return frac && /[1-9]/.test(frac[1].slice(3)) ? t + 1 : t;
+  return Number.isNaN(t) ? null : Math.floor(t) + 1;
+}
+function exact(iso) {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isNaN(t) ? null : t;
 }
 const isoOf = (n) => new Date(n).toISOString();
 
@@ -63,7 +67,7 @@ function value(d, v) {
     }
     return Object.entries(v).map(([k, x]) => `${fieldName(d, k)}: ${value(d, x)}`).join(t("sep"));
   }
-  if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && ms(v) !== null) return plain(d, ms(v));
+  if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && exact(v) !== null) return plain(d, exact(v));
   return String(v);
 }
 function fieldName(d, f) {
@@ -156,7 +160,7 @@ async function load(d, seq, kind, id, at) {
     if (span.ok) known = span.body.items.map((i) => ms(i.known_at));
   }
   const stops = [...new Set([first, now, ...known.filter((n) => n !== null && n >= first && n <= now)])].sort((a, b) => a - b);
-  let instant = ms(at);
+  let instant = exact(at);
   if (instant === null || instant < first || instant > now) instant = now;
 
   body.innerHTML = `<div class="slider">
@@ -279,6 +283,14 @@ function diffHtml(d, items) {
     ${items.map((i) => `<tr data-field="${esc(i.field)}"><th scope="row">${esc(fieldName(d, i.field))}</th><td>${esc(termed(d, i.field, i.before))}</td><td>${esc(termed(d, i.field, i.after))}</td><td>${by(i)}</td></tr>`).join("")}</tbody></table>`;
 }
 
+// A read's purpose as stated ("code; free text"): the code in the page's words, the text as typed.
+function purposeLabel(d, stated) {
+  const [code, ...text] = String(stated).split("; ");
+  const p = d.state.purposes.find((x) => x.code === code);
+  const label = p ? (p.labels && p.labels[d.state.lang]) || p.label : code;
+  return [label, ...text].join(d.t()("sep"));
+}
+
 // -- the chronology beside: every item, those the hub knew by the instant, the latest marked ---
 function chronologyHtml(d, body) {
   const t = d.t();
@@ -288,12 +300,12 @@ function chronologyHtml(d, body) {
   return `<p class="hint" id="chronocount"></p>
     <ol class="chrono">${items.map((i) => {
       const k = ms(i.known_at);
-      const happened = i.happened_at ? plain(d, ms(i.happened_at), {date: i.precision === "day"}) : "";
-      const who = i.kind === "read" ? ` · ${esc(i.user || "")}${i.purpose ? esc(t("paren", {x: i.purpose})) : ""}` : "";
-      return `<li class="${esc(i.kind)}" data-ms="${k ?? ""}">
+      const happened = i.happened_at ? plain(d, exact(i.happened_at), {date: i.precision === "day"}) : "";
+      const what = i.kind === "read" ? `${esc(i.user || "")}${i.purpose ? esc(t("paren", {x: purposeLabel(d, i.purpose)})) : ""}` : esc(t.term("type", i.type));
+      return `<li class="${esc(i.kind)}" data-ms="${k ?? ""}"${i.event_id ? ` data-event="${esc(i.event_id)}"` : ""}>
         <span class="when">${esc(happened)}</span> ${i.agency ? d.agency(i.agency) : ""} <b>${esc(t(`replay.kind.${i.kind}`))}</b>
-        <span class="what" title="${esc(i.summary)}">${esc(t.term("type", i.type))}${who}</span>
-        <span class="summary">${esc(i.summary)}</span>
+        <span class="what">${what}</span>
+        <span class="summary">${esc(i.summary)}${i.event_id ? ` · ${esc(i.event_id)}` : ""}</span>
         ${k === null ? `<span class="hint">${esc(t("replay.known_at.none"))}</span>` : `<button type="button" class="link" data-ms="${k}" aria-label="${esc(t("replay.goto", {at: plain(d, k)}))}">${esc(t("replay.known", {at: plain(d, k)}))}</button>`}
         <span class="mark"></span></li>`;
     }).join("")}</ol>
