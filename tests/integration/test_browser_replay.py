@@ -146,6 +146,13 @@ async def test_an_investigator_replays_a_case_to_an_instant_between_two_phases(
     await tb.check_view(page, "zh-CN-8-replay", ["#view h1", "#changes table", "#dossier h2"])
     await page.screenshot(path=str(tb.OUT / "zh-CN-8-replay-whole.png"), full_page=True)
 
+    # The change's instant, by keyboard: the slider goes to when the hub took the closing in.
+    await page.focus('#changes tr[data-field="status"] button')
+    await page.keyboard.press("Enter")
+    assert ZH["closed"] in await settled(page)
+    assert await page.evaluate("document.activeElement.id") == "instant"
+    assert int(await page.input_value("#instant")) > at
+
     # By keyboard: End is now (closed); the arrow keys step back from stop to stop until
     # the case is open again, each stop earlier than the last.
     await page.focus("#instant")

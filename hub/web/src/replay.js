@@ -49,9 +49,15 @@ async function call(d, path) {
   return {ok: r.ok, status: r.status, body, message: `${r.status}: ${body.detail || body.title || r.statusText}`};
 }
 
-// The link from the live person and case views; gone for the session once replay was refused.
+// The link from the live person and case views; gone for the session once this token was refused.
+// Who was refused, as a digest of the token (FNV-1a): another token signed in here may replay.
+function tokenMark(d) {
+  let h = 0x811c9dc5;
+  for (const c of d.state.token) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return h.toString(16);
+}
 export function replayLink(kind, id, d) {
-  if (sessionStorage.getItem(KEY.denied)) return "";
+  if (sessionStorage.getItem(KEY.denied) === tokenMark(d)) return "";
   return `<p class="replaylink"><a href="#replay/${kind}/${d.esc(encodeURIComponent(id))}">${d.esc(d.t()("replay.link"))}</a></p>`;
 }
 
@@ -135,7 +141,7 @@ async function load(d, seq, kind, id, at) {
   const range = await call(d, "/v1/replay/range");
   if (seq !== current) return;
   if (range.status === 403) {
-    sessionStorage.setItem(KEY.denied, "1");
+    sessionStorage.setItem(KEY.denied, tokenMark(d));
     body.innerHTML = `<p class="error" role="alert" id="replaydenied">${esc(t("replay.denied"))}</p><p class="hint">${esc(range.message)}</p>`;
     d.status(range.message, true);
     return;
@@ -175,7 +181,7 @@ async function load(d, seq, kind, id, at) {
       </div>
       <p id="instanthint" class="hint">${esc(t("replay.keys", {n: stops.length}))}</p>
     </div>
-    <div class="replaycols">
+    <div class="replaycols" aria-live="off">
       <div>
         <section id="dossier" aria-labelledby="dossiertitle"><h2 id="dossiertitle"></h2><div id="dossierbody"></div></section>
         <section id="changes" aria-labelledby="changestitle"><h2 id="changestitle">${esc(t("replay.changes"))}</h2><div id="changesbody"></div></section>
@@ -225,7 +231,7 @@ async function load(d, seq, kind, id, at) {
   document.getElementById("prevstop").onclick = () => go(before(Number(slider.value)));
   document.getElementById("nextstop").onclick = () => go(after(Number(slider.value)));
   document.getElementById("nowstop").onclick = () => go(now);
-  chronoBox.addEventListener("click", (e) => {
+  body.addEventListener("click", (e) => {
     const b = e.target.closest("button[data-ms]");
     if (b) { go(Number(b.dataset.ms)); slider.focus(); }
   });
