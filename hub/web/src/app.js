@@ -2,9 +2,9 @@
 // build time (make web) and served by the hub itself: no CDN, no map tiles (closed networks).
 // Every call carries the token and the stated purpose; the API audits each read. Every word
 // on the page comes from the catalog in i18n.js.
+import {replayLink, showReplay} from "./replay.js";
 import L from "leaflet";
 import {LANGS, translator} from "./i18n.js";
-import {replayLink, showReplay} from "./replay.js";
 
 const $ = (sel) => document.querySelector(sel);
 const view = $("#view");
