@@ -127,8 +127,9 @@ export async function showReplay(arg, d) {
   try {
     await load(d, seq, kind, id, at);
   } catch (e) {
-    if (seq !== current) return;
-    document.getElementById("replaybody").innerHTML = `<p class="error" role="alert">${esc(t("error", {error: e.message}))}</p>`;
+    const body = document.getElementById("replaybody");
+    if (seq !== current || !body) return;
+    body.innerHTML = `<p class="error" role="alert">${esc(t("error", {error: e.message}))}</p>`;
     d.status(e.message, true);
   }
 }
@@ -138,8 +139,9 @@ async function load(d, seq, kind, id, at) {
   const {esc} = d;
   const body = document.getElementById("replaybody");
   body.innerHTML = `<p class="hint">${esc(t("replay.loading"))}</p>`;
+  const live = () => seq === current && body.isConnected;  // not left for another page
   const range = await call(d, "/v1/replay/range");
-  if (seq !== current) return;
+  if (!live()) return;
   if (range.status === 403) {
     sessionStorage.setItem(KEY.denied, tokenMark(d));
     body.innerHTML = `<p class="error" role="alert" id="replaydenied">${esc(t("replay.denied"))}</p><p class="hint">${esc(range.message)}</p>`;
@@ -155,14 +157,14 @@ async function load(d, seq, kind, id, at) {
     return;
   }
   const chrono = await call(d, `/v1/replay/chronology?${kind}=${encodeURIComponent(id)}`);
-  if (seq !== current) return;
+  if (!live()) return;
   // Stops: when the hub took in each item of the chronology (or, without one, each change of
   // the whole span), and the bounds.
   let known = [];
   if (chrono.ok) known = (chrono.body.items || []).map((i) => ms(i.known_at));
   else {
     const span = await call(d, `/v1/replay/${KINDS[kind]}/${encodeURIComponent(id)}/diff?from=${encodeURIComponent(isoOf(first))}`);
-    if (seq !== current) return;
+    if (!live()) return;
     if (span.ok) known = span.body.items.map((i) => ms(i.known_at));
   }
   const stops = [...new Set([first, now, ...known.filter((n) => n !== null && n >= first && n <= now)])].sort((a, b) => a - b);
