@@ -64,10 +64,15 @@ async def first_known(pool: asyncpg.Pool) -> datetime | None:
     )
 
 
+# When the hub had taken an archived event in, as the as-of reads count it: its batch's
+# instant (known_from; an as-of read at that instant shows it), or, for rows from before
+# the versions existed, the log time of its record.
+KNOWN_AT = "CASE WHEN {a}.known_from > '-infinity' THEN {a}.known_from ELSE {a}.known_at END"
+
 # What the hub took in between two instants about some entities: the events that touched
 # them, and the resolution decisions that named them (agency "hub"), in the order taken in.
 _WINDOW = (
-    "SELECT a.event_id, a.agency, coalesce(a.known_at, a.known_from) AS known_at,"
+    "SELECT a.event_id, a.agency, " + KNOWN_AT.format(a="a") + " AS known_at,"
     " a.known_from, a.data::text AS said FROM event_archive a"
     " WHERE (a.source, a.event_id) IN (SELECT source, event_id FROM event_entity"
     "  WHERE entity_kind = $1 AND entity_id = ANY($2::text[]))"
