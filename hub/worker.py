@@ -9,14 +9,32 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import faust
 
 from hub import bootstrap
 from hub.config import Settings, load_settings
 from hub.logs import configure
 from hub.topics import ensure_topics
+from projections.db import read_positions
 from schemas.topics import COORDINATION_TOPIC
+from streams import transport
 from streams.app import WorkerOptions, create_app
+
+
+def stored_positions(settings: Settings) -> transport.StoredPositions:
+    """Where the read model stands (its positions in PostgreSQL), read on a connection of
+    its own (the consumer's thread has its own event loop)."""
+
+    async def read(tps: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        conn = await asyncpg.connect(settings.require_database())
+        try:
+            have = await read_positions(conn, settings.streams_app_id)
+        finally:
+            await conn.close()
+        return {tp: o for tp, o in have.items() if tp in tps}
+
+    return read
 
 
 def worker_app(settings: Settings) -> faust.App:
@@ -35,6 +53,7 @@ def worker_app(settings: Settings) -> faust.App:
         sasl_password=sec.password,
         ssl_cafile=str(sec.cafile) if sec.cafile else None,
     )
+    transport.stored_positions = stored_positions(settings)
     return create_app(opts, lambda: bootstrap.projector(settings))
 
 

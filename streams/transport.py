@@ -8,6 +8,11 @@ agent, p99 1.9 s). The wait is the floor of the read model's freshness, so the h
 (``HUB_FETCH_MAX_WAIT_MS``, default 50). An idle consumer then asks 20 times a second, a
 negligible load.
 
+When partitions are assigned, faust seeks them to the group's committed offsets; this
+consumer seeks them instead to the positions the read model stored with its rows
+(:data:`stored_positions`, set by the composition root): where a worker resumes never
+depends on faust's acks or commits (the positions also skip anything applied already).
+
 Registered as faust transport ``hubkafka`` through faust's entry-point namespace
 (``faust.transports`` in pyproject.toml); the workers' broker URLs use that scheme.
 """
@@ -15,10 +20,19 @@ Registered as faust transport ``hubkafka`` through faust's entry-point namespace
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiokafka
+import structlog
 from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
+
+log = structlog.get_logger("streams.transport")
+# Given the assigned (topic, partition)s, where the read model stands in each (the next
+# offset to apply), as far as it knows. Called in the consumer's own thread and event loop.
+StoredPositions = Callable[[set[tuple[str, int]]], Awaitable[Mapping[tuple[str, int], int]]]
+stored_positions: StoredPositions | None = None
 
 DEFAULT_FETCH_MAX_WAIT_MS = 50
 
@@ -40,6 +54,33 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         # Read by AIOKafkaConsumer.start() when it builds its fetcher; not yet started here.
         consumer._fetch_max_wait_ms = fetch_max_wait_ms()
         return consumer
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek the assigned partitions to the read model's stored positions (those it has
+        none for, to the group's committed offsets); answers where each now reads from."""
+        committed = dict(await super().seek_to_committed())
+        if stored_positions is None:
+            return committed
+        assigned = self.assignment()
+        try:
+            stored = await self.call_thread(
+                stored_positions, {(tp.topic, tp.partition) for tp in assigned}
+            )
+        except Exception as exc:  # the database restarting: the positions still skip doubles
+            log.warning("streams.stored_positions_unavailable", error=str(exc)[:200])
+            return committed
+        moved = {}
+        for tp in assigned:
+            at = stored.get((tp.topic, tp.partition))
+            if at is None:
+                continue
+            key = next((k for k in committed if (k.topic, k.partition) == tp), tp)
+            if committed.get(key) != at:
+                moved[f"{tp.topic}:{tp.partition}"] = [committed.get(key), at]
+                self._ensure_consumer().seek(driver.ensure_aiokafka_TP(tp), at)
+            committed[key] = at
+        log.info("streams.seek_to_stored", partitions=len(assigned), moved=moved)
+        return committed
 
 
 class Consumer(driver.Consumer):
