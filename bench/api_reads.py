@@ -44,6 +44,31 @@ async def raw_select(dsn: str, ids: list[str]) -> tuple[float, float, float]:
         await conn.close()
 
 
+async def raw_select_concurrent(
+    dsn: str, ids: list[str], concurrency: int
+) -> tuple[float, float, float]:
+    """The same primary-key select from ``concurrency`` clients at once, each on a connection
+    of its own: the baseline at the API's concurrency (issue 14: compare like with like)."""
+    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    queue = list(ids)
+    lat: list[float] = []
+
+    async def client() -> None:
+        async with pool.acquire() as conn:
+            while queue:
+                i = queue.pop()
+                t = time.perf_counter()
+                await conn.fetchrow("SELECT * FROM person_node WHERE person_id = $1", i)
+                lat.append(time.perf_counter() - t)
+
+    try:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        return len(ids) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, 0.99)
+    finally:
+        await pool.close()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (and its reaped children), from /proc."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -92,6 +117,9 @@ async def main(n: int, requests: int, concurrency: int) -> None:
         try:
             await api_load(url, [f"/v1/persons/{p}" for p in persons[:200]], concurrency)
             raw = await raw_select(dsn, [rng.choice(persons) for _ in range(requests)])
+            raw_n = await raw_select_concurrent(
+                dsn, [rng.choice(persons) for _ in range(requests * 4)], concurrency
+            )
             runs = {}
             for name, ids, fmt in (
                 ("GET /v1/persons/{id}", persons, "/v1/persons/{}"),
@@ -121,13 +149,18 @@ async def main(n: int, requests: int, concurrency: int) -> None:
             f"raw asyncpg PK select, 1 connection   {raw[0]:8,.0f}/s   p50 {raw[1]:.2f} ms"
             f"   p99 {raw[2]:.2f} ms"
         )
+        print(
+            f"raw asyncpg PK select, {concurrency} connections {raw_n[0]:7,.0f}/s"
+            f"   p50 {raw_n[1]:.2f} ms   p99 {raw_n[2]:.2f} ms"
+        )
         for (name, conc), r in runs.items():
+            same = raw_n if conc > 1 else raw  # the baseline at the same concurrency
             print(
                 f"{name:22s} {conc} client{'s' if conc > 1 else ' '}  {r[0]:7,.0f}/s"
                 f"   {r[3]:7,.0f}/s per API core-second   p50 {r[1]:.2f} ms   p99 {r[2]:.2f} ms"
-                f"   {r[0] / raw[0]:.0%} of raw"
+                f"   {r[0] / same[0]:.2f}x raw at the same concurrency"
             )
-        print("aim: >= 2,000/s per core, >= 30 % of raw, p99 <= 5 ms")
+        print("aim: >= 0.3x raw at the same concurrency (8 clients), p99 <= 5 ms")
 
 
 if __name__ == "__main__":
