@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from projections.coordination.handlers import MARK
 from projections.graph import STEP, canonical_node, components, person_id_of
 from projections.reads.facts import FACT_ROWS, field_value, fold_facts, provenance
 
@@ -38,12 +39,18 @@ async def thread_nodes(
 
 # A case thread in one round trip: the thread's case nodes (walk over case_edge), their
 # facts, and the person component of every party record (walk over person_edge).
+# A case read's facts, without the clock's marks (one per event of the thread; the clock
+# reads them itself: projections/reads/sla.py).
+_CASE_FACT_ROWS = FACT_ROWS.replace(
+    "FROM entity_member WHERE", "FROM entity_member WHERE relation <> '" + MARK + "' AND"
+)
+assert _CASE_FACT_ROWS != FACT_ROWS
 _CASE = (
     "WITH RECURSIVE comp(node) AS (SELECT $1::text"
     " UNION SELECT x.dst FROM comp c " + STEP.format(table="case_edge") + "),"
     " ids AS MATERIALIZED (SELECT array_agg(node) AS a FROM comp),"
     " facts AS MATERIALIZED ("
-    + FACT_ROWS.format(kind="'case'", ids="SELECT unnest((SELECT a FROM ids))")
+    + _CASE_FACT_ROWS.format(kind="'case'", ids="SELECT unnest((SELECT a FROM ids))")
     + "),"
     " pcomp(origin, node) AS (SELECT DISTINCT attrs->>'record', attrs->>'record' FROM facts"
     "  WHERE k = 'm' AND name LIKE 'person' || chr(31) || '%' AND attrs->>'record' IS NOT NULL"
