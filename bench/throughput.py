@@ -64,6 +64,18 @@ async def faust_baseline(s: Settings, mode: str, n: int, db: str) -> float:
     return int(events) / float(seconds)
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, MB (from /proc)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# The workers' resident memory as the run goes: (share of the events applied, MB per worker).
+MEMORY: list[tuple[float, list[float]]] = []
+
+
 async def live_path(
     s: Settings, ends: dict[tuple[str, int], int], group: str, workers: int = 1
 ) -> float:
@@ -78,6 +90,9 @@ async def live_path(
     ]
     conn = await asyncpg.connect(db)
     first_t, first_n = 0.0, 0
+    total = sum(ends.values())
+    MEMORY.clear()
+    sampled = 0.0
     try:
         while True:
             rows = await conn.fetch(
@@ -88,6 +103,9 @@ async def live_path(
             done = sum(min(have.get(tp, 0), e) for tp, e in ends.items())
             if done and not first_t:
                 first_t, first_n = time.perf_counter(), done
+            if time.perf_counter() - sampled >= 1.0:
+                sampled = time.perf_counter()
+                MEMORY.append((done / total, [rss_mb(p.pid) for p in procs]))
             if all(have.get(tp, 0) >= e for tp, e in ends.items()):
                 return (done - first_n) / (time.perf_counter() - first_t)
             for proc in procs:
@@ -230,6 +248,18 @@ async def freshness(
         await conn.close()
 
 
+def memory_profile() -> str:
+    """The worker's resident memory at each tenth of the run, and its peak."""
+    if not MEMORY:
+        return "worker memory: no samples"
+    marks = []
+    for tenth in range(1, 11):
+        at = next((m for share, m in MEMORY if share >= tenth / 10), MEMORY[-1][1])
+        marks.append(f"{max(at):.0f}")
+    peak = max(max(m) for _, m in MEMORY)
+    return f"worker RSS MB at each tenth of the events: {' '.join(marks)}; peak {peak:.0f} MB"
+
+
 async def main(n: int, naive_n: int, fresh_seconds: int, only_freshness: bool) -> None:
     with stack() as s:
         await migrate(s.require_database())
@@ -249,6 +279,7 @@ async def main(n: int, naive_n: int, fresh_seconds: int, only_freshness: bool) -
                 f"   ratio {live / null:.2f}x (aim >= 0.7x)",
                 flush=True,
             )
+            print(memory_profile(), flush=True)
             two = await live_path(s, ends, "hub.internal.bench-live2", workers=2)
             print(
                 f"live path, 2 workers (one group)            {two:9,.0f} events/s"
