@@ -38,9 +38,21 @@ def fold_facts(
     members: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
         k = r["k"]
-        if k not in ("f", "m"):
+        if k != "f" and k != "m":
             continue
         stamp = (r["time"], r["source"], r["event_id"])
+        name = r["name"]
+        if k == "f":
+            cur = fields.get(name)
+            if cur is not None and not stamp > cur["stamp"]:
+                continue  # an earlier statement: nothing to build
+            member = None
+        else:
+            relation, member = name.split(chr(31), 1)
+            rel = members.setdefault(relation, {})
+            cur = rel.get(member)
+            if cur is not None and not stamp < cur["stamp"]:
+                continue
         fact = {
             "value": r["value"],
             "attrs": r["attrs"],
@@ -49,15 +61,11 @@ def fold_facts(
             "time": r["time"],
             "stamp": stamp,
         }
-        if k == "f":
-            cur = fields.get(r["name"])
-            if cur is None or stamp > cur["stamp"]:
-                fields[r["name"]] = fact
+        if member is None:
+            fields[name] = fact
         else:
-            relation, member = r["name"].split(chr(31), 1)
-            rel = members.setdefault(relation, {})
-            if member not in rel or stamp < rel[member]["stamp"]:
-                rel[member] = {**fact, "member": member}
+            fact["member"] = member
+            rel[member] = fact
     listed = {
         rel: sorted(ms.values(), key=lambda m: (m["stamp"], m["member"]))
         for rel, ms in members.items()
