@@ -36,7 +36,7 @@ from projections.store import Store
 NID = "11010519491231002X"
 
 
-def _events(n: int) -> list[dict[str, Any]]:
+def _events(n: int, case_every: int = 10) -> list[dict[str, Any]]:
     t0 = story.EPOCH
     ev = story.event
     home = {"text": "北京市朝阳区望京街道阜通东大街6号院1号楼1单元101室", "grid": "11010500100101"}
@@ -52,7 +52,7 @@ def _events(n: int) -> list[dict[str, Any]]:
     half = n
     for i in range(1, half):
         t = t0 + timedelta(hours=i)
-        if i % 10 == 0:  # named in another city case now and then
+        if i % case_every == 0:  # named in another city case now and then
             out.append(
                 ev("city", "city.case.reported", f"b-p{i}", t, f"C-B{i}",
                    {"case_id": f"C-B{i}", "category": "noise", "description": "噪音",
@@ -104,13 +104,16 @@ def pct(xs: list[float], q: float) -> float:
     return sorted(xs)[max(0, int(len(xs) * q) - 1)] * 1000
 
 
-async def run(n: int, reads: int, batch: int) -> None:
-    print(header("as-of reads (issue 12)"), f"events={n} reads={reads} batch={batch}")
+async def run(n: int, reads: int, batch: int, case_every: int) -> None:
+    print(
+        header("as-of reads (issue 12)"),
+        f"events={n} reads={reads} batch={batch} case-every={case_every}",
+    )
     with stack() as s:
         url = await fresh_db(s, "bench_asof")
         pool = await create_pool(url, max_size=4, custom_plans=True)
         store = Store(pool, "bench", s.agencies, load_model(), rules=load_rules())
-        events = _events(n)
+        events = _events(n, case_every)
         start = datetime(2026, 11, 1, tzinfo=UTC)
         start_ms = int(start.timestamp() * 1000)
         t0 = time.perf_counter()
@@ -218,8 +221,14 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--reads", type=int, default=200)
     ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument(
+        "--case-every",
+        type=int,
+        default=10,
+        help="the resident is named in a new city case every N of its events (a record each)",
+    )
     a = ap.parse_args()
-    asyncio.run(run(a.events, a.reads, a.batch))
+    asyncio.run(run(a.events, a.reads, a.batch, a.case_every))
 
 
 if __name__ == "__main__":
