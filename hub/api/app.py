@@ -27,6 +27,7 @@ from hub.api import (
     places,
     problems,
     purposes,
+    replay_chronology,
     reports,
     system,
 )
@@ -97,6 +98,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.audit.start()
         checkpointer = Checkpointer(app.state.pool, signing_key, settings.audit_checkpoint_seconds)
         checkpointer.start()
+        app.state.checkpointer = checkpointer  # an export signs the heads it proves
         app.state.feed = LiveFeed(app.state.pool)
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
@@ -162,6 +164,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(audit_log.router)
     app.include_router(reports.router)
     app.include_router(events.router)
+    app.include_router(replay_chronology.router)
     app.include_router(system.router)
     app.mount("/ui", StaticFiles(directory=WEB, check_dir=False), name="ui")
 
