@@ -127,48 +127,59 @@ def _audit_entries(c: chrono.Chronology) -> list[dict[str, Any]]:
     ]
 
 
-async def _segment_rows(conn: asyncpg.Connection, chain: str, lo: int, hi: int) -> list[Any]:
-    if chain == AUDIT_CHAIN:
-        rows = await conn.fetch(
-            "SELECT seq, prev_hash, at, user_name, agency, role, client, method, path, purpose,"
-            " subject_ids, outcome, case_ref FROM audit_log WHERE seq BETWEEN $1 AND $2"
-            " ORDER BY seq",
-            lo,
-            hi,
-        )
-        return [
-            (r["seq"], r["prev_hash"], lambda r=r: digest(audit_values(r["at"], r))) for r in rows
-        ]
+Stored = tuple[int, bytes | None, Callable[[], bytes]]  # seq, prev_hash, its digest
+
+
+async def _audit_rows(conn: asyncpg.Connection, lo: int, hi: int) -> list[Stored]:
     rows = await conn.fetch(
-        "SELECT chain_seq AS seq, prev_hash, chain, chain_offset, source, event_id, type, agency,"
-        " time, subject, version, data, summary FROM event_archive"
-        " WHERE chain = $1 AND chain_seq BETWEEN $2 AND $3 ORDER BY chain_seq",
-        chain[len(ARCHIVE_PREFIX) :],
+        "SELECT seq, prev_hash, at, user_name, agency, role, client, method, path, purpose,"
+        " subject_ids, outcome, case_ref FROM audit_log WHERE seq BETWEEN $1 AND $2"
+        " ORDER BY seq",
         lo,
         hi,
     )
-    return [
-        (
-            r["seq"],
-            r["prev_hash"],
-            lambda r=r: digest(
-                archive_values(
-                    r["chain"],
-                    r["chain_offset"],
-                    r["source"],
-                    r["event_id"],
-                    r["type"],
-                    r["agency"],
-                    r["time"],
-                    r["subject"],
-                    r["version"],
-                    normalized(r["data"]),
-                    r["summary"],
-                )
-            ),
+    return [(r["seq"], r["prev_hash"], lambda r=r: digest(audit_values(r["at"], r))) for r in rows]
+
+
+async def _archive_rows(
+    conn: asyncpg.Connection, ranges: list[tuple[str, int, int]]
+) -> dict[str, list[Stored]]:
+    """The rows of every archive segment, in one pass over the archive (no index leads with
+    the chain: 050_audit_chain.sql made none, and migrations before it cannot)."""
+    if not ranges:
+        return {}
+    rows = await conn.fetch(
+        "SELECT a.chain, a.chain_seq AS seq, a.prev_hash, a.chain_offset, a.source, a.event_id,"
+        " a.type, a.agency, a.time, a.subject, a.version, a.data, a.summary"
+        " FROM event_archive a JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(c, lo, hi)"
+        " ON a.chain = r.c AND a.chain_seq BETWEEN r.lo AND r.hi ORDER BY a.chain, a.chain_seq",
+        [c[len(ARCHIVE_PREFIX) :] for c, _, _ in ranges],
+        [lo for _, lo, _ in ranges],
+        [hi for _, _, hi in ranges],
+    )
+    out: dict[str, list[Stored]] = defaultdict(list)
+    for r in rows:
+        values = (
+            r["chain"],
+            r["chain_offset"],
+            r["source"],
+            r["event_id"],
+            r["type"],
+            r["agency"],
+            r["time"],
+            r["subject"],
+            r["version"],
         )
-        for r in rows
-    ]
+        out[ARCHIVE_PREFIX + r["chain"]].append(
+            (
+                r["seq"],
+                r["prev_hash"],
+                lambda v=values, r=r: digest(
+                    archive_values(*v, normalized(r["data"]), r["summary"])
+                ),
+            )
+        )
+    return out
 
 
 async def _proofs(
@@ -186,7 +197,7 @@ async def _proofs(
             unproven.append(e["ref"])
         else:
             by_chain[e["chain"]][e["seq"]] = e
-    segments = []
+    wanted: list[tuple[str, int, Any]] = []  # chain, first seq, checkpoint
     for chain, rows in sorted(by_chain.items()):
         cps = sorted(points.get(chain, []), key=lambda cp: (cp.last_seq, cp.id))
         groups: dict[int, list[int]] = defaultdict(list)
@@ -196,31 +207,39 @@ async def _proofs(
                 unproven.append(rows[seq]["ref"])
             else:
                 groups[i].append(seq)
-        for i, seqs in sorted(groups.items()):
-            cp = cps[i]
-            stored = await _segment_rows(conn, chain, seqs[0], cp.last_seq)
-            digests = [
-                None if seq in rows and rows[seq]["content"] is not None else d().hex()
-                for seq, _, d in stored
-            ]
-            advance(len(stored))
-            segments.append(
-                {
-                    "chain": chain,
-                    "from_seq": seqs[0],
-                    "to_seq": cp.last_seq,
-                    "prev_hash": _hex(stored[0][1]) if stored else None,
-                    "digests": digests,
-                    "checkpoint": {
-                        "id": cp.id,
-                        "last_seq": cp.last_seq,
-                        "last_hash": cp.last_hash.hex(),
-                        "at": chrono.iso(cp.at),
-                        "key_id": cp.key_id,
-                        "signature": cp.signature.hex(),
-                    },
-                }
-            )
+        wanted += [(chain, seqs[0], cps[i]) for i, seqs in sorted(groups.items())]
+    archive = await _archive_rows(
+        conn, [(c, lo, cp.last_seq) for c, lo, cp in wanted if c != AUDIT_CHAIN]
+    )
+    segments = []
+    for chain, lo, cp in wanted:
+        if chain == AUDIT_CHAIN:
+            stored = await _audit_rows(conn, lo, cp.last_seq)
+        else:
+            stored = [s for s in archive[chain] if lo <= s[0] <= cp.last_seq]
+        rows = by_chain[chain]
+        digests = [
+            None if seq in rows and rows[seq]["content"] is not None else d().hex()
+            for seq, _, d in stored
+        ]
+        advance(len(stored))
+        segments.append(
+            {
+                "chain": chain,
+                "from_seq": lo,
+                "to_seq": cp.last_seq,
+                "prev_hash": _hex(stored[0][1]) if stored else None,
+                "digests": digests,
+                "checkpoint": {
+                    "id": cp.id,
+                    "last_seq": cp.last_seq,
+                    "last_hash": cp.last_hash.hex(),
+                    "at": chrono.iso(cp.at),
+                    "key_id": cp.key_id,
+                    "signature": cp.signature.hex(),
+                },
+            }
+        )
     return segments, unproven
 
 
