@@ -334,7 +334,9 @@ async def build(
             out.events.append(r)
             out.items.append(item)
     hidden = _restricted_ids(rows)
-    case_persons = await reads.persons_of_cases(conn, sorted(subjects.case_nodes))
+    case_persons = []  # a case read is audited under its persons: only for cases asked
+    if subjects.cases:
+        case_persons = await reads.persons_of_cases(conn, sorted(subjects.case_nodes))
     for a in await reads.reads(conn, subjects, case_persons, start, end):
         r = dict(a.items())
         text = f"{r['path']} {r['purpose'] or ''}"
