@@ -229,6 +229,7 @@ def verify_bundle(
                 " signed checkpoint: only the bundle's seal covers them"
             )
         _chronology(bundle, v)
+        v.notes += [f"not covered: {x}" for x in bundle["proofs"].get("not_covered", [])]
         seal = bundle.get("seal") or {}
         try:
             if key is None:

@@ -34,6 +34,13 @@ from hub.tokens import Principal
 from projections.chain import archive_values, canonical, digest, normalized
 
 FORMAT = "civic-hub replay bundle v1"
+NOT_COVERED = (
+    "known_at of an event is the log's time, kept beside its archive row and outside the"
+    " row's hash: the seal covers it as exported, the chain does not",
+    "content the reader may not see is carried as a digest: its item is proven to be there,"
+    " not what it says",
+    "what an agency recorded but never sent to the hub is in no chain",
+)
 SEAL = "civic-hub replay bundle seal v1"
 
 
@@ -292,6 +299,7 @@ async def build_bundle(
             },
             "segments": segments,
             "unproven": sorted(unproven),
+            "not_covered": list(NOT_COVERED),
         },
     }
     bundle["seal"] = {"key_id": key_id(public), "signature": key.sign(seal_message(bundle)).hex()}
