@@ -342,6 +342,8 @@ async def build(
         text = f"{r['path']} {r['purpose'] or ''}"
         who = [ask_of for x, ask_of in hidden.items() if x in text]
         r["withheld"] = frozenset().union(*who) if who else None
+        # the row's subjects (a replay's cover a thread's every node): not in an export
+        r["subjects_hidden"] = any(x in hidden for x in r["subject_ids"] or [])
         if r["withheld"]:
             item = withheld_item(
                 iso(r["at"]) or "", iso(r["at"]), r["agency"], "read", r["withheld"], audit_ref(r)

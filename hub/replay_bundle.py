@@ -127,8 +127,8 @@ def _audit_entries(c: chrono.Chronology) -> list[dict[str, Any]]:
             "seq": r["seq"],
             "prev_hash": _hex(r["prev_hash"]),
             "hash": _hex(r["hash"]),
-            "withheld": "policy" if r["withheld"] else None,
-            "content": None if r["withheld"] else chrono.audit_content(r),
+            "withheld": "policy" if r["withheld"] else "subjects" if r["subjects_hidden"] else None,
+            "content": None if r["withheld"] or r["subjects_hidden"] else chrono.audit_content(r),
         }
         for r in c.reads
     ]

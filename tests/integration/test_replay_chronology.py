@@ -222,6 +222,11 @@ async def scene(hub: Settings, tmp_path_factory: pytest.TempPathFactory) -> Asyn
         for r in _records(notices, timedelta(seconds=1))
     ]
     await store.apply_batch(recs)
+    sealed_nodes = await pool.fetch(
+        "SELECT entity_id FROM record_link WHERE entity_kind = 'case' AND record_id = ANY($1)",
+        [f"{tag}-Y", f"{tag}-F"],
+    )
+    secrets += [r[0] for r in sealed_nodes]  # the hub's ids of the sealed thread's records
     person = (await canonical_persons(pool, [f"civil:resident:{tag}-R"]))[f"civil:resident:{tag}-R"]
     settings = dataclasses.replace(
         hub,
@@ -468,7 +473,8 @@ async def test_the_cli_asks_the_api_and_verifies_the_file(scene: Scene, tmp_path
     ok = await asyncio.to_thread(_cli, scene, "verify", str(f))
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stdout + ok.stderr
     b = orjson.loads(f.read_bytes())
-    b["chronology"]["items"][-1]["summary"] += " (edited)"
+    shown = next(i for i in b["chronology"]["items"] if i["type"] == "civil.resident.moved")
+    shown["summary"] += " (edited)"
     f.write_bytes(orjson.dumps(b))
     bad = await asyncio.to_thread(_cli, scene, "verify", str(f))
     assert bad.returncode == 1 and "ALTERED chronology item" in bad.stdout, bad.stdout
