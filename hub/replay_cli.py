@@ -2,9 +2,13 @@
 
 ``chronology`` and ``export`` ask the hub's API, like the page does, so every replay is
 decided by the one policy point and audited under the investigator's own token, purpose
-and case reference; ``verify`` needs nothing but the file. Further subcommands join the
-same ``replay`` command through :func:`register` (the parser :func:`add_parser` returns
-takes their arguments)."""
+and case reference; ``verify`` needs nothing but the file.
+
+More subcommands join the same ``replay`` command without an import back into this module:
+a function that takes the ``replay`` subparsers, adds its parsers and gives each a
+``handler`` (``p.set_defaults(handler=run)``, ``async def run(settings, args) -> int``),
+passed to :func:`add_parser` by ``hub/cli.py`` (``replay_cli.add_parser(sub, asof_cli.add)``);
+:func:`client_arguments` gives a parser the API, token, purpose and case reference."""
 
 from __future__ import annotations
 
@@ -30,18 +34,7 @@ from hub.config import ConfigError, Settings
 from hub.progress import progress
 
 Handler = Callable[[Settings, argparse.Namespace], Awaitable[int]]
-COMMANDS: dict[str, Handler] = {}  # replay subcommand → what runs it
-
-
-def register(name: str) -> Callable[[Handler], Handler]:
-    """``@register("person")`` on ``async def run(settings, args) -> int``: the handler of a
-    subcommand added to the parser :func:`add_parser` returns."""
-
-    def add(fn: Handler) -> Handler:
-        COMMANDS[name] = fn
-        return fn
-
-    return add
+Extension = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 
 
 def _instant(raw: str) -> str:
@@ -98,7 +91,11 @@ def subject_arguments(p: argparse.ArgumentParser, window_required: bool) -> None
     )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+def add_parser(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    *extensions: Extension,
+) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """The ``replay`` command and its subparsers (returned; each extension adds to them)."""
     p = sub.add_parser("replay", help="investigations: chronology, export, verify")
     rsub = p.add_subparsers(dest="action", required=True)
     c = rsub.add_parser("chronology", help="events, reads and notices about persons and cases")
@@ -109,12 +106,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  
     fmt.add_argument("--html", action="store_true", help="a self-contained printable page")
     fmt.add_argument("--json", action="store_true", help="the API's JSON")
     c.add_argument("-o", "--out", type=Path, help="write to this file (default: stdout)")
+    c.set_defaults(handler=chronology)
     e = rsub.add_parser("export", help="a bundle to file with an inquiry: checkable offline")
     client_arguments(e)
     subject_arguments(e, window_required=True)
     e.add_argument("-o", "--out", type=Path, required=True, help="the bundle file to write")
+    e.set_defaults(handler=export)
     v = rsub.add_parser("verify", help="check a bundle offline; name what was altered")
     bundle_verify.add_arguments(v)
+    v.set_defaults(handler=verify)
+    for extend in extensions:
+        extend(rsub)
     return rsub
 
 
@@ -176,7 +178,6 @@ def _emit(text: bytes, out: Path | None) -> None:
         print(f"wrote {out}", file=sys.stderr)
 
 
-@register("chronology")
 async def chronology(settings: Settings, args: argparse.Namespace) -> int:
     _subjects(args)
     fmt = "csv" if args.csv else "html" if args.html else "json"
@@ -192,7 +193,6 @@ async def chronology(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-@register("export")
 async def export(settings: Settings, args: argparse.Namespace) -> int:
     _subjects(args)
     body = {
@@ -238,10 +238,10 @@ def verify_file(path: Path, public_key: Path | None = None) -> bundle_verify.Ver
         return bundle_verify.verify_bundle(bundle, published, advance)
 
 
-@register("verify")
 async def verify(settings: Settings, args: argparse.Namespace) -> int:
     return bundle_verify.report(verify_file(args.file, args.public_key))
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    return await COMMANDS[args.action](settings, args)
+    handler: Handler = args.handler
+    return await handler(settings, args)

@@ -106,3 +106,27 @@ def test_csv_and_the_page_hold_every_item_and_no_outside_address() -> None:
     assert "INQ-&lt;1&gt;" in page and "never sent" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "style-src 'sha256-" in style_policy()
+
+
+def test_the_replay_command_takes_further_subcommands() -> None:
+    """Another module adds `replay person` with its handler; the command runs it."""
+    import argparse
+    import asyncio
+
+    from hub import replay_cli
+
+    async def person(settings: object, args: argparse.Namespace) -> int:
+        return 7 if args.id == "P-1" else 1
+
+    def add(rsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+        p = rsub.add_parser("person")
+        replay_cli.client_arguments(p)
+        p.add_argument("id")
+        p.set_defaults(handler=person)
+
+    parser = argparse.ArgumentParser()
+    replay_cli.add_parser(parser.add_subparsers(dest="command"), add)
+    args = parser.parse_args(["replay", "person", "P-1"])
+    assert asyncio.run(replay_cli.run(None, args)) == 7  # type: ignore[arg-type]
+    verify = parser.parse_args(["replay", "verify", "bundle.json"])
+    assert verify.handler is replay_cli.verify
