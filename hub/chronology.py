@@ -80,6 +80,15 @@ def has_secret(etype: str, version: int, data: Any) -> bool:
     return any(present(data, p.split(".")) for p in secret_fields(etype, version))
 
 
+def _is_date(text: str) -> bool:
+    """A real date (the schemas' pattern lets 2026-02-30 through: then the agency's time)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
 def iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -100,7 +109,7 @@ def event_item(content: Mapping[str, Any], known_at: str | None, ref: str | None
     }
     for name in date_fields(content["type"], content["version"]):
         value = data.get(name) if isinstance(data, dict) else None
-        if isinstance(value, str):
+        if isinstance(value, str) and _is_date(value):
             item["happened_at"], item["precision"] = value, "day"
             break
     return item

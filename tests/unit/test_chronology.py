@@ -130,3 +130,13 @@ def test_the_replay_command_takes_further_subcommands() -> None:
     assert asyncio.run(replay_cli.run(None, args)) == 7  # type: ignore[arg-type]
     verify = parser.parse_args(["replay", "verify", "bundle.json"])
     assert verify.handler is replay_cli.verify
+
+
+def test_an_impossible_date_falls_back_to_the_agencys_time() -> None:
+    item = chrono.event_item(
+        _content("civil.resident.deceased", "2026-04-01T00:00:00Z", died_on="2026-02-30"),
+        None,
+        None,
+    )
+    assert item["happened_at"] == "2026-04-01T00:00:00Z" and "precision" not in item
+    assert chrono.ordered([item], "Asia/Shanghai") == [item]
