@@ -74,6 +74,15 @@ _DESCRIPTION = (
 )
 
 
+def _plain(text: str) -> bool:
+    """An id the database can hold (no NUL, no lone surrogate) and a person can read."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def _window(start: datetime | None, end: datetime | None) -> None:
     for t in (start, end):
         if t is not None and (t.utcoffset() is None or not EARLIEST <= t.year <= LATEST):
@@ -100,6 +109,8 @@ async def _checked(
             raise Problem(400, "Bad request", "name at least one person, case or place")
         if max(len(persons), len(cases), len(places)) > MAX_SUBJECTS:
             raise Problem(400, "Bad request", f"at most {MAX_SUBJECTS} of each kind of subject")
+        if not all(_plain(x) for x in (*persons, *cases, *places)):
+            raise Problem(400, "Bad request", "an id holds a control character or is not UTF-8")
         _window(start, end)
     except Problem:
         await ctx.done([], "bad-request")

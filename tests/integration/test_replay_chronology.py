@@ -521,3 +521,16 @@ async def test_replay_writes_to_no_topic_raises_no_notice_and_changes_no_read_mo
     assert await scene.pool.fetchval("SELECT count(*) FROM notice_claim") == claims
     assert await scene.pool.fetch("SELECT * FROM thread_due ORDER BY 1") == due
     assert await _ends(scene.settings) == ends
+
+
+async def test_an_id_the_database_cannot_hold_is_a_bad_request(
+    scene: Scene, client: httpx.AsyncClient
+) -> None:
+    body = {"persons": ["P-\x00"], "from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z"}
+    r = await client.post("/v1/replay/exports", headers=_h(POLICE), json=body)
+    assert r.status_code == 400, r.text
+    raw = b'{"cases": ["\\ud8ae"], "from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z"}'
+    r = await client.post(
+        "/v1/replay/exports", headers=_h(POLICE) | {"Content-Type": "application/json"}, content=raw
+    )
+    assert r.status_code in (400, 422), r.text
