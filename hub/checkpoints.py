@@ -146,8 +146,8 @@ class Checkpointer(BackgroundLoop):
             await asyncio.sleep(self.interval)
             try:
                 await write_checkpoints(self.pool, self.key, self.signed)
-            except (OSError, asyncpg.PostgresError):
-                log.exception("audit.checkpoint_failed")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.exception("audit.checkpoint_failed")  # the next round tries again
 
     async def close(self) -> None:
         """Stop the loop and sign the heads as they are now (the API's last audit rows)."""

@@ -277,6 +277,24 @@ class EmbeddedStack:
             time.sleep(0.2)
         raise StackError(f"postgres not ready; see {log_path}")
 
+    def stop_postgres(self, immediate: bool = True) -> None:
+        """Stop PostgreSQL: in immediate mode (SIGQUIT: no checkpoint, crash recovery at the
+        next start), as a fault would; or a fast shutdown. For resilience tests."""
+        proc = self.procs.pop("postgres", None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGQUIT if immediate else signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.info("postgres.stopped", immediate=immediate)
+
+    def start_postgres(self) -> None:
+        """Start PostgreSQL again on its data and port (after :meth:`stop_postgres`)."""
+        self._start_postgres()
+
     # -- Tansu ------------------------------------------------------------------------
     def _start_tansu(self) -> None:
         binary = _tansu_bin()

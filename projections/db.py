@@ -82,6 +82,16 @@ async def create_pool(
     return pool
 
 
+def database_down(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (stopped, restarting, the
+    connection cut), as opposed to a fault of the statement: wait and try again."""
+    if isinstance(
+        exc, OSError | asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError
+    ):
+        return not isinstance(exc, asyncpg.QueryCanceledError)  # a timeout is the statement's
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
 async def migrate(dsn: str, schema: str = "public") -> list[str]:
     """Apply the numbered SQL migrations not yet applied; returns the names applied."""
     if not _SCHEMA_NAME.match(schema):

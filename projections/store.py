@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -56,6 +56,27 @@ T = TypeVar("T")
 # Aborted by PostgreSQL (two workers writing the same rows in different orders), or by the
 # archive chain's head moving under us: the transaction rolled back whole, so it is run again.
 RETRIED = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, ChainRace)
+
+
+def _batch_known_at(records: Sequence[InboundRecord]) -> datetime | None:
+    """When the hub took a batch in, for the versions it writes (as-of reads): its latest
+    log time (an as-of read at an instant shows a batch whole or not at all), to the end of
+    its millisecond: the log keeps milliseconds, and an instant within that millisecond may
+    be before the record arrived."""
+    stamps = [r.timestamp for r in records if r.timestamp is not None]
+    if not stamps:
+        return None
+    return datetime.fromtimestamp(max(stamps) / 1000, UTC) + timedelta(microseconds=999)
+
+
+async def known_at(conn: asyncpg.Connection, at: datetime | None) -> None:
+    """Stamp the versions this transaction writes (migration 052): ``at``, but never later
+    than the database's clock (a producer's clock ahead, or a forged record time, cannot
+    date rows in the future); without ``at``, the database's clock."""
+    if at is not None:
+        await conn.execute(
+            "SELECT set_config('hub.known_at', least($1::timestamptz, now())::text, true)", at
+        )
 
 
 async def _retried(attempt_once: Callable[[], Awaitable[T]], event: str, **fields: Any) -> T:
@@ -156,6 +177,7 @@ class Store:
             return result
         tps = sorted({(r.topic, r.partition) for r in records})
         async with self.pool.acquire() as conn, conn.transaction():
+            await known_at(conn, _batch_known_at(records))
             await conn.execute(
                 "INSERT INTO stream_position (consumer, topic, partition, next_offset)"
                 " SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS x(t, p)"
@@ -349,12 +371,9 @@ class Store:
             )
             if not rows:
                 return 0
-            made = await decide_and_apply(
-                conn,
-                {r[1] for r in rows},
-                datetime.now(UTC),  # to the microsecond: the latest word is by time
-                self.model,
-            )
+            now = datetime.now(UTC)  # to the microsecond: the latest word is by time
+            await known_at(conn, now)
+            made = await decide_and_apply(conn, {r[1] for r in rows}, now, self.model)
             if made:
                 await self._sent(conn, await decisions(made))
             await conn.execute(

@@ -23,7 +23,7 @@ import faust
 import structlog
 from aiokafka.helpers import create_ssl_context
 
-from streams.project import Projector
+from streams.project import Projector, until_database
 
 log = structlog.get_logger("streams.app")
 
@@ -94,7 +94,7 @@ def create_app(
     async def intake(stream: faust.StreamT[bytes]) -> None:
         try:
             if not projector:
-                projector.append(await start_projector())
+                projector.append(await until_database("start", start_projector))
                 resolver = asyncio.create_task(projector[0].resolve_forever())
                 resolver.add_done_callback(_stop_on_failure)
             async for events in stream.take_events(opts.batch_size, within=opts.batch_within):

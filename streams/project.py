@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from projections.coordination.clock import Notice
 from projections.coordination.due import sweep
+from projections.db import database_down
 from projections.decide import Decision
 from projections.intake import InboundRecord, RejectedRecord
 from projections.store import BatchResult, Store
@@ -28,6 +29,41 @@ from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_
 
 log = structlog.get_logger("streams.project")
 RESOLVE_IDLE = 0.05  # seconds between looks at an empty resolution queue
+DB_RETRY_FIRST, DB_RETRY_MAX = 0.2, 5.0  # seconds between tries while the database is down
+T = TypeVar("T")
+
+
+async def until_database(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run ``attempt`` until the database answers: while it is stopped or restarting, wait
+    (one log line when it goes, one when it is back) and try again, rather than stop the
+    worker. A batch tried again is applied once: its positions commit with its rows."""
+    down_since: float | None = None
+    delay = DB_RETRY_FIRST
+    while True:
+        try:
+            out = await attempt()
+        except Exception as exc:
+            if not database_down(exc):
+                raise
+            if down_since is None:
+                down_since = time.monotonic()
+                log.warning(
+                    "projector.database_unavailable",
+                    during=what,
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                    action="waiting for the database; nothing is lost, the work resumes",
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, DB_RETRY_MAX)
+            continue
+        if down_since is not None:
+            log.warning(  # as loud as the line that said it went
+                "projector.database_back",
+                during=what,
+                waited_seconds=round(time.monotonic() - down_since, 1),
+            )
+        return out
+
 
 # Failures of what the projector talks to, not of a record: the batch is not given up on.
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -150,7 +186,9 @@ class Projector:
         off the queue with an error line, so one record cannot stop resolution."""
         while True:
             try:
-                n = await self.store.resolve_pending(self.send_decisions)
+                n = await until_database(
+                    "resolution", lambda: self.store.resolve_pending(self.send_decisions)
+                )
             except TRANSIENT:
                 raise
             except Exception as exc:
@@ -163,7 +201,9 @@ class Projector:
         """After a failed round: the oldest queued records one at a time; the one that fails
         again is given up on (logged with its error), so the rest go on."""
         try:
-            return await self.store.resolve_pending(self.send_decisions, limit=1)
+            return await until_database(
+                "resolution", lambda: self.store.resolve_pending(self.send_decisions, limit=1)
+            )
         except TRANSIENT:
             raise
         except Exception as exc:
@@ -232,8 +272,11 @@ class Projector:
         records: Sequence[InboundRecord],
         unprocessable: dict[tuple[str, int, int], str] | None = None,
     ) -> BatchResult:
-        return await self.store.apply_batch(
-            records, self.send_deadletters, self.send_decisions, unprocessable
+        return await until_database(
+            "batch",
+            lambda: self.store.apply_batch(
+                records, self.send_deadletters, self.send_decisions, unprocessable
+            ),
         )
 
     async def _isolate(self, records: list[InboundRecord]) -> BatchResult:

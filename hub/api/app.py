@@ -27,6 +27,7 @@ from hub.api import (
     places,
     problems,
     purposes,
+    replay,
     replay_chronology,
     reports,
     system,
@@ -163,6 +164,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(purposes.router)
     app.include_router(audit_log.router)
     app.include_router(reports.router)
+    app.include_router(replay.router)
     app.include_router(events.router)
     app.include_router(replay_chronology.router)
     app.include_router(system.router)

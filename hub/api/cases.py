@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
@@ -12,6 +13,8 @@ from hub.api.context import ReadContext, answer, reader, v1_router
 from hub.api.coordination import RulesInForce
 from hub.api.params import CaseId, GridCode
 from hub.api.problems import Problem
+from projections.coordination.rules import Rules
+from projections.reads import asof as asof_reads
 from projections.reads import cases as cases_reads
 from projections.reads import grids as grids_reads
 from projections.reads import sla as sla_reads
@@ -132,16 +135,49 @@ async def find_cases(
     response_model=None,
 )
 async def get_case(case_id: CaseId, ctx: CaseReader, rules: RulesInForce) -> Response:
-    c = await cases_reads.case(ctx.pool, case_id, datetime.now(UTC))
+    return await case_answer(ctx.pool, ctx, case_id, rules, datetime.now(UTC))
+
+
+async def case_shown(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    ctx: ReadContext,
+    case_id: str,
+    rules: Rules,
+    at: datetime,
+    sealed_now: bool = False,
+) -> tuple[dict[str, Any], bool] | None:
+    """The thread as ``ctx``'s reader may see it at ``at`` (overdue, clock), read through
+    ``conn`` (the live read model, or an as-of view of it), and whether anything was masked;
+    None: no such case. ``sealed_now``: a thread sealed now is masked even where it was not
+    sealed yet (as-of reads: the policy is today's). Not audited: the caller does."""
+    c = await cases_reads.case(conn, case_id, at)
     if c is None:
-        await ctx.done([], "not-found")
-        raise Problem(404, "Not found", f"no case {case_id!r}")
-    await sla_reads.add_sla(ctx.pool, [c], rules, datetime.now(UTC))
+        return None
+    if sealed_now and not c.get("sealed") and isinstance(conn, asyncpg.Connection):
+        c["sealed"] = await asof_reads.sealed_now(conn, c["case_id"])
+    await sla_reads.add_sla(conn, [c], rules, at)
     shown, masked = ctx.policy.mask_case(ctx.principal, c)
     if shown.get("status") == "restricted":
         shown["case_id"] = case_id  # withheld whole: the id asked by, not the thread's
+    return shown, masked
+
+
+async def case_answer(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    ctx: ReadContext,
+    case_id: str,
+    rules: Rules,
+    at: datetime,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """:func:`case_shown` answered and audited; ``extra`` is added to the answer."""
+    got = await case_shown(conn, ctx, case_id, rules, at, sealed_now=extra is not None)
+    if got is None:
+        await ctx.done([], "not-found")
+        raise Problem(404, "Not found", f"no case {case_id!r}")
+    shown, masked = got
     await ctx.done(_persons_of(shown), "ok-masked" if masked else "ok")
-    return answer(shown)
+    return answer({**shown, **extra} if extra else shown)
 
 
 @router.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
@@ -41,13 +42,33 @@ EXAMPLE_PERSON = {
     response_model=None,
 )
 async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
-    p = await persons_reads.person(ctx.pool, person_id, ctx.policy.withhold(ctx.principal))
-    if p is None:  # no such person, or none the reader may see: the same answer
+    return await person_answer(ctx.pool, ctx, person_id)
+
+
+async def person_shown(
+    conn: asyncpg.Pool | asyncpg.Connection, ctx: ReadContext, person_id: str
+) -> tuple[dict[str, Any], bool] | None:
+    """The person as ``ctx``'s reader may see it (and whether anything was masked), read
+    through ``conn`` (the live read model, or an as-of view of it); None: not found, or
+    nothing of it the reader may see (the same answer). Not audited: the caller does."""
+    p = await persons_reads.person(conn, person_id, ctx.policy.withhold(ctx.principal))
+    return None if p is None else ctx.policy.mask_person(ctx.principal, p)
+
+
+async def person_answer(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    ctx: ReadContext,
+    person_id: str,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """:func:`person_shown` answered and audited; ``extra`` is added to the answer."""
+    got = await person_shown(conn, ctx, person_id)
+    if got is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")
-    shown, masked = ctx.policy.mask_person(ctx.principal, p)
-    await ctx.done([p["person_id"]], "ok-masked" if masked else "ok")
-    return answer(shown)
+    shown, masked = got
+    await ctx.done([shown["person_id"]], "ok-masked" if masked else "ok")
+    return answer({**shown, **extra} if extra else shown)
 
 
 @router.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Query
 
 from hub.api.context import ReadContext, reader, v1_router
@@ -39,13 +40,32 @@ EXAMPLE = {
     responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
 )
 async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:
-    p = await places_reads.place(ctx.pool, place_id)
-    if p is None:
+    return await place_answer(ctx.pool, ctx, place_id)
+
+
+async def place_shown(
+    conn: asyncpg.Pool | asyncpg.Connection, ctx: ReadContext, place_id: str
+) -> tuple[dict[str, Any], bool] | None:
+    """The place as ``ctx``'s reader may see it, read through ``conn`` (the live read model,
+    or an as-of view of it), and whether anything was masked; None: no such place."""
+    p = await places_reads.place(conn, place_id)
+    return None if p is None else ctx.policy.mask_place(ctx.principal, p)
+
+
+async def place_answer(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    ctx: ReadContext,
+    place_id: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """:func:`place_shown` answered and audited; ``extra`` is added to the answer."""
+    got = await place_shown(conn, ctx, place_id)
+    if got is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no place {place_id!r}")
-    shown, masked = ctx.policy.mask_place(ctx.principal, p)
-    await ctx.done(p["residents"], "ok-masked" if masked else "ok")
-    return shown
+    shown, masked = got
+    await ctx.done(shown["residents"], "ok-masked" if masked else "ok")
+    return {**shown, **extra} if extra else shown
 
 
 @router.get(

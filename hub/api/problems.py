@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from projections.db import database_down
+
+log = structlog.get_logger("hub.api")
 
 PROBLEM = "application/problem+json"
 
@@ -60,6 +65,20 @@ def install(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
         return problem_response(400, "Bad request", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if database_down(exc):  # stopped or restarting: say so, and when to ask again
+            log.warning("api.database_unavailable", path=request.url.path, error=str(exc)[:200])
+            return problem_response(
+                503,
+                "Unavailable",
+                "the database cannot be reached now; retry",
+                request.url.path,
+                {"Retry-After": "2"},
+            )
+        log.error("api.error", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
+        return problem_response(500, "Internal error", "the hub could not answer", request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -50,10 +50,13 @@ async def healthz(request: Request) -> Response | dict[str, Any]:
         rows = await pool.fetch(
             "SELECT consumer, topic, partition, next_offset FROM stream_position ORDER BY 1, 2, 3"
         )
-    except (OSError, asyncpg.PostgresError) as exc:
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         from hub.api.problems import problem_response
 
-        return problem_response(503, "Unavailable", f"database: {exc}")
+        # degraded: the API runs and answers again once the database is back
+        return problem_response(
+            503, "Degraded", f"database: {exc}", headers={"Retry-After": "2"}, health="degraded"
+        )
     return {"status": "ok", "positions": [dict(r) for r in rows]}
 
 

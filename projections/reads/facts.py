@@ -17,12 +17,15 @@ FACT_ROWS = (
 
 def thread_sealed(thread: str) -> str:
     """SQL: whether the thread ``thread`` (an SQL expression naming a thread id) is sealed
-    now, as a case read folds it: the latest ``sealed`` statement across its records."""
+    now, as a case read folds it: the latest ``sealed`` statement across its records. In an
+    as-of read (:mod:`projections.reads.asof`) the thread is sealed if it was then or is now
+    (``hub_sealed_now``, migration 052: the policy is today's)."""
     return (
-        "(SELECT f.value FROM case_thread st JOIN entity_field f ON f.entity_kind = 'case'"
+        "(CASE WHEN hub_sealed_now(" + thread + ") = 'true'::jsonb THEN 'true'::jsonb ELSE"
+        " (SELECT f.value FROM case_thread st JOIN entity_field f ON f.entity_kind = 'case'"
         " AND f.entity_id = st.case_id AND f.field = 'sealed' WHERE st.thread_id = "
         + thread
-        + " ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1)"
+        + " ORDER BY f.time DESC, f.source DESC, f.event_id DESC LIMIT 1) END)"
     )
 
 

@@ -7,6 +7,7 @@ Set HUB_KAFKA_BOOTSTRAP / HUB_DATABASE_URL to run the same tests against real se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -116,12 +117,15 @@ def start_worker(hub: Settings) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
     def start(
-        database_url: str | None = None, app_id: str = "hub.internal.streams", **env_extra: str
+        database_url: str | None = None,
+        app_id: str = "hub.internal.streams",
+        bootstrap: str | None = None,
+        **env_extra: str,
     ) -> Worker:
         env = dict(os.environ)
         env.update(
             {
-                "HUB_KAFKA_BOOTSTRAP": hub.require_kafka(),
+                "HUB_KAFKA_BOOTSTRAP": bootstrap or hub.require_kafka(),
                 "HUB_DATABASE_URL": database_url or hub.require_database(),
                 "HUB_EMBEDDED_BROKER": "1" if hub.embedded_broker else "0",
                 "HUB_DATA_DIR": str(hub.data_dir),
@@ -150,11 +154,11 @@ def main_worker(start_worker: Callable[..., Worker]) -> Worker:
     return start_worker()
 
 
-@pytest.fixture(scope="session")
-async def api(hub: Settings, main_worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
-    """The real API server (uvicorn) on a free port, and a client for it."""
+@contextlib.asynccontextmanager
+async def serve_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real API server (uvicorn) for ``settings`` on a free port, and a client for it."""
     port = free_port()
-    app = create_app(dataclasses.replace(hub, api_port=port), TokenBook(dict(TOKENS)))
+    app = create_app(dataclasses.replace(settings, api_port=port), TokenBook(dict(TOKENS)))
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -170,10 +174,19 @@ async def api(hub: Settings, main_worker: Worker) -> AsyncIterator[httpx.AsyncCl
         if task.done():
             await task
         await asyncio.sleep(0.05)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def api(hub: Settings, main_worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
+    """The real API server on the session's stack, and a client for it."""
+    async with serve_api(hub) as client:
         yield client
-    server.should_exit = True
-    await task
 
 
 @pytest.fixture(scope="session")

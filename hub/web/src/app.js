@@ -2,6 +2,7 @@
 // build time (make web) and served by the hub itself: no CDN, no map tiles (closed networks).
 // Every call carries the token and the stated purpose; the API audits each read. Every word
 // on the page comes from the catalog in i18n.js.
+import {replayLink, showReplay} from "./replay.js";
 import L from "leaflet";
 import {LANGS, translator} from "./i18n.js";
 
@@ -103,6 +104,7 @@ function route() {
     const here = (a.getAttribute("href") === "#map" && ["", "map", "grid"].includes(kind)) || (a.getAttribute("href") === "#search" && kind === "search");
     if (here) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
+  if (kind === "replay" && state.token) { showReplay(id, replayDeps); return; }  // replay.js: its own errors
   if (!state.token) { showSignIn(); return; }
   const show = {person: showPerson, case: showCase, place: showPlace, grid: showGrid, search: showSearch}[kind];
   (show ? show(id) : showMap()).catch((e) => {
@@ -260,9 +262,14 @@ async function showSearch(q) {
 // -- a person, with where each field came from -----------------------------------------------
 async function showPerson(id) {
   const p = await api(`/v1/persons/${encodeURIComponent(id)}`);
+  view.innerHTML = personHtml(p);
+  $("#view h1").insertAdjacentHTML("afterend", replayLink("person", p.person_id, replayDeps));
+  status(t("status.person", {id: p.person_id}));
+}
+function personHtml(p) {
   const prov = Object.entries(p.provenance).map(([f, s]) => `<tr><td>${esc(t.term("field", f))}</td><td>${agency(s.agency)}</td><td>${esc(s.event_id)}</td><td>${when(s.time)}</td></tr>`).join("");
   const nid = p.national_id || ((p.unverified_national_ids || []).join(t("sep")) + t("person.unverified"));
-  view.innerHTML = `<h1 class="person-name">${esc(p.names.join(" / "))}</h1>
+  return `<h1 class="person-name">${esc(p.names.join(" / "))}</h1>
     <table><tbody>
     <tr><th scope="row">${esc(t("person.id"))}</th><td>${esc(p.person_id)}</td></tr>
     <tr><th scope="row">${esc(t("person.national_id"))}</th><td>${esc(nid)}</td></tr>
@@ -275,7 +282,6 @@ async function showPerson(id) {
     ${p.withheld ? `<p class="withheld">${esc(t("person.restricted", {ask: agencies(p.withheld.ask)}))}</p>` : ""}
     <h2>${esc(t("person.cases"))}</h2><table class="cases"><tbody>${p.cases.map((c) => c.case_id ? `<tr><td><a href="#case/${esc(c.case_id)}">${esc(c.case_id)}</a></td><td>${agency(c.agency)}</td><td>${esc(t.term("role", c.role))}</td></tr>` : `<tr><td>${esc(t("person.restricted_case"))}</td><td>${agency(c.agency)}</td><td>${esc(t("person.ask", {ask: agencies(c.ask)}))}</td></tr>`).join("")}</tbody></table>
     <h2 id="provenance">${esc(t("person.provenance"))}</h2><table><thead><tr><th scope="col">${esc(t("col.field"))}</th><th scope="col">${esc(t("col.agency"))}</th><th scope="col">${esc(t("col.event"))}</th><th scope="col">${esc(t("col.time"))}</th></tr></thead><tbody>${prov}</tbody></table>`;
-  status(t("status.person", {id: p.person_id}));
 }
 
 // -- a case thread across agencies, with its timeline -------------------------------------------
@@ -286,13 +292,15 @@ function recordOf(summary) {
 
 async function showCase(id) {
   const c = await api(`/v1/cases/${encodeURIComponent(id)}`);
-  if (c.status === "restricted") {
-    view.innerHTML = `<h1>${esc(t("case.title", {id: c.case_id}))}</h1><p>${esc(t("case.sealed", {ask: agencies(c.ask)}))}</p>`;
-    status(t("status.case", {id: c.case_id}));
-    return;
-  }
-  const items = (await api(`/v1/cases/${encodeURIComponent(id)}/timeline`)).items;
-  view.innerHTML = `<h1>${esc(t("case.title", {id: c.case_id}))} <small>${esc(t.term("category", c.category))}</small></h1>
+  const items = c.status === "restricted" ? null : (await api(`/v1/cases/${encodeURIComponent(id)}/timeline`)).items;
+  view.innerHTML = caseHtml(c, items);
+  $("#view h1").insertAdjacentHTML("afterend", replayLink("case", c.case_id, replayDeps));
+  status(t("status.case", {id: c.case_id}));
+}
+// The thread as read (live or replayed); its timeline table when given one.
+function caseHtml(c, items) {
+  if (c.status === "restricted") return `<h1>${esc(t("case.title", {id: c.case_id}))}</h1><p>${esc(t("case.sealed", {ask: agencies(c.ask)}))}</p>`;
+  return `<h1>${esc(t("case.title", {id: c.case_id}))} <small>${esc(t.term("category", c.category))}</small></h1>
     <table><tbody><tr><th scope="row">${esc(t("case.stage"))}</th><td>${esc(t.term("stage", c.stage))}${esc(t("paren", {x: t.term("status", c.status)}))}${c.overdue ? ` <b class="error">${esc(t("case.overdue"))}</b>` : ""}</td></tr>
     <tr><th scope="row">${esc(t("case.due"))}</th><td>${when(c.due_at)}</td></tr>
     <tr><th scope="row">${esc(t("case.grid"))}</th><td><a href="#grid/${esc(c.grid)}">${esc(c.grid)}</a></td></tr>
@@ -300,9 +308,8 @@ async function showCase(id) {
     <tr><th scope="row">${esc(t("case.persons"))}</th><td>${c.persons.map((p) => p.person_id ? `<a href="#person/${esc(p.person_id)}">${esc(p.person_id)}</a> ${esc(t.term("role", p.role))}${esc(t("paren", {x: t.term("agency", p.agency)}))}` : esc(t("case.restricted_person", {agency: t.term("agency", p.agency), ask: agencies(p.ask)}))).join("<br>")}</td></tr>
     ${c.withheld ? `<tr><th scope="row">${esc(t("case.persons"))}</th><td>${esc(t("person.restricted", {ask: agencies(c.withheld.ask)}))}</td></tr>` : ""}
     <tr><th scope="row">${esc(t("case.places"))}</th><td>${c.places.map((p) => `<a href="#place/${esc(p.place_id)}">${esc(p.text)}</a>`).join("<br>")}</td></tr></tbody></table>
-    <h2>${esc(t("case.timeline"))}</h2>
-    <table class="timeline"><thead><tr><th scope="col">${esc(t("col.time"))}</th><th scope="col">${esc(t("col.agency"))}</th><th scope="col">${esc(t("col.what"))}</th></tr></thead><tbody>${items.map((i) => `<tr><td>${when(i.time)}</td><td>${agency(i.agency)}</td><td title="${esc(i.summary)}">${esc(t.term("type", i.type))} ${esc(recordOf(i.summary))}</td></tr>`).join("")}</tbody></table>`;
-  status(t("status.case", {id: c.case_id}));
+    ${items ? `<h2>${esc(t("case.timeline"))}</h2>
+    <table class="timeline"><thead><tr><th scope="col">${esc(t("col.time"))}</th><th scope="col">${esc(t("col.agency"))}</th><th scope="col">${esc(t("col.what"))}</th></tr></thead><tbody>${items.map((i) => `<tr><td>${when(i.time)}</td><td>${agency(i.agency)}</td><td title="${esc(i.summary)}">${esc(t.term("type", i.type))} ${esc(recordOf(i.summary))}</td></tr>`).join("")}</tbody></table>` : ""}`;
 }
 
 async function showPlace(id) {
@@ -316,6 +323,9 @@ async function showPlace(id) {
     <tr><th scope="row">${esc(t("place.cases"))}</th><td>${p.cases.map((c) => `<a href="#case/${esc(c)}">${esc(c)}</a>`).join("<br>")}</td></tr></tbody></table>`;
   status(t("status.place", {id: p.place_id}));
 }
+
+// The replay page (replay.js) renders with the views above.
+const replayDeps = {view, state, esc, when, agency, status, personHtml, caseHtml, t: () => t};
 
 // -- live feed: server-sent events from /v1/feed, read with fetch so the token goes in a header
 function feedLine([kind, d, received]) {
