@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from hub import audit_verify, logs, match_cli, report_cli
+from hub import audit_verify, logs, match_cli, replay_cli, report_cli
 from hub.bootstrap import IdempotenceRefused
 from hub.config import ConfigError, Settings, load_settings
 from hub.devstack import StackError
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     match_cli.add_parser(sub)
     report_cli.add_parser(sub)
     audit_verify.add_parser(sub)
+    replay_cli.add_parser(sub)
     args = parser.parse_args(argv)
     logs.configure(process=f"civic-hub {args.command}")
     try:
@@ -221,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(audit_verify.run(_settings_for_client(settings), args))
         if args.command == "match":
             return _run(match_cli.run(_settings_for_client(settings), args))
+        if args.command == "replay":  # verify is offline: no hub to find
+            return _run(replay_cli.run(settings, args))
         if args.command == "report":
             return _run(report_cli.run(_settings_for_client(settings), args))
         if args.command == "migrate":

@@ -28,6 +28,7 @@ from hub.api import (
     problems,
     purposes,
     replay,
+    replay_chronology,
     reports,
     system,
 )
@@ -98,6 +99,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         app.state.audit.start()
         checkpointer = Checkpointer(app.state.pool, signing_key, settings.audit_checkpoint_seconds)
         checkpointer.start()
+        app.state.checkpointer = checkpointer  # an export signs the heads it proves
         app.state.feed = LiveFeed(app.state.pool)
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
@@ -164,6 +166,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(replay.router)
     app.include_router(events.router)
+    app.include_router(replay_chronology.router)
     app.include_router(system.router)
     app.mount("/ui", StaticFiles(directory=WEB, check_dir=False), name="ui")
 
