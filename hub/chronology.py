@@ -34,8 +34,10 @@ LIMITS = (
     "Only what agencies shared with the hub is here: what an agency recorded but never sent"
     " to the hub cannot be shown, and its absence here proves nothing.",
     "happened_at is the agency's own time (a date only where precision is 'day', ordered at"
-    " the start of that day in the district's zone); known_at is when the hub took the event"
-    " in (the log's time); an event archived before known_at was recorded has none.",
+    " the start of that day in the district's zone); known_at is when the hub had taken the event"
+    " in: the log's time of the batch it came in, to the end of that millisecond, the instant"
+    " from which a replay (GET /v1/replay/…?known_at=) shows it; an event archived before"
+    " that was recorded has the log's time of its own record, or none.",
     "Reads are the reads the hub audited: a person's under any of its ids; a case's through"
     " its persons with a path naming the case, or a replay of it; a place's when a replay"
     " named it (other reads of a place are audited under its residents: add them as persons).",

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from hub import audit_verify, logs, match_cli, replay_cli, report_cli
+from hub import audit_verify, logs, match_cli, replay_asof_cli, replay_cli, report_cli
 from hub.bootstrap import IdempotenceRefused
 from hub.config import ConfigError, Settings, load_settings
 from hub.devstack import StackError
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     match_cli.add_parser(sub)
     report_cli.add_parser(sub)
     audit_verify.add_parser(sub)
-    replay_cli.add_parser(sub)
+    replay_cli.add_parser(sub, replay_asof_cli.add)
     args = parser.parse_args(argv)
     logs.configure(process=f"civic-hub {args.command}")
     try:

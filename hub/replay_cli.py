@@ -37,7 +37,7 @@ Handler = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 Extension = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 
 
-def _instant(raw: str) -> str:
+def instant(raw: str) -> str:
     try:
         t = datetime.fromisoformat(raw)
     except ValueError:
@@ -78,14 +78,14 @@ def subject_arguments(p: argparse.ArgumentParser, window_required: bool) -> None
     p.add_argument(
         "--from",
         dest="start",
-        type=_instant,
+        type=instant,
         required=window_required,
         help="window start, RFC 3339 with offset (inclusive)",
     )
     p.add_argument(
         "--to",
         dest="end",
-        type=_instant,
+        type=instant,
         required=window_required,
         help="window end, RFC 3339 with offset (exclusive)",
     )
@@ -120,7 +120,7 @@ def add_parser(
     return rsub
 
 
-def _call(
+def call(
     settings: Settings, args: argparse.Namespace, method: str, path: str, body: Any = None
 ) -> bytes:
     if not args.token:
@@ -169,7 +169,7 @@ def _table(answer: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _emit(text: bytes, out: Path | None) -> None:
+def emit(text: bytes, out: Path | None) -> None:
     if out is None:
         sys.stdout.buffer.write(text)
         sys.stdout.flush()
@@ -186,10 +186,10 @@ async def chronology(settings: Settings, args: argparse.Namespace) -> int:
     query += [(k, v) for k, v in (("from", args.start), ("to", args.end)) if v]
     path = "/v1/replay/chronology?" + urllib.parse.urlencode(query)
     with progress("asking the hub for the chronology", None):
-        raw = await asyncio.to_thread(_call, settings, args, "GET", path)
+        raw = await asyncio.to_thread(call, settings, args, "GET", path)
     if fmt == "json" and not args.json:
         raw = (_table(orjson.loads(raw)) + "\n").encode()
-    _emit(raw, args.out)
+    emit(raw, args.out)
     return 0
 
 
@@ -204,7 +204,7 @@ async def export(settings: Settings, args: argparse.Namespace) -> int:
     }
     t0 = time.perf_counter()
     with progress("the hub is building the bundle (events, audit, proofs)", None):
-        raw = await asyncio.to_thread(_call, settings, args, "POST", "/v1/replay/exports", body)
+        raw = await asyncio.to_thread(call, settings, args, "POST", "/v1/replay/exports", body)
     args.out.write_bytes(raw)
     bundle = orjson.loads(raw)
     print(

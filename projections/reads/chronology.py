@@ -16,6 +16,7 @@ import asyncpg
 
 from projections.graph import canonical_persons, components
 from projections.reads import persons as persons_reads
+from projections.reads.asof import KNOWN_AT
 from projections.reads.facts import thread_sealed
 
 Conn = asyncpg.Pool | asyncpg.Connection
@@ -79,7 +80,9 @@ _EVENTS = (
     " OR (entity_kind = 'case' AND entity_id = ANY($2::text[]))"
     " OR (entity_kind = 'place' AND entity_id = ANY($3::text[])))"
     " SELECT a.source, a.event_id, a.type, a.agency, a.time, a.subject, a.version, a.data,"
-    " a.summary, a.known_at, a.chain, a.chain_seq, a.chain_offset, a.prev_hash, a.hash,"
+    " a.summary, "
+    + KNOWN_AT.format(a="a")
+    + " AS known_at, a.chain, a.chain_seq, a.chain_offset, a.prev_hash, a.hash,"
     " (SELECT array_agg(e.entity_kind || ':' || e.entity_id) FROM event_entity e"
     "  WHERE e.source = a.source AND e.event_id = a.event_id) AS touched"
     " FROM hit JOIN event_archive a USING (source, event_id)"

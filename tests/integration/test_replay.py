@@ -6,12 +6,17 @@ purpose and a case reference, and every replay is audited with it."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 import httpx
+import orjson
 from aiokafka import AIOKafkaProducer
 
 from hub.config import Settings
@@ -136,6 +141,27 @@ async def test_replay_answers_what_the_hub_answered_then(
     )
     moved = next(i for i in d.json()["items"] if i["field"] == "addresses")
     assert (moved["event_id"], moved["agency"]) == (f"{tag}-3", "civil")
+
+    # The command line asks the API the same, as the investigator.
+    env = dict(
+        os.environ,
+        HUB_TOKEN="police-token-0123456789abcdef",
+        HUB_CASE_REF="督察-2026-017",
+        HUB_DATA_DIR=str(hub.data_dir),
+    )
+    base = [sys.executable, "-m", "hub.cli", "replay", "case", case_id, "--api", str(api.base_url)]
+    out = await asyncio.to_thread(
+        subprocess.run, [*base, "--known-at", t1.isoformat()],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert _without_as_of(orjson.loads(out.stdout))["status"] == live1["case"]["status"]
+    out = await asyncio.to_thread(
+        subprocess.run, [*base, "--known-at", t1.isoformat(), "--diff-to", t2.isoformat()],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "status" in {i["field"] for i in orjson.loads(out.stdout)["items"]}
 
     # At T1 the as-of read equals a rebuild of the log up to T1.
     schema = f"replay_{tag.replace('-', '_')}"[:40]
