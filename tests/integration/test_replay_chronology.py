@@ -517,6 +517,22 @@ async def test_replay_writes_to_no_topic_raises_no_notice_and_changes_no_read_mo
     await _chronology(client, AUDITOR, scene, case=scene.thread)
     await _export(client, scene)
     await _export(client, scene, AUDITOR)
+    # and the as-of reads and diffs, at an instant before any of it and at now
+    history = {
+        t: await scene.pool.fetchval(f"SELECT count(*) FROM {t}_history")
+        for t in ("entity_field", "entity_member", "mention", "person_edge", "case_thread")
+    }
+    for path in (f"/v1/replay/persons/{scene.person}", f"/v1/replay/cases/{scene.thread}"):
+        for q in ({}, {"known_at": "2026-01-01T00:00:00Z"}):
+            r = await client.get(path, params=q, headers=_h(POLICE))
+            assert r.status_code in (200, 404), r.text
+        r = await client.get(
+            path + "/diff", params={"from": "2026-01-01T00:00:00Z"}, headers=_h(AUDITOR)
+        )
+        assert r.status_code == 200, r.text
+    assert {
+        t: await scene.pool.fetchval(f"SELECT count(*) FROM {t}_history") for t in history
+    } == history
     assert await snapshot(scene.pool) == before
     assert await scene.pool.fetchval("SELECT count(*) FROM notice_claim") == claims
     assert await scene.pool.fetch("SELECT * FROM thread_due ORDER BY 1") == due
