@@ -32,7 +32,8 @@ from bench.common import fresh_db, header, stack
 from hub.sim.city import Emitted, SimConfig, simulate
 from projections.coordination.rules import load_rules
 from projections.db import create_pool
-from projections.reads.kpi import fold, kpi, replayed
+from projections.reads.kpi import kpi, replayed
+from projections.reads.kpi_fold import fold
 
 SH = ZoneInfo("Asia/Shanghai")
 _INSERT = (

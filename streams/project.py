@@ -22,7 +22,7 @@ from projections.coordination.clock import Notice
 from projections.coordination.due import sweep
 from projections.decide import Decision
 from projections.intake import InboundRecord, RejectedRecord
-from projections.reads.kpi import fold as kpi_fold
+from projections.reads.kpi_fold import fold as kpi_fold
 from projections.store import BatchResult, Store
 from schemas.notices import notice_event
 from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC

@@ -21,7 +21,8 @@ from hub.config import Settings
 from hub.sim.city import SimConfig, simulate
 from projections.db import create_pool
 from projections.intake import InboundRecord
-from projections.reads.kpi import FORMULAS, fold, kpi, replayed
+from projections.reads.kpi import FORMULAS, kpi, replayed
+from projections.reads.kpi_fold import fold
 from projections.store import Store
 from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
 from tests.integration.test_coordination import RULES, _city
