@@ -44,23 +44,37 @@ _UPSERT = (
 FOLD_CHUNK = 2000
 
 
+FOLD_LOCK = 7_317_032  # the advisory lock one fold at a time holds
+
+
 async def fold(pool: asyncpg.Pool, rules: Rules, wait: bool = False) -> int | None:
     """Judge again the cases named by archive rows written since the last fold (every case
-    the first time, or under other rules); how many, or None when another fold holds the
-    summary (``wait``: wait for it instead). One transaction: the rows and the mark move
-    together."""
-    async with pool.acquire() as conn, conn.transaction():
-        try:
-            state = await conn.fetchrow(FOLD_STATE + " FOR UPDATE" + ("" if wait else " NOWAIT"))
-        except asyncpg.LockNotAvailableError:
+    the first time, or under other rules); how many, or None when another fold is running
+    (``wait``: wait for it instead).
+
+    One fold at a time (an advisory lock, held by a transaction that only reads: it takes
+    no transaction id, so it holds back neither the live feed nor the next fold's mark).
+    The rows are written in short transactions of their own on a second connection, the
+    mark last: a row written before the mark moves is of a case a newer archive row names,
+    which the report replays until the mark passes it."""
+    async with pool.acquire() as conn, pool.acquire() as w, conn.transaction():
+        lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        if await conn.fetchval(f"SELECT {lock}($1)", FOLD_LOCK) is False:
             return None
+        state = await conn.fetchrow(FOLD_STATE)
         # Every row below this transaction id is committed (or never will be): folded now,
         # whatever order their transactions commit in. Rows at or above it are looked at
         # again next time (judging a case twice gives the same row).
         mark = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
         since = state["mark"]
         if (state["rule_id"], state["rule_version"]) != (rules.id, rules.version):
-            await conn.execute("DELETE FROM kpi_case")
+            async with w.transaction():  # other rules: the report replays until folded
+                await w.execute(
+                    "UPDATE kpi_fold SET mark = NULL, rule_id = $1, rule_version = $2",
+                    rules.id,
+                    rules.version,
+                )
+                await w.execute("DELETE FROM kpi_case")
             since = None
         if since is None:
             found = await conn.fetch(ALL_CASES, TYPES)
@@ -69,13 +83,8 @@ async def fold(pool: asyncpg.Pool, rules: Rules, wait: bool = False) -> int | No
         cases = sorted(r[0] for r in found if r[0] is not None)
         for i in range(0, len(cases), FOLD_CHUNK):
             rows = await conn.fetch(_EVENTS_OF, cases[i : i + FOLD_CHUNK], TYPES)
-            await _write(conn, rows, rules)
-        await conn.execute(
-            "UPDATE kpi_fold SET mark = $1::text::xid8, rule_id = $2, rule_version = $3",
-            mark,
-            rules.id,
-            rules.version,
-        )
+            await _write(w, rows, rules)
+        await w.execute("UPDATE kpi_fold SET mark = $1::text::xid8", mark)
     if since is None or len(cases) > FOLD_CHUNK:
         log.info("kpi.folded", cases=len(cases), full=since is None)
     return len(cases)
