@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import orjson
@@ -424,6 +425,119 @@ async def live(rate: int, seconds: int, workers: int, ahead: float, seed: int) -
     print(f"after the last send: {lag_s:.1f} s waited; records not applied then: {behind:,}")
 
 
+async def kills(cases: int, workers: int, kills: int, every: float) -> None:
+    """Exactly once across SIGKILLs: ``cases`` garbage cases reported long ago and never
+    touched again (each owes its whole ladder: warned yellow and red, urged, supervised,
+    raised) go to ``workers`` real workers, and while they raise the ladders one of them is
+    SIGKILLed and restarted, ``kills`` times. Then every ladder must be on
+    ``hub.coordination`` and in the archive exactly once per thread, kind and level (an id
+    may be sent again after a kill between the broker's ack and the claim's commit: the
+    archive keeps one per id)."""
+    import random
+    import signal
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from bench.common import child_env, fresh_db, spawn
+    from hub.sim.story import event
+    from hub.topics import ensure_topics
+    from schemas.topics import COORDINATION_TOPIC, agency_topic
+
+    rng = random.Random(7)
+    reported = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)  # a working Tuesday, 09:00 in Beijing
+    with stack() as s:
+        await ensure_topics(s)
+        db = await fresh_db(s, "bench_notice_kills")
+        env = child_env(s, HUB_DATABASE_URL=db, HUB_STREAMS_APP_ID="hub.internal.benchkills")
+
+        def start(i: int) -> Any:
+            return spawn(
+                ["-m", "hub.worker", "worker", "--without-web", "-l", "warn"],
+                env,
+                s.data_dir / f"worker{i}.log",
+            )
+
+        procs = [start(i) for i in range(workers)]
+        producer = AIOKafkaProducer(bootstrap_servers=s.require_kafka(), linger_ms=5)
+        await producer.start()
+        t0 = time.monotonic()
+        for i in range(cases):
+            case = f"K-{i:06d}"
+            data = {
+                "case_id": case,
+                "category": "garbage",
+                "description": "楼道堆放杂物",
+                "channel": "hotline",
+                "address": {"text": "朝阳区望京街道阜通东大街6号", "grid": f"99{i % 500:012d}"},
+            }
+            ev = event("city", "city.case.reported", f"{case}-r", reported, case, data)
+            await producer.send(agency_topic("city"), orjson.dumps(ev), key=case.encode())
+        await producer.flush()
+        await producer.stop()
+        conn = await asyncpg.connect(db)
+        want = cases * 5
+        killed = 0
+        while time.monotonic() - t0 < 900:
+            claimed = await conn.fetchval("SELECT count(*) FROM notice_claim")
+            if claimed >= want:
+                break
+            if claimed > 0 and killed < kills and time.monotonic() - t0 > every * (killed + 1):
+                i = rng.randrange(workers)
+                procs[i].send_signal(signal.SIGKILL)
+                procs[i].wait()
+                procs[i] = start(i)
+                killed += 1
+                print(f"SIGKILL worker {i} at {time.monotonic() - t0:.1f} s, {claimed:,} claimed")
+            await asyncio.sleep(0.5)
+        raise_s = time.monotonic() - t0
+        claimed = await conn.fetchval("SELECT count(*) FROM notice_claim")
+        archived = 0
+        for _ in range(240):  # the workers archive the notices they read back
+            archived = await conn.fetchval(
+                "SELECT count(*) FROM event_archive WHERE agency = 'hub'"
+            )
+            if archived >= claimed:
+                break
+            await asyncio.sleep(0.5)
+        await conn.close()
+        consumer = AIOKafkaConsumer(
+            COORDINATION_TOPIC, bootstrap_servers=s.require_kafka(), auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        sent: Counter[str] = Counter()
+        per: dict[tuple[str, str, str], set[str]] = {}
+        quiet = 0
+        while quiet < 3:
+            batch = await consumer.getmany(timeout_ms=1000)
+            quiet = 0 if batch else quiet + 1
+            for recs in batch.values():
+                for r in recs:
+                    n = orjson.loads(r.value)
+                    sent[n["id"]] += 1
+                    key = (n["subject"], n["type"], n["data"].get("level", ""))
+                    per.setdefault(key, set()).add(n["id"])
+        await consumer.stop()
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+    threads = {k[0] for k in per}
+    twice = sum(1 for ids in per.values() if len(ids) > 1)
+    print(header("notices exactly once across SIGKILLs"))
+    print(
+        f"{cases:,} overdue cases (a ladder of 5 each: {want:,} notices), {workers} workers,"
+        f" {killed} SIGKILLs while raising; all claimed after {raise_s:.0f} s"
+    )
+    print(
+        f"claims {claimed:,}; on hub.coordination {len(sent):,} distinct ids in"
+        f" {sum(sent.values()):,} records ({sum(c - 1 for c in sent.values()):,} sent again);"
+        f" archived {archived:,}"
+    )
+    print(
+        f"threads with notices {len(threads):,} of {cases:,}; (thread, kind, level) under two"
+        f" ids: {twice}; missing: {want - len(per):,}"
+    )
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=20_000)
@@ -435,8 +549,13 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--ahead", type=float, default=10.0)
+    ap.add_argument("--kill-cases", type=int, default=0, help="overdue cases, SIGKILLs")
+    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--kill-every", type=float, default=8.0)
     a = ap.parse_args()
-    if a.live:
+    if a.kill_cases:
+        asyncio.run(kills(a.kill_cases, a.workers, a.kills, a.kill_every))
+    elif a.live:
         asyncio.run(live(a.live, a.seconds, a.workers, a.ahead, a.seed))
     else:
         asyncio.run(main(a.events, a.step_minutes, a.sweepers, a.seed, a.crashes))
