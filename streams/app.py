@@ -38,6 +38,7 @@ class WorkerOptions:
     batch_within: float  # seconds: a batch closes after this long even if not full
     session_timeout: float
     sweep_every: float = 1.0  # seconds between sweeps for coordination notices that fell due
+    kpi_every: float = 5.0  # seconds between folds of new archive rows into the KPI summary
     # How the workers authenticate to the brokers (HUB_KAFKA_SECURITY_PROTOCOL, HUB_KAFKA_SASL_*)
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -121,6 +122,17 @@ def create_app(
             return
         if raised:
             log.info("coordination.swept", raised=raised)
+
+    @app.timer(opts.kpi_every)
+    async def kpi_summary() -> None:
+        # One worker folds at a time (the others skip the tick); the report sums what is
+        # folded and replays the rest, so a slow or failed fold only makes it slower.
+        if not projector:
+            return
+        try:
+            await projector[0].fold_kpi()
+        except Exception:
+            log.exception("kpi.fold_failed")
 
     return app
 

@@ -23,6 +23,7 @@ from projections.coordination.due import sweep
 from projections.db import database_down
 from projections.decide import Decision
 from projections.intake import InboundRecord, RejectedRecord
+from projections.reads.kpi_fold import fold as kpi_fold
 from projections.store import BatchResult, Store
 from schemas.notices import notice_event
 from schemas.topics import COORDINATION_TOPIC, DEADLETTER_MAX_BYTES, DEADLETTER_TOPIC
@@ -178,6 +179,12 @@ class Projector:
         if self.store.rules is None:
             return 0
         return len(await sweep(self.store.pool, self.store.rules, self.send_notices))
+
+    async def fold_kpi(self) -> int | None:
+        """Fold the archive rows written since the last fold into the KPI summary."""
+        if self.store.rules is None:
+            return 0
+        return await kpi_fold(self.store.pool, self.store.rules)
 
     async def resolve_forever(self) -> None:
         """Beside the batches: decide the persons of the records batches queued, as fast as

@@ -199,12 +199,20 @@ class Notice:
     case_id: str
     due: datetime  # when it falls due: raised at or after this instant, never before
     data: dict[str, Any]
+    # which notice of its thread: kind, stage, round, level and rules, not the thread's id
+    # (which changes when an older record joins the thread): raised once per slot
+    slot: str = ""
 
 
 def notice_id(case_id: str, *parts: Any) -> str:
     """The same notice has the same id, whoever raises it and however often."""
     key = "\x1f".join(str(p) for p in (case_id, *parts))
     return "N-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def notice_slot(*parts: Any) -> str:
+    """Which notice of a thread ``parts`` name, whatever the thread's id."""
+    return "|".join(str(p) for p in parts)
 
 
 def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
@@ -215,8 +223,17 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
     out: list[Notice] = []
 
     def add(etype: str, due: datetime, key: tuple[Any, ...], **data: Any) -> None:
-        nid = notice_id(case_id, etype, *key, rules.id, rules.version)
-        out.append(Notice(nid, etype, case_id, due, {"case_id": case_id, **data, "rule": rule}))
+        parts = (etype, *key, rules.id, rules.version)
+        out.append(
+            Notice(
+                notice_id(case_id, *parts),
+                etype,
+                case_id,
+                due,
+                {"case_id": case_id, **data, "rule": rule},
+                notice_slot(*parts),
+            )
+        )
 
     if tc.diverted:
         div = tc.diverted["rule"]

@@ -28,12 +28,24 @@ from projections.coordination.rules import Rules
 
 NoticeSink = Callable[[Sequence[Notice]], Awaitable[None]]
 
+# A thread's marks, and its claims: those under its id and those under each of its nodes'
+# ids (a thread is named by its oldest node, so every id it had is one of its nodes).
 _STATE = (
-    "SELECT t.thread_id, m.attrs, m.time, m.event_id FROM case_thread t JOIN entity_member m"
-    " ON m.entity_kind = 'case' AND m.entity_id = t.case_id AND m.relation = $2"
-    " WHERE t.thread_id = ANY($1::text[])"
-    " UNION ALL SELECT thread_id, NULL, NULL, notice_id FROM notice_claim"
+    "SELECT t.thread_id, m.attrs, m.time, m.event_id, NULL AS slot FROM case_thread t"
+    " JOIN entity_member m ON m.entity_kind = 'case' AND m.entity_id = t.case_id"
+    " AND m.relation = $2 WHERE t.thread_id = ANY($1::text[])"
+    " UNION ALL SELECT thread_id, NULL, NULL, notice_id, slot FROM notice_claim"
     " WHERE thread_id = ANY($1::text[])"
+    " UNION ALL SELECT t.thread_id, NULL, NULL, c.notice_id, c.slot FROM case_thread t"
+    " JOIN notice_claim c ON c.thread_id = t.case_id AND c.thread_id <> t.thread_id"
+    " WHERE t.thread_id = ANY($1::text[])"
+)
+# The due rows of ids the threads had before (their other nodes'), taken before their claims
+# are read: a sweep still sending notices under an old id commits its claims first.
+_FORMER = (
+    "SELECT d.thread_id FROM thread_due d JOIN case_thread t ON t.case_id = d.thread_id"
+    " WHERE t.thread_id = ANY($1::text[]) AND d.thread_id <> ALL($1::text[])"
+    " ORDER BY d.thread_id FOR UPDATE OF d"
 )
 _MOVE = (
     "UPDATE thread_due d SET due_at = x.d FROM unnest($1::text[], $2::timestamptz[]) AS x(t, d)"
@@ -44,25 +56,33 @@ _MOVE = (
 @dataclass
 class ThreadState:
     marks: list[dict[str, Any]] = field(default_factory=list)
-    claimed: set[str] = field(default_factory=set)
+    claimed: set[str] = field(default_factory=set)  # notice ids
+    slots: set[str] = field(default_factory=set)  # what they were (Notice.slot)
 
 
 async def thread_states(conn: asyncpg.Connection, threads: Sequence[str]) -> dict[str, ThreadState]:
-    """Each thread's clock marks and the ids of its notices already raised."""
+    """Each thread's clock marks and its notices already raised (under any id it had)."""
     out = {t: ThreadState() for t in threads}
     for r in await conn.fetch(_STATE, list(threads), MARK):
         st = out.setdefault(r["thread_id"], ThreadState())
         if r["attrs"] is None:
             st.claimed.add(r["event_id"])
+            if r["slot"]:
+                st.slots.add(r["slot"])
         else:
             st.marks.append({"attrs": r["attrs"], "time": r["time"], "event_id": r["event_id"]})
     return out
 
 
 def pending(thread_id: str, st: ThreadState, rules: Rules) -> list[Notice]:
-    """The thread's notices not raised yet, earliest due first."""
+    """The thread's notices not raised yet (by id, or by slot under an id it had before),
+    earliest due first."""
     tc = thread_clock(marks_of(st.marks), rules)
-    return [n for n in notices(thread_id, tc, rules) if n.id not in st.claimed]
+    return [
+        n
+        for n in notices(thread_id, tc, rules)
+        if n.id not in st.claimed and n.slot not in st.slots
+    ]
 
 
 def touched_nodes(ch: Changes, joined: Sequence[str] = ()) -> list[str]:
@@ -118,6 +138,7 @@ async def sweep(
             threads = [r[0] for r in rows]
             if not threads:
                 return raised
+            await conn.execute(_FORMER, threads)
             states = await thread_states(conn, threads)
             due: list[Notice] = []
             later: list[datetime | None] = []
@@ -128,13 +149,15 @@ async def sweep(
             new: list[Notice] = []
             if due:
                 got = await conn.fetch(
-                    "INSERT INTO notice_claim (notice_id, thread_id, type, due_at)"
+                    "INSERT INTO notice_claim (notice_id, thread_id, type, due_at, slot)"
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-                    " $4::timestamptz[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING notice_id",
+                    " $4::timestamptz[], $5::text[]) ORDER BY 1 ON CONFLICT DO NOTHING"
+                    " RETURNING notice_id",
                     [n.id for n in due],
                     [n.case_id for n in due],
                     [n.type for n in due],
                     [n.due for n in due],
+                    [n.slot for n in due],
                 )
                 ids = {r[0] for r in got}
                 new = [n for n in due if n.id in ids]

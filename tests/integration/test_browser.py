@@ -393,3 +393,99 @@ async def test_the_api_docs_run_under_their_policy(page: Any, api: httpx.AsyncCl
     assert "Civic Hub query API" in title, title
     assert await page.locator(".opblock").count() > 10
     assert "Unable to render" not in await page.inner_text("#swagger-ui")
+
+
+def _kpi_events(tag: str, good: str, other: str) -> list[dict[str, Any]]:
+    """Three garbage cases reported on a working Monday no other test uses: in ``good`` one
+    handled, closed and followed up, one only registered (a day late); in ``other`` one
+    solved."""
+    mon = datetime(2023, 3, 6, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+    m = timedelta(minutes=1)
+
+    def ev(case: str, etype: str, n: int, at: datetime, **data: Any) -> dict[str, Any]:
+        return story.event("city", etype, f"{case}-{n}", at, case, {"case_id": case, **data})
+
+    def reported(case: str, grid: str) -> dict[str, Any]:
+        addr = {"text": "朝阳区望京街道阜通东大街6号", "grid": grid}
+        return ev(
+            case, "city.case.reported", 0, mon, category="garbage", description="楼道堆放杂物",
+            channel="hotline", address=addr,
+        )  # fmt: skip
+
+    due = "2023-03-08T17:30:00+08:00"
+    a, b, c = f"{tag}KA", f"{tag}KB", f"{tag}KC"
+    return [
+        reported(a, good),
+        ev(a, "city.case.registered", 1, mon + 20 * m, due_at=due),
+        ev(a, "city.case.dispatched", 2, mon + 40 * m, department="环卫所", due_at=due),
+        ev(a, "city.case.handled", 3, mon + 90 * m, result="已清理"),
+        ev(a, "city.case.verified", 4, mon + 120 * m, passed=True),
+        ev(a, "city.case.closed", 5, mon + 130 * m, outcome="已解决"),
+        ev(a, "city.feedback.recorded", 6, mon + 240 * m, satisfied=True),
+        reported(b, good),
+        ev(b, "city.case.registered", 1, mon + timedelta(days=1), due_at=due),
+        reported(c, other),
+        ev(c, "city.case.registered", 1, mon + 10 * m, due_at=due),
+        ev(c, "city.case.verified", 2, mon + 60 * m, passed=True),
+    ]
+
+
+async def test_the_kpi_page_draws_its_charts_from_the_report(
+    page: Any,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Pool,
+    main_worker: Worker,
+) -> None:
+    """Given cases of two grids in a past week, when the duty officer opens the KPI page for
+    that week, in Chinese and in English, then the bar chart draws each grid's solve rate as
+    the report gives it, the trend draws a line per rate, the table lists the grids, and the
+    page passes the accessibility and glyph checks."""
+    words = catalog()
+    tag = unique("kpiweb") + "-"
+    digits = f"{int(tag[7:15], 16) % 10**12:012d}"
+    good, other = f"96{digits}", f"95{digits}"
+    await wait_caught_up(
+        db, "hub.internal.streams", await publish(producer, _kpi_events(tag, good, other)),
+        main_worker,
+    )  # fmt: skip
+    base = str(api.base_url).rstrip("/")
+    window = "grid/2023-03-06/2023-03-13"
+    for lang in ("zh-CN", "en"):
+        w = words[lang]
+        await page.goto(f"{base}/?lang={lang}&token={TOKEN}#kpi/{window}")
+        bar = f'svg[data-chart="bars"] g[data-key="{good}"] rect'
+        await page.wait_for_selector(bar, timeout=30_000)
+        assert await page.inner_text("#view h1") == w["kpi.title"]
+        assert await page.get_attribute('#nav a[href="#kpi"]', "aria-current") == "page"
+        # the bars are the report's rates: 1 of 2 solved in one grid, 1 of 1 in the other
+        half = await page.get_attribute(bar, "data-value")
+        whole = await page.get_attribute(
+            f'svg[data-chart="bars"] g[data-key="{other}"] rect', "data-value"
+        )
+        assert (float(half), float(whole)) == (0.5, 1.0)
+        widths = [
+            float(
+                await page.get_attribute(f'svg[data-chart="bars"] g[data-key="{g}"] rect', "width")
+            )
+            for g in (good, other)
+        ]
+        assert 0 < widths[0] < widths[1] and abs(widths[1] - 2 * widths[0]) < 1, widths
+        # the trend: a line per rate, with a point per slice that had cases
+        assert await page.locator('svg[data-chart="trend"] polyline').count() == 6
+        assert (
+            await page.locator('svg[data-chart="trend"] g[data-rate="solve_rate"] circle').count()
+            >= 1
+        )
+        row = await page.inner_text(f'table.kpi tr[data-key="{good}"]')
+        assert row.split("\t")[:2] == [good, "2"], row
+        # another rate: the bars are redrawn with it
+        await page.select_option("#kpirate", "satisfaction_rate")
+        await page.wait_for_selector(
+            f"#kpibarstitle >> text={w['kpi.satisfaction_rate']}", timeout=30_000
+        )
+        assert await page.get_attribute(bar, "data-value") == "1"
+        await check_view(
+            page, f"{lang}-8-kpi", ["#view h1", "#kpibarstitle", "table.kpi thead"]
+            if lang == "zh-CN" else [],
+        )  # fmt: skip

@@ -304,3 +304,66 @@ async def test_a_notice_falling_due_now_is_on_the_live_feed(
     assert shown(items) == want
     mine = [d for _, ev, d in items if ev == "notice" and d["case_id"] == tid]
     assert {d["agency"] for d in mine} == {"hub"}
+
+
+async def test_a_thread_renamed_by_an_older_record_raises_nothing_twice(hub: Settings) -> None:
+    """Given an overdue city case whose ladder was raised, when an older police case that
+    cites it joins its thread (the thread then takes the police case's id, the oldest node)
+    and the sweepers run again, at once, then no notice is raised a second time under the
+    new id; and what falls due later (the case reopened) is raised once, under the new id."""
+    tag = unique("rename")
+    grid = "98" + tag[-8:].encode().hex()[:12]
+    case, police = f"{tag}-C", f"{tag}-P"
+    dsn = await new_database(hub, "notices_" + tag[-8:])
+    pool = await create_pool(dsn)
+    try:
+        store = Store(pool, "rename-test", hub.agencies, rules=RULES)
+        await store.apply_batch(_records([_reported(tag, case, LONG_AGO, grid)]))
+        first_id = await _thread(pool, case)
+        now = datetime.now(UTC)
+        raised = await sweep(pool, RULES, _keep([]), now)
+        assert Counter(n.type for n in raised) == LADDER
+        assert {n.case_id for n in raised} == {first_id}
+
+        older = story.event(
+            "police",
+            "police.case.opened",
+            f"{tag}-p0",
+            LONG_AGO - timedelta(days=1),
+            police,
+            {
+                "case_id": police,
+                "offence": "寻衅滋事",
+                "refs": [{"agency": "city", "kind": "case", "id": case}],
+            },
+        )
+        reopened = _city(tag, case, "city.case.verified", 1, LONG_AGO + timedelta(hours=1))
+        reopened["data"]["passed"] = False
+        res = await store.apply_batch(
+            [InboundRecord("agency.police", 0, 0, police.encode(), orjson.dumps(older))]
+        )
+        assert res.accepted == 1
+        renamed = await _thread(pool, case)
+        assert renamed != first_id  # the older node names the thread now
+        again = await asyncio.gather(*(sweep(pool, RULES, _keep([]), now) for _ in range(2)))
+        assert again == [[], []], [n.type for ns in again for n in ns]
+
+        # a reopening starts a new round of the clock: its ladder once, under the new id
+        await store.apply_batch(
+            [InboundRecord("agency.city", 0, 5, case.encode(), orjson.dumps(reopened))]
+        )
+        later = await asyncio.gather(*(sweep(pool, RULES, _keep([]), now) for _ in range(2)))
+        fresh = [n for ns in later for n in ns]
+        assert {n.case_id for n in fresh} == {renamed}
+        assert len({n.id for n in fresh}) == len(fresh)
+        assert Counter(n.type for n in fresh) == LADDER
+    finally:
+        await pool.close()
+
+
+def _keep(into: list[Notice]) -> Callable[[Sequence[Notice]], Any]:
+    async def send(ns: Sequence[Notice]) -> None:
+        await asyncio.sleep(0.05)  # as a broker's ack would: the other sweeper runs
+        into.extend(ns)
+
+    return send

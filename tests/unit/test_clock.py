@@ -220,6 +220,19 @@ def test_the_ladder_of_a_late_case() -> None:
     assert level(tc, RULES, w.due - timedelta(minutes=1)) == "yellow"
 
 
+def test_a_notice_keeps_its_slot_when_the_thread_is_named_by_another_node() -> None:
+    """The same clock under another thread id (an older record joined the thread) gives
+    other notice ids but the same slots: kind, stage, round, level and rules, no thread id;
+    each notice of the ladder has a slot of its own."""
+    tc = clock_of(_through_dispatch())
+    here = notices(THREAD, tc, RULES)
+    renamed = notices("C-older-node", tc, RULES)
+    assert [n.slot for n in here] == [n.slot for n in renamed]
+    assert not {n.id for n in here} & {n.id for n in renamed}
+    assert len({n.slot for n in here}) == len(here)
+    assert all(THREAD not in n.slot and RULES.id in n.slot for n in here)
+
+
 def test_a_110_dispute_is_diverted_to_the_city_and_runs_its_clock() -> None:
     inc = event(
         "police",

@@ -5,6 +5,7 @@
 import {replayLink, showReplay} from "./replay.js";
 import L from "leaflet";
 import {LANGS, translator} from "./i18n.js";
+import {showKpi} from "./kpi.js";
 
 const $ = (sel) => document.querySelector(sel);
 const view = $("#view");
@@ -101,12 +102,13 @@ function route() {
   clearInterval(state.timer);
   if (state.map) { state.map.remove(); state.map = null; }
   for (const a of document.querySelectorAll("#nav a")) {
-    const here = (a.getAttribute("href") === "#map" && ["", "map", "grid"].includes(kind)) || (a.getAttribute("href") === "#search" && kind === "search");
+    const here = (a.getAttribute("href") === "#map" && ["", "map", "grid"].includes(kind)) || a.getAttribute("href") === `#${kind}`;
     if (here) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   if (kind === "replay" && state.token) { showReplay(id, replayDeps); return; }  // replay.js: its own errors
   if (!state.token) { showSignIn(); return; }
-  const show = {person: showPerson, case: showCase, place: showPlace, grid: showGrid, search: showSearch}[kind];
+  const show = {person: showPerson, case: showCase, place: showPlace, grid: showGrid, search: showSearch,
+    kpi: (arg) => showKpi(arg, {view, api, esc, status, state, t: () => t})}[kind];
   (show ? show(id) : showMap()).catch((e) => {
     view.innerHTML = `<p class="error">${esc(t("error", {error: e.message}))}</p>`;
     status(e.message, true);
