@@ -101,7 +101,8 @@ def create_app(
             async for events in stream.take_events(opts.batch_size, within=opts.batch_within):
                 await projector[0].apply(events)
         except Exception:
-            # A bug or a lost database stops the worker loudly; the supervisor restarts it
+            # A bug or a lost broker stops the worker loudly (a database stopped or
+            # restarting is waited out in the projector); the supervisor restarts it
             # and the batch replays from PostgreSQL's positions (nothing lost, nothing
             # doubled). faust would otherwise restart the agent in a loop or leave the
             # partitions idle.
