@@ -8,12 +8,14 @@ signed checkpoint must verify with the public key and still match its chain's ro
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.audit import audit_values
@@ -23,6 +25,7 @@ from hub.checkpoints import (
     Checkpoint,
     key_id,
     load_public_key,
+    load_signing_key,
     read_checkpoints,
 )
 from hub.config import Settings
@@ -182,6 +185,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="Ed25519 public key (PEM) the checkpoints are signed with; repeat after a key"
         " rotation (default: the public half of HUB_AUDIT_KEY or of the demo key)",
     )
+    k = asub.add_parser(
+        "public-key",
+        help="print the hub's public key (PEM; its id on stderr): publish it, and verify"
+        " replay bundles with it (civic-hub replay verify FILE --public-key PEM)",
+    )
+    k.add_argument("-o", "--out", type=Path, help="write the PEM to this file")
+
+
+def print_public_key(settings: Settings, out: Path | None) -> int:
+    """The hub's public key (PEM) and its id: what an inquiry pins a bundle's proofs to."""
+    key = load_signing_key(settings).public_key()
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if out is None:
+        sys.stdout.write(pem.decode())
+    else:
+        out.write_bytes(pem)
+    print(f"key id {key_id(key)}", file=sys.stderr)
+    return 0
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ no database), naming exactly what was altered.
 from __future__ import annotations
 
 import argparse
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Verdict:
     rows: int = 0  # rows relinked
     items: int = 0
     key_id: str = ""
+    pinned: bool = False  # checked against a key the verifier was given, not the bundle's own
 
     @property
     def intact(self) -> bool:
@@ -77,6 +79,8 @@ def _key(bundle: dict[str, Any], published: Ed25519PublicKey | None, v: Verdict)
         return published  # the checks below use the key the verifier trusts
     if published is None:
         v.notes.append(f"key {v.key_id}: compare it with the hub's published key id")
+    else:
+        v.pinned = True
     return key
 
 
@@ -252,10 +256,19 @@ def report(v: Verdict, out: Callable[[str], None] = print) -> int:
     out(f"key {v.key_id or '?'}: {v.rows:,} chain rows relinked, {v.items:,} chronology items")
     for n in v.notes:
         out(f"note: {n}")
+    if v.intact and not v.pinned:
+        # Anyone can re-sign an altered bundle with a key of their own and carry that key:
+        # only the hub's published key proves where the signatures come from.
+        out(
+            f"consistent with the key the bundle carries ({v.key_id}), which proves nothing"
+            " by itself: verify again with --public-key and the hub's published key"
+            " (`civic-hub audit public-key` on the hub prints it; or HUB_AUDIT_PUBLIC_KEY)"
+        )
+        return 2
     if v.intact:
         out(
             "intact: every event, audit row and chronology item is as the hub recorded and"
-            " signed it"
+            " signed it with its published key"
         )
         return 0
     for p in v.problems:
@@ -265,4 +278,10 @@ def report(v: Verdict, out: Callable[[str], None] = print) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, help="the bundle (JSON) that POST /v1/replay/exports gave")
-    p.add_argument("--public-key", type=Path, help="the hub's published Ed25519 key (PEM)")
+    p.add_argument(
+        "--public-key",
+        type=Path,
+        default=os.environ.get("HUB_AUDIT_PUBLIC_KEY") or None,
+        help="the hub's published Ed25519 key (PEM; default HUB_AUDIT_PUBLIC_KEY); without"
+        " it the bundle is checked only against the key it carries, and the exit code is 2",
+    )

@@ -271,7 +271,7 @@ class Chronology:
         }
 
 
-def _withholder(policy: Policy, principal: Principal, restr: reads.Restrictions) -> Any:
+def withholder(policy: Policy, principal: Principal, restr: reads.Restrictions) -> Any:
     ask_record = policy.withhold(principal)
     sealed_hidden = principal.agency not in policy.sealed_visible_to
 
@@ -330,7 +330,7 @@ async def build(
         [t.partition(":")[2] for t in touched if t.startswith("record:")],
         [t.partition(":")[2] for t in touched if t.startswith("case:")],
     )
-    ask = _withholder(policy, principal, restr)
+    ask = withholder(policy, principal, restr)
     for r in rows:
         r["withheld"] = ask(r["type"], r["touched"] or [])
         known = iso(r["known_at"])
@@ -350,7 +350,7 @@ async def build(
         case_persons = await reads.persons_of_cases(conn, sorted(subjects.case_nodes))
     for a in await reads.reads(conn, subjects, case_persons, start, end):
         r = dict(a.items())
-        text = f"{r['path']} {r['purpose'] or ''}"
+        text = f"{r['path']} {r['purpose'] or ''} {r.get('case_ref') or ''}"
         who = [ask_of for x, ask_of in hidden.items() if x in text]
         r["withheld"] = frozenset().union(*who) if who else None
         # the row's subjects (a replay's cover a thread's every node): not in an export

@@ -48,8 +48,14 @@ def to_csv(answer: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(COLUMNS)
     for item in answer["items"]:
-        w.writerow(["" if item.get(c) is None else str(item.get(c)) for c in COLUMNS])
+        w.writerow(["" if item.get(c) is None else _cell(str(item.get(c))) for c in COLUMNS])
     return buf.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A value a spreadsheet will not run: text that starts like a formula (=, +, -, @, a tab
+    or a carriage return) gets a leading apostrophe, as spreadsheets mark plain text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def style_policy() -> str:

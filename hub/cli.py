@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_rebuild(_settings_for_client(settings), args))
         if args.command == "deadletter":
             return _run(_deadletter(_settings_for_client(settings), args))
+        if args.command == "audit" and args.action == "public-key":  # the key file only
+            return audit_verify.print_public_key(settings, args.out)
         if args.command == "audit":
             return _run(audit_verify.run(_settings_for_client(settings), args))
         if args.command == "match":

@@ -153,8 +153,15 @@ async def case_shown(
     c = await cases_reads.case(conn, case_id, at)
     if c is None:
         return None
-    if sealed_now and not c.get("sealed") and isinstance(conn, asyncpg.Connection):
-        c["sealed"] = await asof_reads.sealed_now(conn, c["case_id"])
+    if (
+        sealed_now
+        and not c.get("sealed")
+        and isinstance(conn, asyncpg.Connection)
+        and ctx.policy.case_sealed_for(ctx.principal, {"sealed": True})
+        and await asof_reads.sealed_now(conn, c["case_id"])
+    ):
+        c["sealed"] = True  # sealed since, from a reader who may not see it: masked whole
+    # (a reader who may see sealed cases sees the flag as it was at the instant)
     await sla_reads.add_sla(conn, [c], rules, at)
     shown, masked = ctx.policy.mask_case(ctx.principal, c)
     if shown.get("status") == "restricted":

@@ -10,6 +10,7 @@ writes it before the answer leaves. Requests without a valid token are counted i
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -320,20 +321,30 @@ async def _open(
         not typed_ref
         or not typed_ref.strip()
         or len(typed_ref) > MAX_CASE_REF
-        or any(ord(c) < 32 for c in typed_ref)
+        or not all(_printable(c) for c in typed_ref)
+        or len(request.headers.getlist("x-case-ref")) > 1
     ):
         await ctx.done([], "bad-request")
         raise Problem(
             400,
             "Case reference required",
-            "replay reads serve an investigation: send X-Case-Ref with its reference"
-            f" (1 to {MAX_CASE_REF} printable characters, percent-encoded UTF-8 or plain)",
+            "replay reads serve an investigation: send one X-Case-Ref with its reference"
+            f" (1 to {MAX_CASE_REF} printable characters, percent-encoded UTF-8 or plain; no"
+            " control or direction-changing characters)",
         )
     if min_offset:
         await wait_for_offsets(
             request.app.state.offsets, min_offset, request.app.state.inbound_topics
         )
     return ctx
+
+
+def _printable(c: str) -> bool:
+    """A character a case reference may hold: none that is a control (C0, DEL, C1), that
+    reorders the text around it (bidirectional overrides and isolates), or that stands for a
+    byte sequence that was not UTF-8 (U+FFFD)."""
+    cat = unicodedata.category(c)
+    return cat not in ("Cc", "Cf", "Cs", "Co", "Cn") and c != "\ufffd"
 
 
 def reader(resource: str) -> Callable[..., Awaitable[ReadContext]]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
+from hub import chronology
 from hub.api.cases import EXAMPLE_CASE, case_answer, case_shown
-from hub.api.context import ReadContext, replay_reader, v1_router
+from hub.api.context import ReadContext, answer, replay_reader, v1_router
 from hub.api.coordination import RulesInForce
 from hub.api.params import CaseId, PersonId, PlaceId
 from hub.api.persons import EXAMPLE_PERSON, person_answer, person_shown
@@ -25,6 +27,7 @@ from hub.api.places import place_answer
 from hub.api.problems import Problem
 from projections.reads import asof as asof_reads
 from projections.reads import cases as cases_reads
+from projections.reads import chronology as chronology_reads
 from projections.reads.asof import Instant, as_of
 
 router = v1_router(tags=["replay"])
@@ -41,7 +44,7 @@ HAPPENED_BY = Query(
     "person or one thread stays as known at `known_at`."
 )
 FROM = Query(alias="from", description="The earlier instant (ISO 8601 with a time zone)")
-TO = Query(description="The later instant (ISO 8601 with a time zone); default now")
+TO = Query(alias="to", description="The later instant (ISO 8601 with a time zone); default now")
 
 
 async def _instant(
@@ -56,6 +59,11 @@ async def _instant(
                 f"{name} needs a time zone (2026-11-24T09:30:00+08:00 or …Z): an instant"
                 " without one is ambiguous",
             )
+        if t is not None and not FIRST_YEAR <= t.astimezone(UTC).year <= LAST_YEAR:
+            await ctx.done([], "bad-request")
+            raise Problem(
+                400, "Bad request", f"{name} must fall in the years {FIRST_YEAR}–{LAST_YEAR}"
+            )
     return Instant(known_at or datetime.now(UTC), happened_by)
 
 
@@ -67,6 +75,9 @@ def _example(body: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
         200: {"content": {"application/json": {"example": {**body, **AS_OF}}}},
         404: {"description": "not known at that instant (or nothing of it the reader may see)"},
     }
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 9000  # as the chronology's window (a database's dates end)
 
 
 def _as_of(at: Instant) -> dict[str, Any]:
@@ -122,10 +133,10 @@ async def replay_place(
     ctx: ReplayReader,
     known_at: Annotated[datetime | None, KNOWN_AT] = None,
     happened_by: Annotated[datetime | None, HAPPENED_BY] = None,
-) -> dict[str, Any]:
+) -> Response:
     at = await _instant(ctx, known_at, happened_by)
     async with as_of(ctx.pool, at) as conn:
-        return await place_answer(conn, ctx, place_id, _as_of(at))
+        return answer(await place_answer(conn, ctx, place_id, _as_of(at)))
 
 
 DIFF_EXAMPLE = {
@@ -142,6 +153,23 @@ DIFF_EXAMPLE = {
         }
     ],
 }
+
+
+def _visible_to(ctx: ReadContext) -> asof_reads.Visible:
+    """Which events the reader may be told of (the chronology's rule): a change is never
+    pinned on an event the reader may not see."""
+
+    async def visible(rows: list[asyncpg.Record]) -> list[bool]:
+        touched = [t.partition(":") for r in rows for t in r["touched"] or []]
+        restr = await chronology_reads.restrictions(
+            ctx.pool,
+            sorted({i for k, _, i in touched if k == "record"}),
+            sorted({i for k, _, i in touched if k == "case"}),
+        )
+        ask = chronology.withholder(ctx.policy, ctx.principal, restr)
+        return [ask(r["type"], list(r["touched"] or [])) is None for r in rows]
+
+    return visible
 
 
 async def _window(
@@ -182,7 +210,9 @@ async def person_diff(
     records = {
         f"{r['agency']}:{r['kind']}:{r['id']}" for v in views if v for r in v.get("records", [])
     }
-    items = await asof_reads.diff(ctx.pool, before, after, "record", sorted(records), a, b)
+    items = await asof_reads.diff(
+        ctx.pool, before, after, "record", sorted(records), a, b, _visible_to(ctx)
+    )
     await ctx.done(sorted({v["person_id"] for v in views if v}))
     return {"from": a.known_at, "to": b.known_at, "items": items}
 
@@ -213,7 +243,9 @@ async def case_diff(
     if before is None and after is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r} at either instant")
-    items = await asof_reads.diff(ctx.pool, before, after, "case", sorted(nodes), a, b)
+    items = await asof_reads.diff(
+        ctx.pool, before, after, "case", sorted(nodes), a, b, _visible_to(ctx)
+    )
     persons = {p["person_id"] for v in views if v for p in v.get("persons", []) if p["person_id"]}
     await ctx.done(sorted(persons))
     return {"from": a.known_at, "to": b.known_at, "items": items}

@@ -14,7 +14,7 @@ whole or not at all; an instant between the hub's commits shows exactly what it 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,20 +70,27 @@ async def first_known(pool: asyncpg.Pool) -> datetime | None:
 KNOWN_AT = "CASE WHEN {a}.known_from > '-infinity' THEN {a}.known_from ELSE {a}.known_at END"
 
 # What the hub took in between two instants about some entities: the events that touched
-# them, and the resolution decisions that named them (agency "hub"), in the order taken in.
+# them (with their type and every entity each touched, for the reader's policy), and the
+# resolution decisions that named them (agency "hub"), in the order taken in.
 _WINDOW = (
-    "SELECT a.event_id, a.agency, " + KNOWN_AT.format(a="a") + " AS known_at,"
-    " a.known_from, a.data::text AS said FROM event_archive a"
+    "SELECT a.event_id, a.agency, a.type, " + KNOWN_AT.format(a="a") + " AS known_at,"
+    " a.known_from, a.data::text AS said,"
+    " (SELECT array_agg(e.entity_kind || ':' || e.entity_id) FROM event_entity e"
+    "  WHERE e.source = a.source AND e.event_id = a.event_id) AS touched"
+    " FROM event_archive a"
     " WHERE (a.source, a.event_id) IN (SELECT source, event_id FROM event_entity"
     "  WHERE entity_kind = $1 AND entity_id = ANY($2::text[]))"
     " AND a.known_from > $3 AND a.known_from <= $4"
-    " UNION ALL SELECT decision_id, 'hub', known_from, known_from,"
-    " concat_ws(' ', action, a, b, evidence::text) FROM resolution_decision"
-    " WHERE (a = ANY($2::text[]) OR b = ANY($2::text[]))"
+    " UNION ALL SELECT decision_id, 'hub', 'hub.resolution.' || action, known_from, known_from,"
+    " concat_ws(' ', action, a, b, evidence::text), ARRAY['record:' || a, 'record:' || b]"
+    " FROM resolution_decision WHERE (a = ANY($2::text[]) OR b = ANY($2::text[]))"
     " AND known_from > $3 AND known_from <= $4"
-    " ORDER BY 4, 1"
+    " ORDER BY 5, 1"
 )
 NOT_DIFFED = frozenset({"as_of", "provenance"})
+# Which of some events the reader may see (each row has its ``type`` and the entities it
+# touched as ``kind:id``, in ``touched``).
+Visible = Callable[[list[asyncpg.Record]], Awaitable[list[bool]]]
 
 
 def _plain(view: dict[str, Any] | None) -> dict[str, Any]:
@@ -92,11 +99,22 @@ def _plain(view: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _strings(value: Any) -> set[str]:
+    """The values a read's field states, and an agency record as its node (agency:kind:id)."""
     if isinstance(value, dict):
-        return {s for v in value.values() for s in _strings(v)}
+        out = {s for v in value.values() for s in _strings(v)}
+        if {"agency", "kind", "id"} <= set(value):
+            out.add(f"{value['agency']}:{value['kind']}:{value['id']}")
+        return out
     if isinstance(value, list):
         return {s for v in value for s in _strings(v)}
     return {str(value)} if value is not None and value != "" else set()
+
+
+def _introduced(e: asyncpg.Record, added: set[str]) -> bool:
+    """Whether an event states one of the values a change added: it touched that entity, or
+    its data says it."""
+    touched = {t.partition(":")[2] for t in e["touched"] or []}
+    return bool(touched & added) or any(len(s) >= 3 and s in e["said"] for s in added)
 
 
 async def diff(
@@ -107,16 +125,19 @@ async def diff(
     entities: list[str],
     a: Instant,
     b: Instant,
+    visible: Visible,
 ) -> list[dict[str, Any]]:
     """Each top-level field whose value differs between two reads, with the event that made
-    the change: the field's provenance when the hub took that event in between, else the
-    latest event in between that states the new value, else the latest in between (a change
-    with no event in between, such as a lapsed deadline, names none)."""
+    the change, among those the hub took in between that the reader may see: the field's
+    provenance, else the first that touched or stated a value the change added. A change no
+    such event explains (a lapsed deadline, a value dropped, a change the reader may not see
+    the cause of) names none."""
     old, new = _plain(before), _plain(after)
     changed = [k for k in sorted((set(old) | set(new)) - NOT_DIFFED) if old.get(k) != new.get(k)]
     if not changed:
         return []
-    events = await pool.fetch(_WINDOW, kind, entities, a.known_at, b.known_at)
+    rows = await pool.fetch(_WINDOW, kind, entities, a.known_at, b.known_at)
+    events = [e for e, seen in zip(rows, await visible(rows), strict=True) if seen]
     by_id = {e["event_id"]: e for e in events}
     provenance = new.get("provenance") or {}
     items = []
@@ -124,8 +145,7 @@ async def diff(
         cause = by_id.get((provenance.get(k) or {}).get("event_id"))
         if cause is None:
             added = _strings(new.get(k)) - _strings(old.get(k))
-            stating = [e for e in events if any(s in e["said"] for s in added)]
-            cause = (stating or events or [None])[-1]
+            cause = next((e for e in events if _introduced(e, added)), None)
         items.append(
             {
                 "field": k,

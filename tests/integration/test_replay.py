@@ -134,6 +134,14 @@ async def test_replay_answers_what_the_hub_answered_then(
     assert (status["before"], status["after"]) == ("open", "closed")
     assert (status["event_id"], status["agency"]) == (f"{tag}-4", "city")
     assert status["known_at"] is not None
+    # `to` is the later instant: up to T1, the case was not closed yet
+    early_diff = await api.get(
+        f"/v1/replay/cases/{case_id}/diff",
+        params={"from": before_all.isoformat(), "to": t1.isoformat()},
+        headers=INVESTIGATOR,
+    )
+    assert early_diff.json()["to"].startswith(t1.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert "closed" not in early_diff.text and early_diff.json()["items"]
     d = await api.get(
         f"/v1/replay/persons/{pid}/diff",
         params={"from": t1.isoformat(), "to": t2.isoformat()},

@@ -470,13 +470,25 @@ async def test_the_cli_asks_the_api_and_verifies_the_file(scene: Scene, tmp_path
     window = ["--from", "2026-01-01T00:00:00+08:00", "--to", "2027-01-01T00:00:00+08:00"]
     out = await asyncio.to_thread(_cli, scene, "export", *api, *window, "-o", str(f))
     assert out.returncode == 0, out.stderr
-    ok = await asyncio.to_thread(_cli, scene, "verify", str(f))
+    # checked only against the key it carries, a bundle proves nothing (anyone can re-sign
+    # an altered one with a key of their own): exit 2, and how to pin the hub's key
+    unpinned = await asyncio.to_thread(_cli, scene, "verify", str(f))
+    assert unpinned.returncode == 2 and "--public-key" in unpinned.stdout, unpinned.stdout
+    pem = tmp_path / "hub.pem"
+    env = dict(os.environ, HUB_DATA_DIR=str(scene.settings.data_dir))
+    got = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub.cli", "audit", "public-key", "-o", str(pem)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert got.returncode == 0 and "key id" in got.stderr, got.stderr
+    ok = await asyncio.to_thread(_cli, scene, "verify", str(f), "--public-key", str(pem))
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stdout + ok.stderr
     b = orjson.loads(f.read_bytes())
     shown = next(i for i in b["chronology"]["items"] if i["type"] == "civil.resident.moved")
     shown["summary"] += " (edited)"
     f.write_bytes(orjson.dumps(b))
-    bad = await asyncio.to_thread(_cli, scene, "verify", str(f))
+    bad = await asyncio.to_thread(_cli, scene, "verify", str(f), "--public-key", str(pem))
     assert bad.returncode == 1 and "ALTERED chronology item" in bad.stdout, bad.stdout
 
 

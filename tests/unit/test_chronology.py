@@ -70,9 +70,9 @@ def test_the_policy_withholds_sealed_threads_suspects_and_assistance_by_agency()
         record_sealed={"court:case-party:F-1/1": True},
         case_sealed={"C-sealed": True, "C-open": False},
     )
-    police = chrono._withholder(POLICY, POLICE, restr)
-    court = chrono._withholder(POLICY, COURT, restr)
-    civil = chrono._withholder(POLICY, CIVIL, restr)
+    police = chrono.withholder(POLICY, POLICE, restr)
+    court = chrono.withholder(POLICY, COURT, restr)
+    civil = chrono.withholder(POLICY, CIVIL, restr)
     assert police("court.case.filed", ["case:C-sealed"]) == {"court"}
     assert police("court.case.filed", ["record:court:case-party:F-1/1"]) == {"court"}
     assert court("court.case.filed", ["case:C-sealed"]) is None
@@ -140,3 +140,12 @@ def test_an_impossible_date_falls_back_to_the_agencys_time() -> None:
     )
     assert item["happened_at"] == "2026-04-01T00:00:00Z" and "precision" not in item
     assert chrono.ordered([item], "Asia/Shanghai") == [item]
+
+
+def test_csv_cells_that_start_like_a_formula_are_plain_text() -> None:
+    from hub.chronology_render import to_csv
+
+    item = {"happened_at": "2026-03-02T09:00:00Z", "summary": '=HYPERLINK("http://x","y")'}
+    text = to_csv({"items": [item, {"summary": "@SUM(A1)"}, {"summary": "+1"}, {"summary": "ok"}]})
+    assert "'=HYPERLINK" in text and "'@SUM" in text and "'+1" in text
+    assert "'ok" not in text and "ok" in text  # plain text is left as it is
