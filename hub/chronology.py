@@ -37,7 +37,10 @@ LIMITS = (
     " the start of that day in the district's zone); known_at is when the hub had taken the event"
     " in: the log's time of the batch it came in, to the end of that millisecond, the instant"
     " from which a replay (GET /v1/replay/…?known_at=) shows it; an event archived before"
-    " that was recorded has the log's time of its own record, or none.",
+    " that was recorded has the log's time of its own record, or none. The live read model"
+    " showed an event once its batch was applied, usually tens of milliseconds after its"
+    " known_at and seconds behind a backlog: a read audited within that gap may not have"
+    " seen it.",
     "Reads are the reads the hub audited: a person's under any of its ids; a case's through"
     " its persons with a path naming the case, or a replay of it; a place's when a replay"
     " named it (other reads of a place are audited under its residents: add them as persons).",
