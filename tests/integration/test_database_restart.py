@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,11 +21,11 @@ from hub.config import Settings
 from hub.devstack import EmbeddedStack
 from hub.rebuild import rebuild
 from hub.sim import story
+from hub.sim.city import SimConfig, simulate
 from hub.topics import ensure_topics
 from projections.db import create_pool, migrate
 from tests.integration.conftest import Worker, publish, serve_api, wait_caught_up
 
-RESTARTS = 3
 GROUP = "hub.internal.restart"
 
 
@@ -56,8 +57,16 @@ async def test_database_restarts_are_waited_out_and_nothing_is_lost_or_doubled(
         await ensure_topics(s)
         await migrate(st.database_url)
         worker = start_worker(st.database_url, app_id=GROUP, bootstrap=st.kafka_bootstrap)
-        events = story.bulk(seed=31, n_residents=400, n_cases=200, prefix="pgr")
-        chunks = [events[i :: RESTARTS + 1] for i in range(RESTARTS + 1)]
+        # make test: 3 restarts in ~1.5k events. Full size (bench/RESULTS.md):
+        # HUB_PG_RESTARTS=10 HUB_PG_RESTART_EVENTS=100000 pytest -k database_restarts
+        restarts = int(os.environ.get("HUB_PG_RESTARTS", "3"))
+        size = int(os.environ.get("HUB_PG_RESTART_EVENTS", "0"))
+        if size:
+            events = [e.event for e in simulate(SimConfig(seed=31, events=size))][:size]
+        else:
+            events = story.bulk(seed=31, n_residents=400, n_cases=200, prefix="pgr")
+        # a chunk published, then the database stopped while the worker applies it
+        chunks = [events[i :: restarts + 1] for i in range(restarts + 1)]
         producer = AIOKafkaProducer(bootstrap_servers=st.kafka_bootstrap, acks="all")
         await producer.start()
         ends: dict[tuple[str, int], int] = {}
@@ -66,7 +75,7 @@ async def test_database_restarts_are_waited_out_and_nothing_is_lost_or_doubled(
                 for i, chunk in enumerate(chunks):
                     for tp, o in (await publish(producer, chunk)).items():
                         ends[tp] = max(ends.get(tp, 0), o)
-                    if i == RESTARTS:
+                    if i == restarts:
                         break
                     st.stop_postgres(immediate=True)
                     health = await api.get("/healthz")
@@ -85,7 +94,7 @@ async def test_database_restarts_are_waited_out_and_nothing_is_lost_or_doubled(
                     )
                 pool = await create_pool(st.database_url)
                 try:
-                    await wait_caught_up(pool, GROUP, ends, worker, timeout=300)
+                    await wait_caught_up(pool, GROUP, ends, worker, timeout=300 + size / 100)
                 finally:
                     await pool.close()
                 assert (await api.get("/healthz")).status_code == 200
@@ -94,8 +103,8 @@ async def test_database_restarts_are_waited_out_and_nothing_is_lost_or_doubled(
         assert worker.proc.poll() is None, worker.tail()  # it never exited
         log = worker.log.read_text(errors="replace")
         # each outage met (by the batches, the resolver or both), each waited out
-        assert log.count("projector.database_unavailable") >= RESTARTS, log[-3000:]
-        assert log.count("projector.database_back") >= RESTARTS, log[-3000:]
+        assert log.count("projector.database_unavailable") >= restarts, log[-3000:]
+        assert log.count("projector.database_back") >= restarts, log[-3000:]
         report = await rebuild(s, "rebuild_after_restarts", verify=True, consumer=GROUP)
         assert report.events >= len(events)
         assert report.differences == {}
