@@ -27,7 +27,12 @@ _RECORD_FACTS = (
 _PERSON = (
     "WITH RECURSIVE comp(node) AS (SELECT node FROM person_node WHERE person_id = $1"
     " UNION SELECT x.dst FROM comp c " + STEP.format(table="person_edge") + "),"
-    " facts AS MATERIALIZED (" + _RECORD_FACTS + ")"
+    " facts AS MATERIALIZED (" + _RECORD_FACTS + "),"
+    # each record's case node, looked up per record (a semi-join on the component, whose
+    # size the planner cannot estimate, read the whole mention table instead)
+    " parties AS MATERIALIZED (SELECT m.record, m.case_node FROM comp c CROSS JOIN LATERAL"
+    "  (SELECT record, case_node FROM mention WHERE record = c.node AND case_node IS NOT NULL)"
+    "  AS m)"
     " SELECT 'n' AS k, node AS name, NULL::jsonb AS value, NULL::jsonb AS attrs,"
     " NULL::timestamptz AS time, NULL AS source, NULL AS event_id, NULL AS agency,"
     " NULL AS rec FROM comp"
@@ -35,11 +40,12 @@ _PERSON = (
     " UNION ALL SELECT 't', t.case_id, jsonb_build_object('thread', t.thread_id, 'sealed', "
     + thread_sealed("t.thread_id")
     + "),"
-    " NULL, NULL, NULL, NULL, NULL, NULL FROM case_thread t WHERE t.case_id IN ("
-    " SELECT attrs->>'case_id' FROM facts WHERE k = 'm' AND name LIKE 'case' || chr(31) || '%'"
-    " UNION SELECT case_node FROM mention WHERE record IN (SELECT node FROM comp))"
+    " NULL, NULL, NULL, NULL, NULL, NULL FROM ("
+    " SELECT attrs->>'case_id' AS c FROM facts WHERE k = 'm' AND name LIKE 'case' || chr(31) || '%'"
+    " UNION SELECT case_node FROM parties) AS x"
+    " CROSS JOIN LATERAL (SELECT case_id, thread_id FROM case_thread WHERE case_id = x.c) AS t"
     " UNION ALL SELECT 'r', record, to_jsonb(case_node), NULL, NULL, NULL, NULL, NULL, NULL"
-    " FROM mention WHERE record IN (SELECT node FROM comp) AND case_node IS NOT NULL"
+    " FROM parties"
 )
 # Whom to ask about a record a reader may not see (None: the reader may see it), given the
 # record, its roles in cases and whether its thread is sealed.
