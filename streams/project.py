@@ -189,8 +189,9 @@ class Projector:
     async def resolve_forever(self) -> None:
         """Beside the batches: decide the persons of the records batches queued, as fast as
         they come (idle, a look every :data:`RESOLVE_IDLE` seconds). A database stopped or
-        restarting is waited out; a lost broker ends it (the worker restarts); a record the matcher cannot process is taken
-        off the queue with an error line, so one record cannot stop resolution."""
+        restarting is waited out; a lost broker ends it (the worker restarts); a record the
+        matcher cannot process is taken off the queue with an error line, so one record
+        cannot stop resolution."""
         while True:
             try:
                 n = await until_database(
