@@ -53,7 +53,14 @@ def banner(settings: Settings, tokens: dict[str, Any] | None, person_hint: str |
                 "Try:",
                 "  " + example,
                 f"  or open {base}/?token={cc}  (the page drops it from the address)",
+                f"  KPI report: {base}/#kpi (the same token)",
             ]
+        inv = next((t for t, p in tokens.items() if p.role == "investigator"), None)
+        if inv:
+            lines.append(
+                f"  replay (what the hub knew when): {base}/?token={inv} as the investigator,"
+                " then the link 回溯 (replay) on a person's or a case's page"
+            )
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 
