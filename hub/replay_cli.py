@@ -21,7 +21,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub import bundle_verify
+from hub import bundle_verify, report_cli
 from hub.config import ConfigError, Settings
 from hub.progress import progress
 
@@ -38,13 +37,8 @@ Extension = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-ar
 
 
 def instant(raw: str) -> str:
-    try:
-        t = datetime.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an RFC 3339 instant: {raw!r}") from None
-    if t.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"needs an offset (e.g. +08:00): {raw!r}")
-    return t.isoformat()
+    """An RFC 3339 instant with its offset, as the API takes it in a query."""
+    return report_cli.instant(raw).isoformat()
 
 
 def client_arguments(p: argparse.ArgumentParser) -> None:

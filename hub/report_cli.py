@@ -25,7 +25,7 @@ COLUMNS = (
 )
 
 
-def _instant(raw: str) -> datetime:
+def instant(raw: str) -> datetime:
     try:
         t = datetime.fromisoformat(raw)
     except ValueError:
@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("report", help="reports from the event archive: kpi")
     rsub = p.add_subparsers(dest="action", required=True)
     k = rsub.add_parser("kpi", help="per grid, agency or street over a window (see the API docs)")
-    k.add_argument("--from", dest="start", type=_instant, required=True, help="window start")
-    k.add_argument("--to", dest="end", type=_instant, required=True, help="window end (excl.)")
+    k.add_argument("--from", dest="start", type=instant, required=True, help="window start")
+    k.add_argument("--to", dest="end", type=instant, required=True, help="window end (excl.)")
     k.add_argument("--by", choices=kpi_reads.KEYS, default="grid")
     k.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
 

@@ -176,9 +176,10 @@ async def case_answer(
     rules: Rules,
     at: datetime,
     extra: dict[str, Any] | None = None,
+    sealed_now: bool = False,
 ) -> Response:
     """:func:`case_shown` answered and audited; ``extra`` is added to the answer."""
-    got = await case_shown(conn, ctx, case_id, rules, at, sealed_now=extra is not None)
+    got = await case_shown(conn, ctx, case_id, rules, at, sealed_now)
     if got is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no case {case_id!r}")

@@ -118,7 +118,9 @@ async def replay_case(
 ) -> Response:
     at = await _instant(ctx, known_at, happened_by)
     async with as_of(ctx.pool, at) as conn:
-        return await case_answer(conn, ctx, case_id, rules, at.known_at, _as_of(at))
+        return await case_answer(
+            conn, ctx, case_id, rules, at.known_at, _as_of(at), sealed_now=True
+        )
 
 
 @router.get(

@@ -155,10 +155,15 @@ def main_worker(start_worker: Callable[..., Worker]) -> Worker:
 
 
 @contextlib.asynccontextmanager
-async def serve_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real API server (uvicorn) for ``settings`` on a free port, and a client for it."""
+async def serve_api(
+    settings: Settings, tokens: dict[str, Principal] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real API server (uvicorn) for ``settings`` on a free port, and a client for it
+    (``tokens``: the test tokens, unless others are given)."""
     port = free_port()
-    app = create_app(dataclasses.replace(settings, api_port=port), TokenBook(dict(TOKENS)))
+    app = create_app(
+        dataclasses.replace(settings, api_port=port), TokenBook(dict(tokens or TOKENS))
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -180,6 +185,29 @@ async def serve_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def own_stack(
+    hub: Settings, data_dir: Path, group: str
+) -> AsyncIterator[tuple[EmbeddedStack, Settings]]:
+    """A PostgreSQL and a broker of the test's own (to stop and start them, or to have a
+    group and topics that hold only its records), migrated, topics made, with the settings
+    that name them and ``group``; stopped after."""
+    st = EmbeddedStack(data_dir / "own").start()
+    try:
+        settings = dataclasses.replace(
+            hub,
+            kafka_bootstrap=st.kafka_bootstrap,
+            database_url=st.database_url,
+            streams_app_id=group,
+            data_dir=data_dir,
+        )
+        await ensure_topics(settings)
+        await migrate(st.database_url)
+        yield st, settings
+    finally:
+        st.stop()
 
 
 @pytest.fixture(scope="session")

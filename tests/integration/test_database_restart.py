@@ -8,7 +8,6 @@ On a stack of its own (its own PostgreSQL and broker), so the session's is never
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -18,13 +17,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from hub.config import Settings
-from hub.devstack import EmbeddedStack
 from hub.rebuild import rebuild
 from hub.sim import story
 from hub.sim.city import SimConfig, simulate
-from hub.topics import ensure_topics
-from projections.db import create_pool, migrate
-from tests.integration.conftest import Worker, publish, serve_api, wait_caught_up
+from projections.db import create_pool
+from tests.integration.conftest import Worker, own_stack, publish, serve_api, wait_caught_up
 
 GROUP = "hub.internal.restart"
 
@@ -45,17 +42,7 @@ async def _wait_for(what: str, check: Callable[[], bool], worker: Worker, timeou
 async def test_database_restarts_are_waited_out_and_nothing_is_lost_or_doubled(
     hub: Settings, start_worker: Callable[..., Worker], tmp_path: Path
 ) -> None:
-    st = EmbeddedStack(tmp_path / "own").start()
-    try:
-        s = dataclasses.replace(
-            hub,
-            kafka_bootstrap=st.kafka_bootstrap,
-            database_url=st.database_url,
-            streams_app_id=GROUP,
-            data_dir=tmp_path,
-        )
-        await ensure_topics(s)
-        await migrate(st.database_url)
+    async with own_stack(hub, tmp_path, GROUP) as (st, s):
         worker = start_worker(st.database_url, app_id=GROUP, bootstrap=st.kafka_bootstrap)
         # make test: 3 restarts in ~1.5k events. Full size (bench/RESULTS.md):
         # HUB_PG_RESTARTS=10 HUB_PG_RESTART_EVENTS=100000 pytest -k database_restarts
@@ -109,8 +96,6 @@ async def test_database_restarts_are_waited_out_and_nothing_is_lost_or_doubled(
         assert report.events >= len(events)
         assert report.differences == {}
         worker.stop()
-    finally:
-        st.stop()
 
 
 pytestmark = pytest.mark.integration

@@ -26,16 +26,13 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.api.app import create_app
 from hub.bundle_verify import verify_bundle
 from hub.config import Settings
-from hub.devstack import free_port
 from hub.sim import story
-from hub.tokens import Principal, TokenBook
+from hub.tokens import Principal
 from projections.coordination.clock import Notice
 from projections.coordination.due import sweep
 from projections.db import create_pool, snapshot
@@ -44,7 +41,7 @@ from projections.intake import InboundRecord
 from projections.store import Store
 from schemas.notices import notice_event
 from schemas.topics import COORDINATION_TOPIC
-from tests.integration.conftest import CC, TOKENS, new_database, unique
+from tests.integration.conftest import CC, TOKENS, new_database, serve_api, unique
 from tests.integration.test_coordination import RULES
 from tests.integration.test_person_flow import fresh_nid
 
@@ -235,28 +232,11 @@ async def scene(hub: Settings, tmp_path_factory: pytest.TempPathFactory) -> Asyn
         audit_checkpoint_seconds=3600,
     )
     tokens = {**TOKENS, COURT_INV: Principal("judge-assistant-4", "court", "investigator")}
-    port = free_port()
-    app = create_app(dataclasses.replace(settings, api_port=port), TokenBook(tokens))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=2,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task
-        await asyncio.sleep(0.05)
     try:
-        yield Scene(settings, pool, f"http://127.0.0.1:{port}", person, secrets, thread)
+        async with serve_api(settings, tokens) as client:
+            url = str(client.base_url).rstrip("/")
+            yield Scene(settings, pool, url, person, secrets, thread)
     finally:
-        server.should_exit = True
-        await task
         await pool.close()
 
 

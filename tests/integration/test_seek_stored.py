@@ -8,7 +8,6 @@ On a stack of its own, so the group and its topics hold only this test's records
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,11 +19,9 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from hub.config import Settings
-from hub.devstack import EmbeddedStack
 from hub.sim import story
-from hub.topics import ensure_topics
-from projections.db import create_pool, migrate, read_positions
-from tests.integration.conftest import Worker, publish, wait_caught_up
+from projections.db import create_pool, read_positions
+from tests.integration.conftest import Worker, own_stack, publish, wait_caught_up
 
 GROUP = "hub.internal.seek"
 
@@ -66,14 +63,7 @@ async def _commit_zero(bootstrap: str, topics: list[str]) -> None:
 async def test_a_worker_resumes_from_the_stored_positions_not_the_committed_offsets(
     hub: Settings, start_worker: Callable[..., Worker], tmp_path: Path
 ) -> None:
-    st = EmbeddedStack(tmp_path / "own").start()
-    try:
-        s = dataclasses.replace(
-            hub, kafka_bootstrap=st.kafka_bootstrap, database_url=st.database_url,
-            streams_app_id=GROUP, data_dir=tmp_path,
-        )  # fmt: skip
-        await ensure_topics(s)
-        await migrate(st.database_url)
+    async with own_stack(hub, tmp_path, GROUP) as (st, _):
         events = story.bulk(seed=41, n_residents=120, n_cases=60, prefix="seek")
         producer = AIOKafkaProducer(bootstrap_servers=st.kafka_bootstrap, acks="all")
         await producer.start()
@@ -112,5 +102,3 @@ async def test_a_worker_resumes_from_the_stored_positions_not_the_committed_offs
         finally:
             await pool.close()
             await producer.stop()
-    finally:
-        st.stop()
