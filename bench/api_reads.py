@@ -13,12 +13,14 @@ import os
 import random
 import statistics
 import time
+from typing import Any
 
 import aiohttp
 import asyncpg
 
-from bench.common import header, stack, start_api
+from bench.common import header, spawn, stack, start_api
 from bench.quality import apply_city
+from hub.devstack import free_port
 from hub.sim.city import SimConfig, simulate
 from hub.topics import ensure_topics
 from projections.db import migrate
@@ -98,6 +100,41 @@ async def api_load(url: str, paths: list[str], concurrency: int) -> tuple[float,
     return len(paths) / (time.perf_counter() - t0), statistics.median(lat) * 1000, pct(lat, 0.99)
 
 
+async def bare_http(s: Any, requests: int, concurrency: int) -> tuple[float, float, float]:
+    """The same clients against a do-nothing endpoint on the API's server stack
+    (bench/bare_asgi.py): what any read through this stack can reach at most."""
+    port = free_port()
+    proc = spawn(
+        [
+            "-m",
+            "uvicorn",
+            "bench.bare_asgi:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        dict(os.environ),
+        s.data_dir / "bare.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(url + "/") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+        await api_load(url, ["/"] * 200, concurrency)
+        return await api_load(url, ["/"] * requests, concurrency)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 async def main(n: int, requests: int, concurrency: int) -> None:
     with stack() as s:
         dsn = s.require_database()
@@ -122,6 +159,7 @@ async def main(n: int, requests: int, concurrency: int) -> None:
             raw_n = await raw_select_concurrent(
                 dsn, [rng.choice(persons) for _ in range(requests * 4)], concurrency
             )
+            bare = await bare_http(s, requests, concurrency)
             runs = {}
             for name, ids, fmt in (
                 ("GET /v1/persons/{id}", persons, "/v1/persons/{}"),
@@ -154,6 +192,11 @@ async def main(n: int, requests: int, concurrency: int) -> None:
         print(
             f"raw asyncpg PK select, {concurrency} connections {raw_n[0]:7,.0f}/s"
             f"   p50 {raw_n[1]:.2f} ms   p99 {raw_n[2]:.2f} ms"
+        )
+        print(
+            f"do-nothing endpoint, same server stack, {concurrency} clients {bare[0]:7,.0f}/s"
+            f"   p50 {bare[1]:.2f} ms   p99 {bare[2]:.2f} ms   {bare[0] / raw_n[0]:.2f}x raw"
+            " at the same concurrency (the most any read through this stack can reach)"
         )
         for (name, conc), r in runs.items():
             same = raw_n if conc > 1 else raw  # the baseline at the same concurrency

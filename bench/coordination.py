@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -57,7 +58,9 @@ class Crash(Exception):
     (as a SIGKILL there would): the claims roll back, the notices went out."""
 
 
-async def main(n: int, step_minutes: float, sweepers: int, seed: int, crashes: int = 0) -> None:
+async def main(
+    n: int, step_minutes: float, sweepers: int, seed: int, crashes: int = 0, dump: str = ""
+) -> None:
     rules = load_rules()
     with stack() as s:
         dsn = s.require_database()
@@ -202,6 +205,21 @@ async def main(n: int, step_minutes: float, sweepers: int, seed: int, crashes: i
         f"on matters of a 110 call referred to the city (joined by a referral decision):"
         f" missed {missing_referred:,}, not in the truth {extra_referred:,}"
     )
+    if dump:
+        # every miss and extra with its matter's events, for a closer look
+        evs: dict[str, list[Any]] = {}
+        for e in city:
+            if e.truth.get("matter"):
+                evs.setdefault(e.truth["matter"], []).append(
+                    (e.time.isoformat(), e.event["type"], e.event["subject"], e.event.get("data"))
+                )
+        out = {
+            "missing": [[*map(str, k), c] for k, c in missing.items()],
+            "extra": [[*map(str, k), c] for k, c in extra.items()],
+            "events": {m: evs.get(m, []) for m in {k[0] for k in (*missing, *extra)}},
+        }
+        data = orjson.dumps(out, default=str, option=orjson.OPT_INDENT_2)
+        await asyncio.to_thread(Path(dump).write_bytes, data)
     for k, c in list(missing.items())[:3]:
         print("  missed e.g.", k, c)
     for k, c in list(extra.items())[:3]:
@@ -543,6 +561,7 @@ if __name__ == "__main__":
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--step-minutes", type=float, default=10.0)
     ap.add_argument("--sweepers", type=int, default=2)
+    ap.add_argument("--dump", default="", help="write every miss and extra to this JSON file")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--crashes", type=int, default=0, help="sweepers killed after the acks")
     ap.add_argument("--live", type=int, default=0, help="events/s through real workers")
@@ -558,4 +577,4 @@ if __name__ == "__main__":
     elif a.live:
         asyncio.run(live(a.live, a.seconds, a.workers, a.ahead, a.seed))
     else:
-        asyncio.run(main(a.events, a.step_minutes, a.sweepers, a.seed, a.crashes))
+        asyncio.run(main(a.events, a.step_minutes, a.sweepers, a.seed, a.crashes, a.dump))

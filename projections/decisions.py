@@ -7,13 +7,14 @@ A rebuild applies decisions only as it reads them; it never decides."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import asyncpg
 import orjson
 
 from projections.changes import Changes
-from projections.decide import Decision, decide_referral, parse_decision
+from projections.decide import DECIDER, Decision, decide_referral, parse_decision
 from projections.graph import ORIGIN_MERGE, canonical_node, components, write_nodes
 from projections.intake import InboundRecord, RejectedRecord
 from projections.matching import Model
@@ -111,9 +112,15 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]) -> list
 
 async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
     """A city case at the address of a 110 call the police referred to the city, opened
-    soon after the referral: the same matter. Probed from whichever side arrives last."""
+    soon after the referral: the same matter. Probed from whichever side arrives last.
+
+    One referral is one matter: of the city cases in its window, the one that fits best
+    (a party in common, then the nearest to the referral's time, then the smallest id)
+    joins the call, and any other that a referral decision joined (or could have joined,
+    with its decision still on its way back through the log) is unlinked. The best depends
+    only on which cases are known, never on their order of arrival."""
     places = {k[1]: k[3] for k in ch.members if k[0] == "case" and k[2] == "place"}
-    probes: list[tuple[str, str]] = []  # (city case, incident)
+    incidents: set[str] = set()
     city_nodes = {
         eid
         for (agency, kind, _rid), (_k, eid) in ch.links.items()
@@ -134,61 +141,118 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
             city_cases,
             [places[c] for c in city_cases],
         )
-        probes += [(r[0], r[1]) for r in rows]
-    referred = sorted(
-        {k[1] for k in ch.members if k[0] == "case" and k[2] == "escalation" and k[3] == "city"}
+        incidents |= {r[1] for r in rows}
+    incidents |= {
+        k[1] for k in ch.members if k[0] == "case" and k[2] == "escalation" and k[3] == "city"
+    }
+    if not incidents:
+        return []
+    # every city case in each referred call's window, with what ranks it
+    rows = await conn.fetch(
+        "SELECT x.inc, pl.entity_id AS cid, min(ct.opened_at) AS c, min(me.opened_at) AS i,"
+        " min(esc.time) AS referred, min(pl.member) AS place"
+        " FROM unnest($1::text[]) AS x(inc)"
+        " JOIN entity_member esc ON esc.entity_kind = 'case' AND esc.entity_id = x.inc"
+        " AND esc.relation = 'escalation' AND esc.member = 'city'"
+        " JOIN entity_member inc_pl ON inc_pl.entity_kind = 'case'"
+        " AND inc_pl.entity_id = x.inc AND inc_pl.relation = 'place'"
+        " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = inc_pl.member"
+        " AND pl.entity_kind = 'case'"
+        " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
+        " AND rl.agency = 'city' AND rl.kind = 'case'"
+        " JOIN case_thread ct ON ct.case_id = pl.entity_id"
+        " JOIN case_thread me ON me.case_id = x.inc"
+        " WHERE ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+        sorted(incidents),
     )
-    if referred:
-        rows = await conn.fetch(
-            "SELECT pl.entity_id, x.inc FROM unnest($1::text[]) AS x(inc)"
-            " JOIN entity_member inc_pl ON inc_pl.entity_kind = 'case'"
-            " AND inc_pl.entity_id = x.inc AND inc_pl.relation = 'place'"
-            " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = inc_pl.member"
-            " AND pl.entity_kind = 'case'"
-            " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
-            " AND rl.agency = 'city' AND rl.kind = 'case'"
-            " JOIN case_thread ct ON ct.case_id = pl.entity_id"
-            " JOIN case_thread me ON me.case_id = x.inc"
-            " WHERE ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'",
-            referred,
+    if not rows:
+        return []
+    pairs = [(r["cid"], r["inc"]) for r in rows]
+    # the referral decisions already applied to each pair: (how many, the latest action)
+    past: dict[tuple[str, str], tuple[int, str]] = {
+        (r["a"], r["b"]): (r["n"], r["last"])
+        for r in await conn.fetch(
+            "SELECT d.a, d.b, count(*) AS n,"
+            # the latest: by the sequence number each carries, an unlink after a link of
+            # the same number (a link still on its way back when a better case came)
+            " (array_agg(d.action ORDER BY coalesce((d.evidence->>'seq')::int, 0),"
+            " d.action = 'unlink'))[count(*)] AS last"
+            " FROM unnest($1::text[], $2::text[]) AS x(a, b)"
+            " JOIN resolution_decision d ON d.a = x.a AND d.b = x.b"
+            " AND d.decided_by = $3 GROUP BY 1, 2",
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            DECIDER,
         )
-        probes += [(r[0], r[1]) for r in rows]
-    out: list[Decision] = []
-    for city_case, incident in sorted(set(probes)):
-        comps = await components(conn, [city_case, incident], "case_edge")
-        if incident in comps.get(city_case, []):
-            continue  # already one thread
-        row = await conn.fetchrow(
-            "SELECT (SELECT opened_at FROM case_thread WHERE case_id = $1) AS c,"
-            " (SELECT opened_at FROM case_thread WHERE case_id = $2) AS i,"
-            " (SELECT member FROM entity_member WHERE entity_kind = 'case'"
-            "  AND entity_id = $1 AND relation = 'place' LIMIT 1) AS place",
-            city_case,
-            incident,
-        )
-        people = await conn.fetch(
-            "SELECT entity_id, attrs->>'record' AS record FROM entity_member"
-            " WHERE entity_kind = 'case' AND relation = 'person'"
-            " AND entity_id = ANY($1::text[])",
-            [city_case, incident],
-        )
-        pc = await components(conn, [r["record"] for r in people])
-        sides: dict[str, set[str]] = {}
-        for r in people:
-            sides.setdefault(r["entity_id"], set()).add(
-                canonical_node(pc.get(r["record"], [r["record"]]))
-            )
-        shared = sorted(sides.get(city_case, set()) & sides.get(incident, set()))
+    }
+    shared = await _shared_persons(conn, pairs)
+    comps = await components(conn, sorted({n for p in pairs for n in p}), "case_edge")
+    by_incident: dict[str, list[tuple[tuple[int, float, str], Decision]]] = {}
+    for r in rows:
         d = decide_referral(
-            city_case,
-            incident,
-            row["place"],
-            (row["c"] - row["i"]).total_seconds() / 3600,
-            shared[0] if shared else None,
-            row["c"],
+            r["cid"],
+            r["inc"],
+            r["place"],
+            (r["c"] - r["i"]).total_seconds() / 3600,
+            shared.get((r["cid"], r["inc"])),
+            r["c"],
         )
-        if d is not None:
-            out.append(d)
+        if d is None:
+            continue
+        rank = (
+            0 if (r["cid"], r["inc"]) in shared else 1,
+            abs((r["c"] - r["referred"]).total_seconds()),
+            r["cid"],
+        )
+        by_incident.setdefault(r["inc"], []).append((rank, d))
+    out: list[Decision] = []
+    for incident in sorted(by_incident):
+        ranked = sorted(by_incident[incident], key=lambda x: x[0])
+        for k, (_rank, d) in enumerate(ranked):
+            n, last = past.get((d.a, d.b), (0, ""))
+            if k == 0:
+                if incident in comps.get(d.a, []) or last == d.action:
+                    continue  # already one thread, or decided so already
+                out.append(dataclasses.replace(d, evidence={**d.evidence, "seq": n}, seq=n))
+            elif last == "link" or (not n and d.action == "link"):
+                out.append(
+                    Decision(
+                        "unlink",
+                        d.a,
+                        d.b,
+                        d.score,
+                        {**d.evidence, "another_case_fits_better": ranked[0][1].a, "seq": n},
+                        DECIDER,
+                        d.time,
+                        "case",
+                        n,
+                    )
+                )
+    return out
+
+
+async def _shared_persons(
+    conn: asyncpg.Connection, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """For each (city case, incident) pair with a party in common: that person's node."""
+    ids = sorted({n for p in pairs for n in p})
+    people = await conn.fetch(
+        "SELECT entity_id, attrs->>'record' AS record FROM entity_member"
+        " WHERE entity_kind = 'case' AND relation = 'person' AND entity_id = ANY($1::text[])",
+        ids,
+    )
+    pc = await components(conn, sorted({r["record"] for r in people}))
+    sides: dict[str, set[str]] = {}
+    for r in people:
+        sides.setdefault(r["entity_id"], set()).add(
+            canonical_node(pc.get(r["record"], [r["record"]]))
+        )
+    out = {}
+    for a, b in pairs:
+        common = sorted(sides.get(a, set()) & sides.get(b, set()))
+        if common:
+            out[(a, b)] = common[0]
     return out
 
 
