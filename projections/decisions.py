@@ -8,11 +8,13 @@ A rebuild applies decisions only as it reads them; it never decides."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 import orjson
 
+from projections.case_thread import CITY_CASE, POLICE_INCIDENT
 from projections.changes import Changes
 from projections.decide import DECIDER, Decision, decide_referral, parse_decision
 from projections.graph import ORIGIN_MERGE, canonical_node, components, write_nodes
@@ -110,9 +112,14 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]) -> list
     return todo
 
 
-async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decision]:
-    """A city case at the address of a 110 call the police referred to the city, opened
-    soon after the referral: the same matter. Probed from whichever side arrives last.
+async def decide_referrals(
+    conn: asyncpg.Connection, ch: Changes, diverted: Sequence[str] = ()
+) -> list[Decision]:
+    """A city case at the address of a 110 call referred to the city, opened soon after the
+    referral: the same matter. A call is referred to the city by the police
+    (``police.incident.referred``) or by the hub's rules, when its category is one the
+    rules divert to the city (``diverted``; then at the call's own time). Probed from
+    whichever side arrives last: the city case, the referral, or the call's report.
 
     One referral is one matter: of the city cases in its window, the one that fits best
     (a party in common, then the nearest to the referral's time, then the smallest id)
@@ -120,40 +127,40 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
     with its decision still on its way back through the log) is unlinked. The best depends
     only on which cases are known, never on their order of arrival."""
     places = {k[1]: k[3] for k in ch.members if k[0] == "case" and k[2] == "place"}
-    incidents: set[str] = set()
-    city_nodes = {
-        eid
-        for (agency, kind, _rid), (_k, eid) in ch.links.items()
-        if (agency, kind) == ("city", "case")
+    nodes: dict[tuple[str, str], set[str]] = {}
+    for (agency, kind, _rid), (_k, eid) in ch.links.items():
+        nodes.setdefault((agency, kind), set()).add(eid)
+    city_cases = sorted(c for c in nodes.get(CITY_CASE, set()) if c in places)
+    # a call whose report, address or referral is in this batch: its window may have news
+    incidents: set[str] = {c for c in nodes.get(POLICE_INCIDENT, set()) if c in places}
+    incidents |= {
+        k[1] for k in ch.members if k[0] == "case" and k[2] == "escalation" and k[3] == "city"
     }
-    city_cases = sorted(c for c in city_nodes if c in places)
     if city_cases:
         rows = await conn.fetch(
-            "SELECT x.cid, pl.entity_id FROM unnest($1::text[], $2::text[]) AS x(cid, place)"
+            "SELECT DISTINCT pl.entity_id FROM unnest($1::text[], $2::text[]) AS x(cid, place)"
             " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = x.place"
-            " AND pl.entity_kind = 'case'"
-            " JOIN entity_member esc ON esc.entity_kind = 'case'"
-            " AND esc.entity_id = pl.entity_id AND esc.relation = 'escalation'"
-            " AND esc.member = 'city'"
+            " AND pl.entity_kind = 'case' AND pl.entity_id <> x.cid"
             " JOIN case_thread ct ON ct.case_id = pl.entity_id"
             " JOIN case_thread me ON me.case_id = x.cid"
             " WHERE ct.opened_at BETWEEN me.opened_at - interval '72 hours' AND me.opened_at",
             city_cases,
             [places[c] for c in city_cases],
         )
-        incidents |= {r[1] for r in rows}
-    incidents |= {
-        k[1] for k in ch.members if k[0] == "case" and k[2] == "escalation" and k[3] == "city"
-    }
+        incidents |= {r[0] for r in rows}
     if not incidents:
         return []
     # every city case in each referred call's window, with what ranks it
     rows = await conn.fetch(
         "SELECT x.inc, pl.entity_id AS cid, min(ct.opened_at) AS c, min(me.opened_at) AS i,"
-        " min(esc.time) AS referred, min(pl.member) AS place"
+        " coalesce(min(esc.time), min(me.opened_at)) AS referred, min(pl.member) AS place"
         " FROM unnest($1::text[]) AS x(inc)"
-        " JOIN entity_member esc ON esc.entity_kind = 'case' AND esc.entity_id = x.inc"
+        " JOIN record_link ri ON ri.entity_kind = 'case' AND ri.entity_id = x.inc"
+        " AND ri.agency = 'police' AND ri.kind = 'incident'"
+        " LEFT JOIN entity_member esc ON esc.entity_kind = 'case' AND esc.entity_id = x.inc"
         " AND esc.relation = 'escalation' AND esc.member = 'city'"
+        " LEFT JOIN entity_field cat ON cat.entity_kind = 'case' AND cat.entity_id = x.inc"
+        " AND cat.field = 'category'"
         " JOIN entity_member inc_pl ON inc_pl.entity_kind = 'case'"
         " AND inc_pl.entity_id = x.inc AND inc_pl.relation = 'place'"
         " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = inc_pl.member"
@@ -163,8 +170,10 @@ async def decide_referrals(conn: asyncpg.Connection, ch: Changes) -> list[Decisi
         " JOIN case_thread ct ON ct.case_id = pl.entity_id"
         " JOIN case_thread me ON me.case_id = x.inc"
         " WHERE ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'"
+        " AND (esc.member IS NOT NULL OR cat.value #>> '{}' = ANY($2::text[]))"
         " GROUP BY 1, 2 ORDER BY 1, 2",
         sorted(incidents),
+        sorted(diverted),
     )
     if not rows:
         return []

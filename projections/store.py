@@ -24,7 +24,7 @@ import structlog
 from projections.archive_chain import ChainRace
 from projections.changes import Changes
 from projections.coordination.due import refresh_due
-from projections.coordination.rules import Rules
+from projections.coordination.rules import Rules, load_rules
 from projections.db import ANALYZED, POSITIONS_CHANNEL, Positions, positions_payload, read_positions
 from projections.decide import Decision, parse_decision
 from projections.decisions import (
@@ -129,6 +129,16 @@ class Store:
         # the coordination rules: with them (the live workers) each batch keeps the next due
         # instant of the threads it touched (projections.coordination.due); a rebuild has none
         self.rules = rules
+        # 110 categories the rules divert to the city: such a call joins the city case
+        # opened at its address soon after, as a referral does (the shipped rules when none
+        # are given, so deciding never depends on whether a clock runs)
+        self.diverted = tuple(
+            sorted(
+                d.incident_category
+                for d in (rules or load_rules()).diversions.values()
+                if d.to_agency == "city"
+            )
+        )
         # live workers: a batch queues the records it touched (pending_resolution) and
         # commits; :meth:`resolve_pending` decides them beside the batches
         self.defer_resolution = defer_resolution
@@ -342,13 +352,13 @@ class Store:
         if not self.defer_resolution:
             return await decide_persons_of_batch(
                 conn, ch, by_people, self.model
-            ) + await decide_referrals(conn, ch)
+            ) + await decide_referrals(conn, ch, self.diverted)
         touched, _ = await touched_by_batch(conn, ch, by_people)
         if touched:
             await conn.execute(
                 "INSERT INTO pending_resolution (record) SELECT unnest($1::text[])", sorted(touched)
             )
-        return await decide_referrals(conn, ch)
+        return await decide_referrals(conn, ch, self.diverted)
 
     async def resolve_pending(self, decisions: DecisionSink, limit: int = RESOLVE_LIMIT) -> int:
         """Decide the persons of up to ``limit`` queued records (oldest first; one worker's

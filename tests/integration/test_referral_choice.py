@@ -9,6 +9,7 @@ report."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,10 +17,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from bench.order import apply_in_order, outcome
+from bench.order import RESOLUTION, apply_in_order, outcome
 from hub.config import Settings
 from hub.sim import story
 from projections.db import create_pool
+from projections.decide import Decision
 from projections.intake import InboundRecord
 from projections.store import Store
 from tests.integration.conftest import new_database, unique
@@ -106,22 +108,59 @@ def _records(events: list[dict[str, Any]], order: list[int]) -> list[InboundReco
     return out
 
 
-def _orders(events: list[dict[str, Any]]) -> list[list[int]]:
-    """Time order, the noise complaint first, and a few shuffles; each agency's records stay
-    in their own order (one partition each)."""
-    police = [i for i, e in enumerate(events) if e["agency"] == "police"]
-    out = [list(range(len(events))), [3, 2, 0, 1], [3, 0, 1, 2], [2, 3, 0, 1]]
+def _orders(n: int) -> list[list[int]]:
+    """Time order, the noise complaint first, the call's report published last (after its
+    referral and both city cases: an agency publishing late), and a few shuffles."""
+    out = [list(range(n)), [3, 2, 0, 1], [3, 0, 1, 2], [2, 3, 0, 1], [1, 2, 3, 0], [1, 3, 2, 0]]
     rnd = random.Random(3)
     for _ in range(3):
-        rest = [i for i in range(len(events)) if i not in police]
-        rnd.shuffle(rest)
-        merged, p = [], list(police)
-        for i in rest:
-            while p and rnd.random() < 0.5:
-                merged.append(p.pop(0))
-            merged.append(i)
-        out.append(merged + p)
+        order = list(range(n))
+        rnd.shuffle(order)
+        out.append(order)
     return out
+
+
+async def _one_by_one(store: Store, records: list[InboundRecord]) -> None:
+    """Each record its own batch, the decisions fed back in the next one (as the workers
+    read them back from the log)."""
+    pending: list[Decision] = []
+    offset = 0
+
+    async def sink(ds: Sequence[Decision]) -> None:
+        pending.extend(ds)
+
+    todo = list(records)
+    while todo or pending:
+        feedback = [
+            InboundRecord(RESOLUTION, 0, offset + i, None, orjson.dumps(d.event()))
+            for i, d in enumerate(pending)
+        ]
+        offset += len(pending)
+        pending.clear()
+        await store.apply_batch(feedback + todo[:1], decisions=sink)
+        todo = todo[1:]
+
+
+async def _threads(hub: Settings, events: list[dict[str, Any]], order: list[int], k: int) -> Any:
+    """Apply the events in this order (each record its own batch, or random batch cuts;
+    decisions fed back): the thread of each agency record id, and the outcome to compare
+    across orders."""
+    url = await new_database(hub, unique(f"ref_{k}").replace("-", "_"))
+    pool = await create_pool(url, max_size=2, custom_plans=True)
+    try:
+        store = Store(pool, "ref", hub.agencies)
+        if k % 2:
+            await apply_in_order(store, _records(events, order), random.Random(k))
+        else:
+            await _one_by_one(store, _records(events, order))
+        rows = await pool.fetch(
+            "SELECT rl.record_id, t.case_id, t.thread_id FROM record_link rl"
+            " JOIN case_thread t ON t.case_id = rl.entity_id WHERE rl.entity_kind = 'case'"
+        )
+        got = await outcome(pool, [], sorted(r["case_id"] for r in rows))
+    finally:
+        await pool.close()
+    return {r["record_id"]: r["thread_id"] for r in rows}, got
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["by-time", "party-in-common"])
@@ -131,22 +170,28 @@ async def test_a_referral_joins_one_city_case_in_any_order(hub: Settings, shared
     want_with = f"CN-{tag}" if shared else f"CD-{tag}"  # a party in common outranks time
     want_alone = f"CD-{tag}" if shared else f"CN-{tag}"
     seen = set()
-    for k, order in enumerate(_orders(events)):
-        url = await new_database(hub, unique(f"ref_{k}").replace("-", "_"))
-        pool = await create_pool(url, max_size=2, custom_plans=True)
-        try:
-            store = Store(pool, "ref", hub.agencies)
-            await apply_in_order(store, _records(events, order), random.Random(k))
-            rows = await pool.fetch(
-                "SELECT rl.record_id, t.case_id, t.thread_id FROM record_link rl"
-                " JOIN case_thread t ON t.case_id = rl.entity_id WHERE rl.entity_kind = 'case'"
-            )
-            ids = {r["record_id"]: r["case_id"] for r in rows}
-            thread = {r["case_id"]: r["thread_id"] for r in rows}
-            got = await outcome(pool, [], sorted(thread))
-        finally:
-            await pool.close()
+    for k, order in enumerate(o for o in _orders(len(events)) for _ in (0, 1)):
+        thread, got = await _threads(hub, events, order, k)
         seen.add(got)
-        assert thread[ids[inc]] == thread[ids[want_with]], (order, thread)
-        assert thread[ids[want_alone]] != thread[ids[inc]], (order, thread)
+        assert thread[inc] == thread[want_with], (order, thread)
+        assert thread[want_alone] != thread[inc], (order, thread)
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("category", ["dispute", "theft"])
+async def test_a_call_the_rules_divert_joins_the_city_case_that_follows(
+    hub: Settings, category: str
+) -> None:
+    """Given a 110 call of a category the shipped rules divert to the city (a dispute; not
+    a theft) and no referral event, when the city opens a case at the caller's address 25
+    minutes later, then the call and the case are one thread, in any order; a theft call
+    stays apart from it."""
+    tag = unique("div")
+    events, inc = _story(tag)
+    events = [e for e in events if e["type"] != "police.incident.referred"][:3]
+    events[0]["data"]["category"] = category
+    events[1]["time"] = (T + timedelta(minutes=25)).isoformat()
+    for k, order in enumerate([[0, 1], [0, 1], [1, 0], [1, 0]]):
+        thread, _ = await _threads(hub, events[:2], order, k)
+        joined = thread[inc] == thread[f"CD-{tag}"]
+        assert joined == (category == "dispute"), (order, thread)
