@@ -112,7 +112,18 @@ def _s(v: int | None) -> str:
 
 
 def parse(text: str, grid: str | None = None) -> StandardAddress:
+    """The standard address of ``text``. Written in parts separated by commas, the parts
+    may come smallest first ("1号楼1单元301室，古翠路80号院，西湖区翠苑街道"): the reading
+    with a road and the least left unread, of the parts as written and reversed, wins."""
     t = text.translate(_FULL)
+    parts = [p for p in re.split(r"[,、;]", t) if p.strip()]
+    if len(parts) > 1:
+        readings = [_parse("".join(parts), grid), _parse("".join(reversed(parts)), grid)]
+        return min(readings, key=lambda a: (a.road is None, len(a.rest or "")))
+    return _parse(t, grid)
+
+
+def _parse(t: str, grid: str | None) -> StandardAddress:
     t = re.sub(r"\s+", "", t)
     fields: dict[str, object] = {}
     t = _CITY.sub("", t, count=1)

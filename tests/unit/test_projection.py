@@ -137,3 +137,18 @@ def test_chinese_numerals_and_building_forms() -> None:
     )
     b = parse("北京市朝阳区望京街道阜通东大街6号院3号楼2单元1201室")
     assert b.district == "朝阳区" and b.street == "望京街道" and b.key().endswith("|6|3|2|1201")
+
+
+def test_an_address_written_smallest_first_with_commas_reads_as_the_same_place() -> None:
+    from projections.address import parse
+
+    grid = "33010600100103"
+    plain = parse("西湖区翠苑街道古翠路80号院1号楼1单元301室", grid)
+    for text in (
+        "1号楼1单元301室，古翠路80号院，西湖区翠苑街道",
+        "1号楼1单元301室, 古翠路80号院, 西湖区翠苑街道",
+        "西湖区翠苑街道，古翠路80号院，1号楼1单元301室",
+    ):
+        a = parse(text, grid)
+        assert a.key() == plain.key(), text
+        assert (a.road, a.number, a.building, a.unit, a.room) == ("古翠路", 80, 1, 1, 301)
