@@ -126,10 +126,13 @@ async def main(
         while i < len(city) or decided:
             end = t + step
             j = i
-            while j < len(city) and city[j].time < end:
+            # events at the very instant of the sweep come first: the truth counts a notice
+            # due at the instant its stage is done as not due
+            while j < len(city) and city[j].time <= end:
                 j += 1
             if j == i and not decided:  # nothing happens: jump to just before the next event
-                end = max(end, min(city[j].time, t + timedelta(days=1)))
+                tick = timedelta(microseconds=1)
+                end = max(end, min(city[j].time - tick, t + timedelta(days=1)))
                 await sweeps(end)
                 t = end
                 continue

@@ -15,7 +15,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from projections.matching import Model, Record, Scored
+from projections.matching import Model, Record, Scored, trusted_nid
+
+
+def _close_dates(a: str, b: str) -> bool:
+    """One birth date written two ways: the same, day and month swapped, or one digit off."""
+    if a == b:
+        return True
+    pa, pb = a.split("-"), b.split("-")
+    if len(pa) == len(pb) == 3 and pa[0] == pb[0] and (pa[1], pa[2]) == (pb[2], pb[1]):
+        return True
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+
+def _one_birth(births: set[str]) -> bool:
+    bs = sorted(births)
+    return all(_close_dates(a, b) for i, a in enumerate(bs) for b in bs[i + 1 :])
 
 
 class _Groups:
@@ -30,7 +45,8 @@ class _Groups:
         for r in records:
             self.births[r.record] = {r.birth_date} if r.birth_date else set()
             self.parent[r.record] = r.record
-            self.nids[r.record] = {r.national_id} if r.nid_valid and r.national_id else set()
+            nid = trusted_nid(r)
+            self.nids[r.record] = {nid} if nid else set()
             self.members[r.record] = [r.record]
 
     def find(self, x: str) -> str:
@@ -100,8 +116,9 @@ def _join_mates(
     links: set[tuple[str, str]],
 ) -> None:
     """Each record with thread mates joins the groups of all of them, when they could all
-    be one person; when two of them cannot (two identity numbers, two birth dates: two
-    people of one name in one matter), none is joined by the thread."""
+    be one person; when two of them cannot (two identity numbers, two birth dates that are
+    not one date written two ways: two people of one name in one matter), none is joined
+    by the thread."""
     of: dict[str, set[str]] = defaultdict(set)
     for a, b in mates:
         if a in groups.parent and b in groups.parent and a != b:
@@ -113,7 +130,7 @@ def _join_mates(
             continue
         nids = set().union(*(groups.nids[g] for g in reach))
         births = set().union(*(groups.births[g] for g in reach))
-        if len(nids) > 1 or len(births) > 1:
+        if len(nids) > 1 or not _one_birth(births):
             continue
         members = [(g, m) for g in reach for m in groups.members[g]]
         cross = [(a, b) if a < b else (b, a) for ga, a in members for gb, b in members if ga < gb]

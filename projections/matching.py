@@ -64,6 +64,32 @@ def _one_typo(a: str, b: str, min_len: int = 7) -> bool:
     )
 
 
+def trusted_nid(r: Record) -> str | None:
+    """The record's identity number as evidence of who it is: a valid number that does not
+    contradict the birth date the same record states (the number holds the birth date; one
+    that disagrees with it was mistyped, into a number that happens to pass the check)."""
+    if not (r.nid_valid and r.national_id):
+        return None
+    n = r.national_id
+    if r.birth_date and f"{n[6:10]}-{n[10:12]}-{n[12:14]}" != r.birth_date:
+        return None
+    return n
+
+
+def _two_typos(a: str, b: str) -> bool:
+    """Two slips: two characters changed, or a swap of neighbours and one changed."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(diff) <= 2:
+        return True
+    for i in diff:
+        if i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i]:
+            swapped = a[:i] + a[i + 1] + a[i] + a[i + 2 :]
+            return _one_typo(swapped, b) or swapped == b
+    return False
+
+
 def _date_close(a: str, b: str) -> bool:
     """Same date but for one of year, month or day, or day and month swapped."""
     pa, pb = a.split("-"), b.split("-")
@@ -82,6 +108,12 @@ def compare(a: Record, b: Record) -> dict[str, str]:
             if a.national_id == b.national_id
             else "close"
             if _one_typo(a.national_id, b.national_id)
+            # a number that fails its check, or contradicts the birth date its own record
+            # states, was mistyped: two slips from the other is that number written
+            # badly, not another person's
+            or (
+                not (trusted_nid(a) and trusted_nid(b)) and _two_typos(a.national_id, b.national_id)
+            )
             else "differ"
         )
     if a.name and b.name:

@@ -204,6 +204,36 @@ def test_thread_mates_of_two_people_join_no_one() -> None:
     assert cluster(DEFAULT, [note, a, b], pairs, mates=mates) == set()
 
 
+def test_thread_mates_join_across_a_date_written_two_ways_or_a_mistyped_valid_number() -> None:
+    # the court wrote her birth date day-first and swapped two digits of her number
+    police = rec("p", "李娜", "330106199103086144", True, "1991-03-08")
+    court = rec("c", "李娜", "330106199100386144", False, "1991-08-03")
+    pairs = [score(DEFAULT, police, court)]
+    assert cluster(DEFAULT, [police, court], pairs, mates=[("c", "p")]) == {("c", "p")}
+    # a number two slips from hers, failing its check: her number written badly
+    suspect = rec("s", "王伟", "330106199004299398", True, "1990-04-29")
+    party = rec("q", "王伟", "330106190909299398", False, "1990-04-29")
+    assert compare(suspect, party)["national_id"] == "close"
+    pairs = [score(DEFAULT, suspect, party)]
+    assert cluster(DEFAULT, [suspect, party], pairs, mates=[("q", "s")]) == {("q", "s")}
+    # a mistyped number that happens to pass the check, but contradicts the birth date its
+    # own record states, says nothing against the valid one
+    party = rec("q", "王伟", "330106199009299397", True, "1990-04-29")
+    assert compare(suspect, party)["national_id"] == "close"
+    pairs = [score(DEFAULT, suspect, party)]
+    assert cluster(DEFAULT, [suspect, party], pairs, mates=[("q", "s")]) == {("q", "s")}
+    # two valid numbers that agree with their records are two people, mates or not
+    other = rec("o", "王伟", "33010619900924939X", True, "1990-09-24")
+    assert compare(suspect, other)["national_id"] == "differ"
+    pairs = [score(DEFAULT, suspect, other)]
+    assert cluster(DEFAULT, [suspect, other], pairs, mates=[("o", "s")]) == set()
+    # two people of one name whose dates are not one date written two ways stay apart
+    a = rec("a", "李娜", None, False, "1991-03-08")
+    b = rec("b", "李娜", None, False, "1985-11-20")
+    pairs = [score(DEFAULT, a, b)]
+    assert cluster(DEFAULT, [a, b], pairs, mates=[("a", "b")]) == set()
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.randoms(use_true_random=False))
 def test_thread_mates_do_not_depend_on_order(rnd: random.Random) -> None:
