@@ -112,6 +112,12 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]) -> list
     return todo
 
 
+# A call the rules divert (no referral event from the police) joins a city case at its
+# address opened within this many hours of the call (the one-click transfer opens it at
+# once), or one with a party in common; a later case there is most likely another matter.
+DIVERTED_HOURS = 2.0
+
+
 async def decide_referrals(
     conn: asyncpg.Connection, ch: Changes, diverted: Sequence[str] = ()
 ) -> list[Decision]:
@@ -153,7 +159,8 @@ async def decide_referrals(
     # every city case in each referred call's window, with what ranks it
     rows = await conn.fetch(
         "SELECT x.inc, pl.entity_id AS cid, min(ct.opened_at) AS c, min(me.opened_at) AS i,"
-        " coalesce(min(esc.time), min(me.opened_at)) AS referred, min(pl.member) AS place"
+        " coalesce(min(esc.time), min(me.opened_at)) AS referred, min(pl.member) AS place,"
+        " bool_or(esc.member IS NOT NULL) AS by_police"
         " FROM unnest($1::text[]) AS x(inc)"
         " JOIN record_link ri ON ri.entity_kind = 'case' AND ri.entity_id = x.inc"
         " AND ri.agency = 'police' AND ri.kind = 'incident'"
@@ -199,13 +206,11 @@ async def decide_referrals(
     comps = await components(conn, sorted({n for p in pairs for n in p}), "case_edge")
     by_incident: dict[str, list[tuple[tuple[int, float, str], Decision]]] = {}
     for r in rows:
+        hours = (r["c"] - r["i"]).total_seconds() / 3600
+        if not r["by_police"] and hours > DIVERTED_HOURS and (r["cid"], r["inc"]) not in shared:
+            continue  # diverted by the rules alone: only the case opened on the transfer
         d = decide_referral(
-            r["cid"],
-            r["inc"],
-            r["place"],
-            (r["c"] - r["i"]).total_seconds() / 3600,
-            shared.get((r["cid"], r["inc"])),
-            r["c"],
+            r["cid"], r["inc"], r["place"], hours, shared.get((r["cid"], r["inc"])), r["c"]
         )
         if d is None:
             continue
