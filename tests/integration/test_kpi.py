@@ -103,8 +103,9 @@ async def test_kpi_per_grid_street_and_agency_from_the_archive(
     main_worker: Worker,
 ) -> None:
     """Given a case handled well and one registered late, bounced, extended, reopened by a
-    failed verification and followed up by a dissatisfied citizen in one grid, and a case of another grid reported after the window,
-    when the report is asked for the window, then it counts each as its formula says."""
+    failed verification and followed up by a dissatisfied citizen in one grid, and a case of
+    another grid reported after the window, when the report is asked for the window, then it
+    counts each as its formula says."""
     tag = unique("kpi")
     digits = str(uuid.uuid4().int)[:12]
     grid, other = f"11{digits}", f"12{digits}"
