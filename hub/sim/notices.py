@@ -41,15 +41,15 @@ def mark_of(event: dict[str, Any]) -> Mark | None:
     if t in _DONE:
         return Mark(at, eid, "done", {"stage": _DONE[t]})
     if t == "city.case.verified":
-        return (
-            Mark(at, eid, "done", {"stage": "verify"}) if d["passed"] else Mark(at, eid, "reopen")
-        )
+        if d["passed"]:
+            return Mark(at, eid, "done", {"stage": "verify"})
+        return Mark(at, eid, "reopen", {"why": "verification"})
     if t == "city.case.returned":
         return Mark(at, eid, "return", {"by_department": d["by_department"]})
     if t == "city.case.extended":
         return Mark(at, eid, "extend", {"due_at": d["due_at"]})
     if t == "city.feedback.recorded":
-        return None if d["satisfied"] else Mark(at, eid, "reopen")
+        return None if d["satisfied"] else Mark(at, eid, "reopen", {"why": "feedback"})
     if t == "court.mediation.assigned":
         return Mark(at, eid, "mediate", {"due_at": d["due_at"], "mediator": d["mediator"]})
     if t == "court.mediation.concluded":

@@ -9,13 +9,20 @@ only when the matter says so:
 
 - an approved extension (``city.case.extended``) sets the due instant of the stage in
   force, and the stages after it follow from there;
-- a reopening (a failed verification, a dissatisfied follow-up) is rework: the case is
-  handled again, with a fresh handling limit from the reopening;
+- a reopening (a failed verification, or a dissatisfied follow-up on a closed case) is
+  rework: the case is handled again, with a fresh handling limit from the reopening. A
+  follow-up before the case was closed changes nothing (it is in the timeline only);
 - a return sends the case back to be dispatched again; the clock keeps running.
 
+A case is closed when it was closed after a passed verification (verification before
+closing): a close without one leaves the first stage not done (``verify``, usually) in
+force, so it goes yellow and red like any other, and the case is not closed on time.
+
 A thread without a city case runs the clock of its diverted category when its 110
-incident's category is diverted (rules ``[diversions]``), the mediation's due instant when
-a court handed it to mediation, and no clock otherwise (a police matter).
+incident's category is diverted (rules ``[diversions]``), and no clock otherwise (a police
+matter). Whatever else the thread holds, while a court's mediation of it is open
+(``court.mediation.assigned``, not yet ``court.mediation.concluded``) the mediation's due
+instant is the clock in force: stage ``mediate``, held by the court.
 Pure: the instant asked about is passed in.
 """
 
@@ -46,6 +53,8 @@ class Window:
     stage: str
     start: datetime
     due: datetime
+    holder: str | None = None  # who holds the stage when not the thread's owner (the court)
+    round: str | None = None  # the round of its notices when not the thread's epoch
 
 
 @dataclass
@@ -55,7 +64,8 @@ class ThreadClock:
     level: str | None = None  # the level that should solve it
     started_at: datetime | None = None
     window: Window | None = None  # the stage in force; None: no clock or closed
-    closed_at: datetime | None = None
+    closed_at: datetime | None = None  # closed after a passed verification
+    close_recorded_at: datetime | None = None  # closed by the city, verified or not
     close_due: datetime | None = None
     returns: int = 0
     rework: int = 0
@@ -108,24 +118,36 @@ def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
     cal = rules.calendar
     tc.return_marks = [m for m in marks if m.kind == "return"]
     tc.returns = len(tc.return_marks)
+    mediation = _mediation(marks)
     if not city and not tc.diverted:
-        _mediation_clock(tc, marks)
+        tc.return_marks = []  # returns of a case never reported: nothing to bounce yet
+        if mediation is not None:
+            tc.agency = "court"
+            tc.started_at = mediation.start
+            tc.window = mediation
         return tc
     tc.started_at = reports[0].at
     anchor, anchor_i = tc.started_at, 0
     done: set[str] = set()
     extended: Window | None = None
+    last = stages[-1]
+
+    def closed() -> bool:
+        return last in done and ("verify" not in stages or "verify" in done)
+
     for m in marks:
         if m.kind == "done":
             done.add(m.attrs["stage"])
-            if m.attrs["stage"] == stages[-1]:
-                tc.closed_at = tc.closed_at or m.at
+            if m.attrs["stage"] == last:
+                tc.close_recorded_at = tc.close_recorded_at or m.at
         elif m.kind == "return":
             done -= {"dispatch", "handle"}
         elif m.kind == "reopen":
+            if m.attrs.get("why") == "feedback" and last not in done:
+                continue  # a follow-up before the case was closed reopens nothing
             tc.rework += 1
             done -= set(stages[stages.index("handle") :]) if "handle" in stages else set()
-            tc.closed_at = None
+            tc.closed_at = tc.close_recorded_at = None
             anchor, anchor_i, extended = (
                 m.at,
                 stages.index("handle") if "handle" in stages else 0,
@@ -139,6 +161,8 @@ def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
             due = parse_time(m.attrs["due_at"])
             extended = Window(stages[current], m.at, due)
             anchor, anchor_i = due, current + 1
+        if tc.closed_at is None and closed():
+            tc.closed_at = m.at
     current = next((i for i, s in enumerate(stages) if s not in done), None)
 
     def window(i: int) -> Window:
@@ -151,24 +175,27 @@ def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
         return Window(stages[i], start, cal.add(start, limits[stages[i]].span(cal)))
 
     tc.close_due = window(len(stages) - 1).due
-    if stages[-1] in done:
+    if closed():
         tc.window = None
     elif current is not None:
         tc.window = window(current)
+    if mediation is not None:
+        tc.window = mediation  # the court holds the matter while it mediates
     return tc
 
 
-def _mediation_clock(tc: ThreadClock, marks: list[Mark]) -> None:
+def _mediation(marks: list[Mark]) -> Window | None:
+    """The open mediation (assigned, not concluded since), as the window in force."""
     open_: Mark | None = None
     for m in marks:
         if m.kind == "mediate":
             open_ = m
         elif m.kind == "mediated":
             open_ = None
-    if open_ is not None:
-        tc.agency = "court"
-        tc.started_at = open_.at
-        tc.window = Window("mediate", open_.at, parse_time(open_.attrs["due_at"]))
+    if open_ is None:
+        return None
+    # its own round: the city's reopenings and extensions do not make its notices new
+    return Window("mediate", open_.at, parse_time(open_.attrs["due_at"]), "court", "0.0")
 
 
 def level(tc: ThreadClock, rules: Rules, at: datetime) -> str:
@@ -176,8 +203,8 @@ def level(tc: ThreadClock, rules: Rules, at: datetime) -> str:
     if w is None:
         return "red" if tc.closed_at and tc.close_due and tc.closed_at > tc.close_due else "green"
     share = rules.calendar.elapsed(w.start, w.due, at)
-    if share >= rules.red_at:
-        return "red"
+    if (at >= w.due) if rules.red_at == 1 else (share >= rules.red_at):
+        return "red"  # as the red notice: at the due instant itself
     return "yellow" if share >= rules.yellow_at else "green"
 
 
@@ -252,12 +279,17 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
             )
     w = tc.window
     if w is not None:
-        span = cal.between(w.start, w.due)
-        yellow = cal.add(w.start, span * rules.yellow_at)
-        red = cal.add(w.start, span * rules.red_at)
+        if w.due <= w.start:  # overdue from the start (a mediation due before it was assigned)
+            yellow = red = w.due
+        else:
+            span = cal.between(w.start, w.due)
+            yellow = cal.add(w.start, span * rules.yellow_at)
+            # red at 100 % is the due instant itself, even outside working time (a
+            # mediation's or an extension's due_at): never before the deadline
+            red = w.due if rules.red_at == 1 else cal.add(w.start, span * rules.red_at)
         due_at = w.due.isoformat()
-        who = tc.agency or rules.command_center_agency
-        key = (w.stage, tc.epoch)
+        who = w.holder or tc.agency or rules.command_center_agency
+        key = (w.stage, w.round or tc.epoch)
         add(
             "hub.case.warned",
             yellow,

@@ -2,7 +2,8 @@
 per event that moves a clock (reported, each stage done, returned, extended, reopened,
 mediation assigned or concluded, referred), and the four coordination types on the
 thread's fields (a return sends the case back, an extension moves ``due_at``, a
-dissatisfied follow-up reopens the case).
+dissatisfied follow-up reopens the case; the clock counts it only once the case was closed,
+which a handler cannot know when events arrive out of order).
 
 Marks are set members keyed by the event id, so they merge in any order; the clock
 (:mod:`projections.coordination.clock`) is computed from them when asked, with the rules
@@ -97,7 +98,8 @@ def feedback(env: Envelope, r: Resolver, ch: Changes) -> None:
     if env.data["satisfied"]:
         mark(env, ch, cid, "satisfied")
         return
-    # Not satisfied: the case is reopened and handled again; it counts as rework.
+    # Not satisfied: a closed case is reopened and handled again, as rework (the clock counts
+    # it only after a close: a follow-up before one changes nothing in the clock).
     mark(env, ch, cid, "reopen", why="feedback")
     ch.set_field(env, "case", cid, "stage", "reopened")
     ch.set_field(env, "case", cid, "status", "open")
@@ -133,7 +135,7 @@ def _extended(env: Envelope) -> str:
 
 @summarizes("city.feedback.recorded")
 def _feedback(env: Envelope) -> str:
-    verdict = "satisfied" if env.data.get("satisfied") else "not satisfied: reopened"
+    verdict = "satisfied" if env.data.get("satisfied") else "not satisfied (reopens a closed case)"
     return f"follow-up on city case {env.data.get('case_id', '?')}: {verdict}"
 
 

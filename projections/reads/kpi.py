@@ -42,13 +42,14 @@ FORMULAS: dict[str, str] = {
     "responded_on_time": "received cases registered (city.case.registered) by the register"
     " limit, in working time from the report",
     "solved": "received cases with a passed verification (city.case.verified, passed)",
-    "closed": "received cases closed (city.case.closed) before `to`",
-    "closed_on_time": "closed cases closed by their clock's due instant (limits from the"
-    " report, moved by approved extensions and reopenings)",
+    "closed": "received cases closed (city.case.closed) before `to` and not reopened since",
+    "closed_on_time": "closed cases closed after a passed verification (verification before"
+    " closing), both by their clock's due instant (limits from the report, moved by approved"
+    " extensions and reopenings)",
     "followed_up": "received cases with a follow-up (city.feedback.recorded)",
     "satisfied": "followed-up cases whose latest follow-up says satisfied",
-    "rework": "received cases reopened at least once (a failed verification or a"
-    " dissatisfied follow-up)",
+    "rework": "received cases reopened at least once (a failed verification, or a"
+    " dissatisfied follow-up after the case was closed)",
     "extended": "received cases with at least one approved extension (city.case.extended)",
     "bounced": "received cases returned (city.case.returned) at least as often as the"
     " rules' bounce threshold",
@@ -148,15 +149,15 @@ def _marks(events: Iterable[asyncpg.Record | dict[str, Any]]) -> tuple[list[Mark
                 marks.append(Mark(at, eid, "done", {"stage": "verify"}))
                 info["solved_at"] = info["solved_at"] or at
             else:
-                marks.append(Mark(at, eid, "reopen", {}))
+                marks.append(Mark(at, eid, "reopen", {"why": "verification"}))
         elif t == "city.case.returned":
             marks.append(Mark(at, eid, "return", {}))
         elif t == "city.case.extended":
             marks.append(Mark(at, eid, "extend", {"due_at": d["due_at"]}))
         elif t == "city.feedback.recorded":
             info["feedback"].append(bool(d.get("satisfied")))
-            if not d.get("satisfied"):
-                marks.append(Mark(at, eid, "reopen", {}))
+            if not d.get("satisfied"):  # reopens the case only once it was closed
+                marks.append(Mark(at, eid, "reopen", {"why": "feedback"}))
     info["reported_at"] = min(reported, default=None)
     return sorted(marks), info
 
@@ -171,9 +172,10 @@ def judge(case_id: str, events: list[Any], rules: Rules) -> tuple[Counts, dict[s
         limit = rules.limits(tc.category)[rules.stages[0]].span(cal)
         c.responded_on_time = int(info["registered_at"] <= cal.add(tc.started_at, limit))
     c.solved = int(info["solved_at"] is not None)
-    c.closed = int(tc.closed_at is not None)
+    c.closed = int(tc.close_recorded_at is not None)
+    # closed on time: closed after a passed verification, by the clock's due instant
     c.closed_on_time = int(
-        c.closed == 1 and tc.close_due is not None and tc.closed_at <= tc.close_due
+        tc.closed_at is not None and tc.close_due is not None and tc.closed_at <= tc.close_due
     )
     c.followed_up = int(bool(info["feedback"]))
     c.satisfied = int(bool(info["feedback"]) and info["feedback"][-1])

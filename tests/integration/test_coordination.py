@@ -139,7 +139,7 @@ async def test_returns_extensions_and_dissatisfied_follow_ups_on_case_reads(
     timeline = (await api.get(f"/v1/cases/{_thread(reopened)}/timeline", headers=CC)).json()
     summaries = [i["summary"] for i in timeline["items"]]
     assert any("extended to" in s for s in summaries)
-    assert any("not satisfied: reopened" in s for s in summaries)
+    assert any("not satisfied (reopens a closed case)" in s for s in summaries)
 
     board = (await api.get(f"/v1/grids/{grid}", headers=CC)).json()
     assert board["sla"] == {"green": 1, "yellow": 0, "red": 2}

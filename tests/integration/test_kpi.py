@@ -87,6 +87,8 @@ def _events(tag: str, grid: str, other_grid: str) -> list[dict[str, Any]]:
             reason="需协调物业",
             approved_by="街道指挥中心",
         ),
+        # rework: a failed verification (a follow-up before closure reopens nothing)
+        _city(tag, bad, "city.case.verified", 6, MON + timedelta(days=1, hours=4), passed=False),
         _city(tag, bad, "city.feedback.recorded", 5, MON + timedelta(days=2), satisfied=False),
         _reported(tag, later, MON + timedelta(days=14), other_grid),  # outside the window
     ]
@@ -100,9 +102,10 @@ async def test_kpi_per_grid_street_and_agency_from_the_archive(
     db: asyncpg.Pool,
     main_worker: Worker,
 ) -> None:
-    """Given a case handled well and one registered late, bounced, extended and reopened by a
-    dissatisfied citizen in one grid, and a case of another grid reported after the window,
-    when the report is asked for the window, then it counts each as its formula says."""
+    """Given a case handled well and one registered late, bounced, extended, reopened by a
+    failed verification and followed up by a dissatisfied citizen in one grid, and a case of
+    another grid reported after the window, when the report is asked for the window, then it
+    counts each as its formula says."""
     tag = unique("kpi")
     digits = str(uuid.uuid4().int)[:12]
     grid, other = f"11{digits}", f"12{digits}"

@@ -367,3 +367,92 @@ def _keep(into: list[Notice]) -> Callable[[Sequence[Notice]], Any]:
         into.extend(ns)
 
     return send
+
+
+def _court(tag: str, case: str, etype: str, n: int, at: datetime, **data: Any) -> dict[str, Any]:
+    return story.event("court", etype, f"{tag}-{case}-{n}", at, case, {"case_id": case, **data})
+
+
+async def test_a_mediation_joined_to_a_city_case_raises_its_ladder_in_either_order(
+    hub: Settings,
+) -> None:
+    """Given two city cases each cited by a court mediation due ten days after its report,
+    one whose mediation arrives first (P13-MD2), one whose city case arrives first (P13-MD4),
+    when the sweepers run at 90 % of the mediation and then after its due instant, then each
+    thread raises the mediation's yellow, then its red and the court urged at the due
+    instant, once, every notice raised after the two joined naming the thread's case_id (the
+    city case, the oldest node), also when the thread was the court case's alone before."""
+    tag = unique("mediate")
+    grid = "98" + tag[-8:].encode().hex()[:12]
+    early, late = f"{tag}-M2", f"{tag}-M4"  # the court's record first / the city's first
+    assigned = LONG_AGO + timedelta(hours=1)
+    due = datetime(2026, 3, 13, 10, 0, tzinfo=LONG_AGO.tzinfo)
+    cal = RULES.calendar
+    yellow_at = cal.add(assigned, cal.between(assigned, due) * RULES.yellow_at)
+
+    def city(case: str) -> list[dict[str, Any]]:
+        d = "2026-03-20T17:30:00+08:00"
+        return [
+            _reported(tag, case, LONG_AGO, grid),
+            _city(tag, case, "city.case.registered", 1, LONG_AGO + timedelta(minutes=10), due_at=d),
+            _city(
+                tag,
+                case,
+                "city.case.dispatched",
+                2,
+                LONG_AGO + timedelta(minutes=20),
+                department="街道综治中心",
+                due_at=d,
+            ),
+        ]
+
+    def court(case: str) -> dict[str, Any]:
+        ref = {"agency": "city", "kind": "case", "id": case}
+        return _court(
+            tag,
+            f"{case}-CT",
+            "court.mediation.assigned",
+            3,
+            assigned,
+            mediator="人民调解员",
+            due_at=due.isoformat(),
+            refs=[ref],
+        )
+
+    def rec(e: dict[str, Any], n: int) -> InboundRecord:
+        topic = "agency.court" if e["agency"] == "court" else "agency.city"
+        return InboundRecord(topic, 0, n, e["subject"].encode(), orjson.dumps(e))
+
+    dsn = await new_database(hub, "notices_" + tag[-8:])
+    pool = await create_pool(dsn)
+    try:
+        store = Store(pool, "mediation-test", hub.agencies, rules=RULES)
+        await store.apply_batch([rec(court(early), 0)])
+        got: list[Notice] = []
+        first = await sweep(pool, RULES, _keep(got), yellow_at + timedelta(minutes=1))
+        # the court's record alone: its yellow under its own id (raised before the join)
+        assert [(n.type, n.data.get("level")) for n in first] == [("hub.case.warned", "yellow")]
+        await store.apply_batch([rec(e, 1 + i) for i, e in enumerate(city(late))])
+        await store.apply_batch([rec(court(late), 10)])
+        await store.apply_batch([rec(e, 11 + i) for i, e in enumerate(city(early))])
+        threads = {c: await _thread(pool, c) for c in (early, late)}
+        assert first[0].case_id != threads[early]  # the thread was renamed since
+        second = await sweep(pool, RULES, _keep(got), yellow_at + timedelta(minutes=2))
+        assert [(n.case_id, n.data.get("level")) for n in second] == [(threads[late], "yellow")]
+        assert await sweep(pool, RULES, _keep(got), due - timedelta(minutes=1)) == []
+        third = await sweep(pool, RULES, _keep(got), due)
+        for case in (early, late):
+            mine = Counter(
+                (n.type, n.data.get("level"), n.data.get("to_agency"))
+                for n in third
+                if n.case_id == threads[case]
+            )
+            assert mine == Counter(
+                {("hub.case.warned", "red", None): 1, ("hub.case.urged", None, "court"): 1}
+            ), case
+        assert all(n.data["stage"] == "mediate" and n.due == due for n in third)
+        assert {n.case_id for n in third} == set(threads.values())
+        after = await asyncio.gather(*(sweep(pool, RULES, _keep([]), due) for _ in range(2)))
+        assert after == [[], []]
+    finally:
+        await pool.close()

@@ -310,3 +310,142 @@ def test_every_notice_the_ladder_raises_has_its_contract_shape() -> None:
     for n in raised:
         check_notice(n.type, n.data)
     assert len({n.id for n in raised}) == len(raised)
+
+
+# -- probe 13 -----------------------------------------------------------------------------
+CT = "CT-2026-7001"
+COURT = hub_id("C", f"court:case:{CT}")
+
+
+def court(etype: str, n: int, at: datetime, **data: Any) -> dict[str, Any]:
+    return event("court", etype, f"c-{n}", at, CT, {"case_id": CT, **data})
+
+
+def mediation(at: datetime, due: datetime, refs: bool = True) -> dict[str, Any]:
+    more = {"refs": [{"agency": "city", "kind": "case", "id": CID}]} if refs else {}
+    return court(
+        "court.mediation.assigned", 1, at, mediator="调解员", due_at=due.isoformat(), **more
+    )
+
+
+def thread_of(events: list[dict[str, Any]], nodes: tuple[str, ...]) -> ThreadClock:
+    """The clock of the marks on all of ``nodes`` (one thread), events applied in order."""
+    m = InMemoryReadModel()
+    for e in events:
+        m.apply(accepted([e]))
+    members = [
+        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
+        for k, f in m.members.items()
+        if k[0] == "case" and k[1] in nodes and k[2] == "clock"
+    ]
+    return thread_clock(marks_of(members), RULES)
+
+
+def test_a_mediation_joined_to_a_city_case_carries_its_deadline_in_either_order() -> None:
+    """Given a neighbour dispute dispatched by the city and a court mediation citing it, in
+    either order of arrival, then the thread's clock is the mediation's: stage mediate, due
+    at its due_at, yellow then red and urged to the court; once concluded, the city's clock
+    is back."""
+    due = T0 + timedelta(days=3)
+    city_events = [reported("neighbour-dispute"), *_through_dispatch()[1:]]
+    med = mediation(T0 + timedelta(hours=1), due)
+    for events in ([*city_events, med], [med, *city_events]):
+        tc = thread_of(events, (THREAD, COURT))
+        assert tc.window is not None
+        assert (tc.window.stage, tc.window.due, tc.window.holder) == ("mediate", due, "court")
+        assert sla(tc, RULES, due)["level"] == "red"
+        by = {(n.type, n.data.get("level")): n for n in notices(THREAD, tc, RULES)}
+        assert by[("hub.case.warned", "red")].due == due
+        assert by[("hub.case.urged", None)].data["to_agency"] == "court"
+        assert by[("hub.case.urged", None)].data["stage"] == "mediate"
+        assert by[("hub.case.warned", "yellow")].due < due
+        assert {n.case_id for n in by.values()} == {THREAD}
+    done = court("court.mediation.concluded", 2, T0 + timedelta(days=1), settled=True)
+    tc = thread_of([*city_events, med, done], (THREAD, COURT))
+    assert tc.window is not None and tc.window.stage == "handle"
+
+
+def test_a_mediation_on_its_own_keeps_its_notice_ids() -> None:
+    """A mediation with no city case: the same notices (ids) as before the city case could
+    carry one: stage mediate, round 0.0."""
+    due = T0 + timedelta(days=3)
+    tc = thread_of([mediation(T0, due, refs=False)], (COURT,))
+    assert tc.window is not None and tc.window.stage == "mediate"
+    slots = {n.slot for n in notices(COURT, tc, RULES)}
+    assert "hub.case.warned|mediate|0.0|red|civic-hub/default|1" in slots
+
+
+def test_a_mediation_due_before_it_was_assigned_climbs_the_whole_ladder() -> None:
+    """Due 400 days before it was handed over: red at once, supervised and raised counted
+    from its due instant (all long due), not from the assignment."""
+    due = T0 - timedelta(days=400)
+    tc = thread_of([mediation(T0, due, refs=False)], (COURT,))
+    by = {n.type: n.due for n in notices(COURT, tc, RULES)}
+    assert by["hub.case.supervised"] == CAL.add_days(due, 5) < T0
+    assert by["hub.case.raised"] == CAL.add_days(due, 10) < T0
+
+
+def test_a_follow_up_before_closure_changes_nothing_in_the_clock() -> None:
+    events = _through_dispatch()
+    want = clock_of(events)
+    for n in (6, 7):  # two dissatisfied follow-ups on an open case
+        events.append(city("city.feedback.recorded", n, T0 + timedelta(hours=n), satisfied=False))
+    tc = clock_of(events)
+    assert (tc.rework, tc.window, tc.closed_at) == (0, want.window, None)
+    assert [n.id for n in notices(THREAD, tc, RULES)] == [
+        n.id for n in notices(THREAD, want, RULES)
+    ]
+
+
+def test_two_follow_ups_after_closure_reopen_once() -> None:
+    events = [
+        *_through_dispatch(),
+        city("city.case.handled", 3, T0 + timedelta(hours=2), result="已清运"),
+        city("city.case.verified", 4, T0 + timedelta(hours=2, minutes=30), passed=True),
+        city("city.case.closed", 5, T0 + timedelta(hours=3), outcome="结案"),
+    ]
+    back = datetime(2026, 3, 5, 10, 0, tzinfo=SH)
+    events += [
+        city("city.feedback.recorded", 6, back, satisfied=False),
+        city("city.feedback.recorded", 7, back + timedelta(hours=1), satisfied=False),
+    ]
+    tc = clock_of(events, shuffle=1)
+    assert tc.rework == 1
+    assert tc.window is not None and (tc.window.stage, tc.window.start) == ("handle", back)
+
+
+def test_a_follow_up_on_an_unknown_case_has_no_clock() -> None:
+    tc = clock_of([city("city.feedback.recorded", 6, T0, satisfied=False)])
+    assert (tc.window, tc.rework, tc.closed_at) == (None, 0, None)
+    assert sla(tc, RULES, T0) is None and notices(THREAD, tc, RULES) == []
+
+
+def test_returns_on_a_case_never_reported_raise_nothing() -> None:
+    events = [
+        city("city.case.returned", i, T0 + timedelta(hours=i), by_department="物业", reason="r")
+        for i in range(1, 4)
+    ]
+    tc = clock_of(events)
+    assert tc.returns == 3 and notices(THREAD, tc, RULES) == []
+
+
+def _handled() -> list[dict[str, Any]]:
+    return [*_through_dispatch(), city("city.case.handled", 3, T0 + timedelta(hours=2), result="x")]
+
+
+def test_a_close_without_verification_does_not_stop_the_clock() -> None:
+    """Verification before closing: closed but never verified, the verify stage stays in
+    force and goes red; the case is recorded closed but not closed (on time); a passed
+    verification later closes it then."""
+    closed = T0 + timedelta(hours=3)
+    events = [*_handled(), city("city.case.closed", 5, closed, outcome="结案")]
+    tc = clock_of(events)
+    assert tc.closed_at is None and tc.close_recorded_at == closed
+    assert tc.window is not None and tc.window.stage == "verify"
+    assert sla(tc, RULES, tc.window.due)["level"] == "red"
+    kinds = {(n.type, n.data.get("stage")) for n in notices(THREAD, tc, RULES)}
+    assert ("hub.case.urged", "verify") in kinds
+    late = tc.window.due + timedelta(hours=1)
+    tc = clock_of([*events, city("city.case.verified", 4, late, passed=True)], shuffle=2)
+    assert tc.window is None and tc.closed_at == late and tc.close_recorded_at == closed
+    assert sla(tc, RULES, late)["stage"] == "closed"
