@@ -79,6 +79,7 @@ class StandardAddress:
     floor: int | None = None
     room: int | None = None
     rest: str | None = None  # what could not be read, kept as written
+    grid: str | None = None  # only with no road: the grid the building stands in
 
     def key(self) -> str:
         """Identity of the place at the finest level known."""
@@ -92,6 +93,8 @@ class StandardAddress:
         ]
         if self.road is None:
             parts.append(self.rest or "")
+            if self.grid:
+                parts.append(self.grid)
         return "|".join(parts)
 
     def building_key(self) -> str | None:
@@ -140,10 +143,21 @@ def _parse(t: str, grid: str | None) -> StandardAddress:
             t = t[m.end() :]
     m = _ROAD.match(t)
     if not m:
+        # building, unit and room with no road (a grid member's "2号楼1单元601室"): a room
+        # of its grid, not of the city at large
+        rest = _rooms(t, fields)
+        if fields.get("building") is not None and grid:
+            return StandardAddress(**fields, grid=grid, rest=rest or None)  # type: ignore[arg-type]
+        fields = {k: v for k, v in fields.items() if k in ("district", "street", "community")}
         return StandardAddress(**fields, rest=t or None)  # type: ignore[arg-type]
     fields["road"] = m.group(1)
     fields["number"] = cn_number(m.group(3))
-    t = t[m.end() :]
+    t = _rooms(t[m.end() :], fields)
+    return StandardAddress(**fields, rest=t or None)  # type: ignore[arg-type]
+
+
+def _rooms(t: str, fields: dict[str, object]) -> str:
+    """Building, unit, floor and room at the head of ``t`` into ``fields``; the rest."""
     m = _HYPHEN.match(t)
     if m:
         fields["building"] = cn_number(m.group(1))
@@ -164,4 +178,4 @@ def _parse(t: str, grid: str | None) -> StandardAddress:
         room = int(fields["room"])  # type: ignore[call-overload]
         if room >= 100:
             fields["floor"] = room // 100
-    return StandardAddress(**fields, rest=t or None)  # type: ignore[arg-type]
+    return t

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.address import parse as parse_address
 from projections.changes import Changes
 from projections.ids import hub_id, ref_key
 from projections.registry import handles, summarizes
@@ -63,6 +64,12 @@ def _place(env: Envelope, r: Resolver, ch: Changes, cid: str, address: dict[str,
     if address.get("grid"):
         ch.set_field(env, "case", cid, "grid", address["grid"])
         ch.touch(env, "grid", address["grid"])
+        # the room within its grid, however much of the address was written (a grid
+        # member's "2号楼1单元601室"): what a referral's city case is looked up by
+        std = parse_address(str(address.get("text", "")), address["grid"])
+        if None not in (std.building, std.unit, std.room):
+            room = f"{address['grid']}|{std.building}|{std.unit}|{std.room}"
+            ch.add_member(env, "case", cid, "room", room)
     return plid
 
 

@@ -123,7 +123,8 @@ async def decide_referrals(
     conn: asyncpg.Connection, ch: Changes, diverted: Sequence[str] = ()
 ) -> list[Decision]:
     """A city case at the address of a 110 call referred to the city, opened soon after the
-    referral: the same matter. A call is referred to the city by the police
+    referral: the same matter. The same address is the same place, or the same room of the
+    same grid where one side wrote only building, unit and room (a grid member's note). A call is referred to the city by the police
     (``police.incident.referred``) or by the hub's rules, when its category is one the
     rules divert to the city (``diverted``; then at the call's own time). Probed from
     whichever side arrives last: the city case, the referral, or the call's report.
@@ -133,26 +134,29 @@ async def decide_referrals(
     joins the call, and any other that a referral decision joined (or could have joined,
     with its decision still on its way back through the log) is unlinked. The best depends
     only on which cases are known, never on their order of arrival."""
-    places = {k[1]: k[3] for k in ch.members if k[0] == "case" and k[2] == "place"}
+    placed = {k[1] for k in ch.members if k[0] == "case" and k[2] in ("place", "room")}
     nodes: dict[tuple[str, str], set[str]] = {}
     for (agency, kind, _rid), (_k, eid) in ch.links.items():
         nodes.setdefault((agency, kind), set()).add(eid)
-    city_cases = sorted(c for c in nodes.get(CITY_CASE, set()) if c in places)
+    city_cases = sorted(c for c in nodes.get(CITY_CASE, set()) if c in placed)
     # a call whose report, address or referral is in this batch: its window may have news
-    incidents: set[str] = {c for c in nodes.get(POLICE_INCIDENT, set()) if c in places}
+    incidents: set[str] = {c for c in nodes.get(POLICE_INCIDENT, set()) if c in placed}
     incidents |= {
         k[1] for k in ch.members if k[0] == "case" and k[2] == "escalation" and k[3] == "city"
     }
     if city_cases:
+        # calls at the same place, or at the same room of the same grid however much of
+        # the address either side wrote, in the window before each new city case
         rows = await conn.fetch(
-            "SELECT DISTINCT pl.entity_id FROM unnest($1::text[], $2::text[]) AS x(cid, place)"
-            " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = x.place"
+            "SELECT DISTINCT pl.entity_id FROM unnest($1::text[]) AS x(cid)"
+            " JOIN entity_member mine ON mine.entity_kind = 'case' AND mine.entity_id = x.cid"
+            " AND mine.relation IN ('place', 'room')"
+            " JOIN entity_member pl ON pl.relation = mine.relation AND pl.member = mine.member"
             " AND pl.entity_kind = 'case' AND pl.entity_id <> x.cid"
             " JOIN case_thread ct ON ct.case_id = pl.entity_id"
             " JOIN case_thread me ON me.case_id = x.cid"
             " WHERE ct.opened_at BETWEEN me.opened_at - interval '72 hours' AND me.opened_at",
             city_cases,
-            [places[c] for c in city_cases],
         )
         incidents |= {r[0] for r in rows}
     if not incidents:
@@ -160,8 +164,9 @@ async def decide_referrals(
     # every city case in each referred call's window, with what ranks it
     rows = await conn.fetch(
         "SELECT x.inc, pl.entity_id AS cid, min(ct.opened_at) AS c, min(me.opened_at) AS i,"
-        " coalesce(min(esc.time), min(me.opened_at)) AS referred, min(pl.member) AS place,"
-        " bool_or(esc.member IS NOT NULL) AS by_police"
+        " coalesce(min(esc.time), min(me.opened_at)) AS referred, min(cp.member) AS place,"
+        " bool_or(esc.member IS NOT NULL) AS by_police,"
+        " bool_or(mine.relation = 'place') AS same_place"
         " FROM unnest($1::text[]) AS x(inc)"
         " JOIN record_link ri ON ri.entity_kind = 'case' AND ri.entity_id = x.inc"
         " AND ri.agency = 'police' AND ri.kind = 'incident'"
@@ -169,12 +174,14 @@ async def decide_referrals(
         " AND esc.relation = 'escalation' AND esc.member = 'city'"
         " LEFT JOIN entity_field cat ON cat.entity_kind = 'case' AND cat.entity_id = x.inc"
         " AND cat.field = 'category'"
-        " JOIN entity_member inc_pl ON inc_pl.entity_kind = 'case'"
-        " AND inc_pl.entity_id = x.inc AND inc_pl.relation = 'place'"
-        " JOIN entity_member pl ON pl.relation = 'place' AND pl.member = inc_pl.member"
+        " JOIN entity_member mine ON mine.entity_kind = 'case' AND mine.entity_id = x.inc"
+        " AND mine.relation IN ('place', 'room')"
+        " JOIN entity_member pl ON pl.relation = mine.relation AND pl.member = mine.member"
         " AND pl.entity_kind = 'case'"
         " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
         " AND rl.agency = 'city' AND rl.kind = 'case'"
+        " LEFT JOIN entity_member cp ON cp.entity_kind = 'case' AND cp.entity_id = pl.entity_id"
+        " AND cp.relation = 'place'"
         " JOIN case_thread ct ON ct.case_id = pl.entity_id"
         " JOIN case_thread me ON me.case_id = x.inc"
         " WHERE ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'"
@@ -205,7 +212,7 @@ async def decide_referrals(
     }
     shared = await _shared_persons(conn, pairs)
     comps = await components(conn, sorted({n for p in pairs for n in p}), "case_edge")
-    by_incident: dict[str, list[tuple[tuple[int, float, str], Decision]]] = {}
+    by_incident: dict[str, list[tuple[tuple[int, int, float, str], Decision]]] = {}
     for r in rows:
         hours = (r["c"] - r["i"]).total_seconds() / 3600
         if not r["by_police"] and hours > DIVERTED_HOURS:
@@ -217,9 +224,12 @@ async def decide_referrals(
             continue
         rank = (
             0 if (r["cid"], r["inc"]) in shared else 1,
+            0 if r["same_place"] else 1,
             abs((r["c"] - r["referred"]).total_seconds()),
             r["cid"],
         )
+        if not r["same_place"]:
+            d = dataclasses.replace(d, evidence={**d.evidence, "same_room_in_grid": True})
         by_incident.setdefault(r["inc"], []).append((rank, d))
     out: list[Decision] = []
     for incident in sorted(by_incident):

@@ -32,7 +32,7 @@ T = datetime(2026, 4, 26, 17, 48, tzinfo=SH)
 
 def _story(tag: str, *, shared_with_noise: bool = False) -> tuple[list[dict[str, Any]], str]:
     addr = {
-        "text": f"北京市朝阳区望京街道将台路{tag[-4:]}号1号楼2单元103室",
+        "text": f"北京市朝阳区望京街道将台路{int(tag[-4:], 16) % 900 + 100}号1号楼2单元103室",
         "grid": "11010500100101",
     }
     caller = {"name": "魏磊伟", "national_id": "110105195710128574", "phone": "18416850627"}
@@ -195,3 +195,18 @@ async def test_a_call_the_rules_divert_joins_the_city_case_that_follows(
         thread, _ = await _threads(hub, events[:2], order, k)
         joined = thread[inc] == thread[f"CD-{tag}"]
         assert joined == (category == "dispute"), (order, thread)
+
+
+async def test_a_referral_joins_a_case_written_as_building_unit_and_room(hub: Settings) -> None:
+    """Given a referred call at a full address, when the grid member writes the city case's
+    address as building, unit and room only (same grid), then the case joins the call; a
+    noise complaint in another room of the grid stays apart."""
+    tag = unique("room")
+    events, inc = _story(tag)
+    events[2]["data"]["address"] = {"text": "1号楼2单元103室", "grid": "11010500100101"}
+    events[3]["data"]["address"] = {"text": "1号楼2单元104室", "grid": "11010500100101"}
+    events[3]["time"] = (T + timedelta(hours=2)).isoformat()
+    for k, order in enumerate([[0, 1, 2, 3], [0, 1, 2, 3], [2, 3, 0, 1], [3, 1, 2, 0]]):
+        thread, _ = await _threads(hub, events, order, k)
+        assert thread[inc] == thread[f"CD-{tag}"], (order, thread)
+        assert thread[f"CN-{tag}"] != thread[inc], (order, thread)
