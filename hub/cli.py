@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":  # verify is offline: no hub to find
             return _run(replay_cli.run(settings, args))
         if args.command == "report":
-            return _run(report_cli.run(_settings_for_client(settings), args))
+            return _run(report_cli.run(settings, args))  # it finds the hub it asks
         if args.command == "migrate":
             from hub.audit_seal import seal_unchained
             from projections.db import migrate
