@@ -124,9 +124,6 @@ def ask_api(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 async def from_archive(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """The report computed here, under this command's rules, once they are the rules the
     hub's workers judge under (as they record them in ``kpi_fold``)."""
-    from hub.cli import _settings_for_client
-
-    settings = _settings_for_client(settings)
     rules = coordination_rules(settings)
     pool = await new_pool(settings, "client")
     try:
