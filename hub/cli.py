@@ -227,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":  # verify is offline: no hub to find
             return _run(replay_cli.run(settings, args))
         if args.command == "report":
-            return _run(report_cli.run(_settings_for_client(settings), args))
+            # with a token it asks the hub's API; without, it reads the hub's database
+            client = settings if args.token else _settings_for_client(settings)
+            return _run(report_cli.run(client, args))
         if args.command == "migrate":
             from hub.audit_seal import seal_unchained
             from projections.db import migrate

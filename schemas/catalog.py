@@ -18,7 +18,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 
-from schemas.envelope import Envelope, Rejected
+from schemas.envelope import Envelope, Rejected, parse_time
 
 SCHEMA_DIR = Path(__file__).parent
 _FILE = re.compile(r"^(?P<type>[a-z0-9_-]+\.[a-z0-9_-]+\.[a-z0-9_-]+)\.v(?P<version>\d+)\.json$")
@@ -33,6 +33,9 @@ class SchemaEntry:
     path: Path
     schema: dict[str, Any]
     validate: Callable[[Any], Any]
+    # where the data holds instants (``common.json#/definitions/timestamp``): key paths,
+    # ``*`` for every item of an array
+    instants: tuple[tuple[str, ...], ...] = ()
 
 
 def _inline(node: Any, common: dict[str, Any]) -> Any:
@@ -45,6 +48,52 @@ def _inline(node: Any, common: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_inline(v, common) for v in node]
     return node
+
+
+def _instant_paths(node: Any, pattern: str, at: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """The key paths of ``node`` (a schema, references inlined) whose values are instants
+    (strings of the timestamp ``pattern``)."""
+    out: set[tuple[str, ...]] = set()
+    if not isinstance(node, dict):
+        return out
+    if node.get("pattern") == pattern:
+        out.add(at)
+    for k in ("allOf", "anyOf", "oneOf"):
+        for sub in node.get(k) or []:
+            out |= _instant_paths(sub, pattern, at)
+    for name, sub in (node.get("properties") or {}).items():
+        out |= _instant_paths(sub, pattern, (*at, name))
+    if isinstance(node.get("items"), dict):
+        out |= _instant_paths(node["items"], pattern, (*at, "*"))
+    return out
+
+
+def _instants(data: Any, path: tuple[str, ...], at: str = "") -> list[tuple[str, str]]:
+    """The values at ``path`` in ``data`` with their dotted field names."""
+    if not path:
+        return [(at, data)] if isinstance(data, str) else []
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if not isinstance(data, list):
+            return []
+        return [x for i, v in enumerate(data) for x in _instants(v, rest, f"{at}.{i}")]
+    if not isinstance(data, dict) or head not in data:
+        return []
+    return _instants(data[head], rest, f"{at}.{head}" if at else head)
+
+
+def check_instants(entry: SchemaEntry, data: Any) -> None:
+    """Every instant in ``data`` is one the hub keeps (:func:`schemas.envelope.parse_time`:
+    a real date and time, years 1900-2200, as the event's own ``time``), so the gateway and
+    the intake refuse what the projection could not take; raise :class:`Rejected`."""
+    for path in entry.instants:
+        for name, value in _instants(data, path):
+            try:
+                parse_time(value)
+            except ValueError as exc:
+                raise Rejected(
+                    "time-out-of-range", f"data.{name} {value!r} is {exc}", field=name
+                ) from None
 
 
 def _compile(schema: dict[str, Any]) -> Callable[[Any], Any]:
@@ -65,7 +114,12 @@ def load_catalog(root: Path = SCHEMA_DIR) -> dict[tuple[str, int], SchemaEntry]:
         if path.parent.name != agency:
             raise ValueError(f"{path}: type {etype} belongs under schemas/{agency}/")
         schema = _inline(orjson.loads(path.read_bytes()), common)
-        out[(etype, version)] = SchemaEntry(etype, version, agency, path, schema, _compile(schema))
+        instants = tuple(
+            sorted(_instant_paths(schema, common["definitions"]["timestamp"]["pattern"]))
+        )
+        out[(etype, version)] = SchemaEntry(
+            etype, version, agency, path, schema, _compile(schema), instants
+        )
     return out
 
 
@@ -114,6 +168,7 @@ def validate_data(env: Envelope, root: Path | None = None) -> None:
     except fastjsonschema.JsonSchemaValueException as exc:
         field, why = _explain(exc)
         raise Rejected("invalid-data", why, field=field) from None
+    check_instants(entry, env.data)
 
 
 def latest_versions(root: Path = SCHEMA_DIR) -> dict[str, int]:

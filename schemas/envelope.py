@@ -77,6 +77,12 @@ class Envelope:
         return 1
 
 
+# The years of the instants the hub keeps (PostgreSQL keeps more; the hub's clocks, indexes
+# and reads are sized for these): an event's time and every instant in its data
+# (schemas.catalog.check_instants), checked at intake so the worker never meets another.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
 def parse_time(value: str) -> datetime:
     if not _RFC3339.match(value):
         raise ValueError("not RFC 3339 with an offset (e.g. 2026-11-23T08:15:00+08:00)")
@@ -86,8 +92,8 @@ def parse_time(value: str) -> datetime:
     if m:
         v = m.group(1) + m.group(2)
     t = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    if not 1900 <= t.year <= 2200:
-        raise ValueError(f"out of the range the hub keeps (years 1900-2200): {value}")
+    if not FIRST_YEAR <= t.year <= LAST_YEAR:
+        raise ValueError(f"out of the range the hub keeps (years {FIRST_YEAR}-{LAST_YEAR})")
     return t
 
 

@@ -47,6 +47,15 @@ def _persons_of_all(cases: list[dict[str, Any]]) -> list[str]:
     return sorted({p for c in cases for p in _persons_of(c)})
 
 
+OVERDUE = (
+    "`overdue` is asked at read time and means the same in every read (the case, this list "
+    "and its `overdue` filter, the grid board and map, a person's `cases[]`): an open thread "
+    "whose `sla.level` is `red` on the hub's clock (CONTRACT.md section 7: from the first "
+    "report, under the rules in force, moved by approved extensions and mediations); for a "
+    "thread the hub keeps no clock for (`sla` null: a police matter), an open thread whose "
+    "agency's `due_at` has passed. A closed thread is never overdue."
+)
+
 SCAN_CHUNK = 200  # candidate threads read per round
 MAX_SCAN = 2000  # threads read for one page at most; then the page ends with a cursor
 
@@ -57,7 +66,7 @@ MAX_SCAN = 2000  # threads read for one page at most; then the page ends with a 
     description="Each item is the thread as `GET /v1/cases/{case_id}` answers it (the same "
     "id, refs, stage, status, persons, overdue), masked by the same policy; every filter "
     "applies to the thread's own values as the reader may see them. A page may hold fewer "
-    "than `limit` items when `next` is not null.",
+    "than `limit` items when `next` is not null.\n\n" + OVERDUE,
     responses={
         200: {
             "content": {
@@ -128,6 +137,9 @@ async def find_cases(
 @router.get(
     "/v1/cases/{case_id}",
     summary="One case thread: refs from every agency, stage, due time, persons, places",
+    description="The thread as one case: every agency's refs, stage and status, `due_at` (the "
+    "latest an agency stated), `sla` (`{stage, due_at, level}` on the hub's clock), `returns`, "
+    "`rework`, persons and places.\n\n" + OVERDUE,
     responses={
         200: {"content": {"application/json": {"example": EXAMPLE_CASE}}},
         404: {"description": "no such case"},
@@ -233,13 +245,22 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
     "/v1/grids",
     tags=["grids"],
     summary="Every grid with case threads: open, overdue, closed (the dashboard map)",
+    description="Per grid, its case threads `open`, `overdue` and `closed`, and `sla`: how "
+    "many open threads are `green`, `yellow` and `red` on the hub's clock (every red one is "
+    "overdue).\n\n" + OVERDUE,
     responses={
         200: {
             "content": {
                 "application/json": {
                     "example": {
                         "items": [
-                            {"grid": "11010500100101", "open": 12, "overdue": 3, "closed": 140}
+                            {
+                                "grid": "11010500100101",
+                                "open": 12,
+                                "overdue": 3,
+                                "closed": 140,
+                                "sla": {"green": 7, "yellow": 2, "red": 3},
+                            }
                         ],
                         "next": None,
                     }
@@ -249,10 +270,7 @@ async def get_timeline(case_id: CaseId, ctx: CaseReader) -> dict[str, Any]:
     },
 )
 async def list_grids(ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
-    items = await grids_reads.grids(ctx.pool, datetime.now(UTC))
-    levels = await sla_reads.grid_sla(ctx.pool, rules, datetime.now(UTC))
-    for item in items:
-        item["sla"] = levels.get(item["grid"], {"green": 0, "yellow": 0, "red": 0})
+    items = await grids_reads.grids(ctx.pool, rules, datetime.now(UTC))
     await ctx.done([])
     return {"items": items, "next": None}
 
@@ -261,6 +279,10 @@ async def list_grids(ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
     "/v1/grids/{grid}",
     tags=["grids"],
     summary="The grid board: open, overdue and closed case threads, incidents, residents",
+    description="The grid's case threads `open`, `overdue` and `closed` (the ids of the "
+    "overdue ones the reader may see in `overdue_case_ids`), police incidents, residents, "
+    "and `sla`: how many open threads are `green`, `yellow` and `red` on the hub's "
+    "clock.\n\n" + OVERDUE,
     responses={
         200: {
             "content": {
@@ -271,6 +293,7 @@ async def list_grids(ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
                         "incidents": {"open": 2, "closed": 9},
                         "residents": 388,
                         "overdue_case_ids": ["C-3f0c1d2e4b5a6978"],
+                        "sla": {"green": 7, "yellow": 2, "red": 3},
                     }
                 }
             }
@@ -280,10 +303,8 @@ async def list_grids(ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
 )
 async def get_grid(grid: GridCode, ctx: CaseReader, rules: RulesInForce) -> dict[str, Any]:
     sees_sealed = not ctx.policy.case_sealed_for(ctx.principal, {"sealed": True})
-    board = await grids_reads.grid_board(ctx.pool, grid, datetime.now(UTC), sees_sealed)
+    board = await grids_reads.grid_board(ctx.pool, grid, rules, datetime.now(UTC), sees_sealed)
     await ctx.done([], "ok" if board else "not-found")
     if board is None:
         raise Problem(404, "Not found", f"nothing is known in grid {grid!r}")
-    levels = await sla_reads.grid_sla(ctx.pool, rules, datetime.now(UTC), grid)
-    board["sla"] = levels.get(grid, {"green": 0, "yellow": 0, "red": 0})
     return board

@@ -68,6 +68,7 @@ class ReadContext:
     asked: Sequence[str] = ()  # the ids in the path: the subject of a denied or missing read
     written: bool = False
     case_ref: str | None = None  # the investigation a replay read serves (X-Case-Ref)
+    rules: Any = None  # the coordination rules in force (a case's clock: sla, overdue)
 
     async def done(self, subject_ids: Sequence[str], outcome: str = "ok") -> None:
         """Write the audit record; the answer goes out only after this returns. Once per
@@ -300,6 +301,7 @@ async def _open(
     )
     typed_ref = unquote(_as_typed(case_ref) or "") or None
     ctx.case_ref = typed_ref[:MAX_CASE_REF] if typed_ref else None
+    ctx.rules = getattr(request.app.state, "rules", None)
     request.state.read_context = ctx  # the route audits what the handler leaves unsaid
     try:
         stated = policy.parse_purpose(purpose)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -13,6 +14,7 @@ from hub.api.params import PersonId
 from hub.api.problems import Problem
 from projections.names import normalize_name
 from projections.reads import persons as persons_reads
+from projections.reads import sla as sla_reads
 from schemas import national_id as nid_rules
 
 router = v1_router(tags=["persons"])
@@ -27,7 +29,9 @@ EXAMPLE_PERSON = {
     "status": "registered",
     "records": [{"agency": "civil", "kind": "resident", "id": "R-000001"}],
     "addresses": [{"place_id": "PL-ac20ecaf42b1cc60", "text": "朝阳区某路1号", "current": True}],
-    "cases": [{"case_id": "C-3f0c1d2e4b5a6978", "role": "reporter", "agency": "city"}],
+    "cases": [
+        {"case_id": "C-3f0c1d2e4b5a6978", "role": "reporter", "agency": "city", "overdue": False}
+    ],
     "provenance": {"name": {"event_id": "e-1", "agency": "civil", "time": "2026-11-23T00:00:00Z"}},
 }
 
@@ -45,14 +49,38 @@ async def get_person(person_id: PersonId, ctx: PersonReader) -> Response:
     return await person_answer(ctx.pool, ctx, person_id)
 
 
+async def with_overdue(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    ctx: ReadContext,
+    persons: list[dict[str, Any]],
+    at: datetime | None = None,
+) -> None:
+    """Each of the persons' ``cases[]`` with its thread's ``overdue`` at ``at`` (now by
+    default), as ``GET /v1/cases/{case_id}`` answers it (:func:`sla_reads.overdue`)."""
+    if ctx.rules is None:
+        return
+    ids = [c["case_id"] for p in persons for c in p.get("cases", [])]
+    flags = await sla_reads.threads_overdue(conn, ids, ctx.rules, at or datetime.now(UTC))
+    for p in persons:
+        for c in p.get("cases", []):
+            c["overdue"] = flags.get(c["case_id"], False)
+
+
 async def person_shown(
-    conn: asyncpg.Pool | asyncpg.Connection, ctx: ReadContext, person_id: str
+    conn: asyncpg.Pool | asyncpg.Connection,
+    ctx: ReadContext,
+    person_id: str,
+    at: datetime | None = None,
 ) -> tuple[dict[str, Any], bool] | None:
     """The person as ``ctx``'s reader may see it (and whether anything was masked), read
-    through ``conn`` (the live read model, or an as-of view of it); None: not found, or
-    nothing of it the reader may see (the same answer). Not audited: the caller does."""
+    through ``conn`` (the live read model, or an as-of view of it), each case's ``overdue``
+    asked at ``at`` (now by default); None: not found, or nothing of it the reader may see
+    (the same answer). Not audited: the caller does."""
     p = await persons_reads.person(conn, person_id, ctx.policy.withhold(ctx.principal))
-    return None if p is None else ctx.policy.mask_person(ctx.principal, p)
+    if p is None:
+        return None
+    await with_overdue(conn, ctx, [p], at)
+    return ctx.policy.mask_person(ctx.principal, p)
 
 
 async def person_answer(
@@ -127,6 +155,7 @@ async def find_persons(
             else persons_reads.answers_to(p, name or "", how == "exact")
         ):
             found.append((p, how))
+    await with_overdue(ctx.pool, ctx, [p for p, _ in found])
     shown = [(*ctx.policy.mask_person(ctx.principal, p), how) for p, how in found]
     await ctx.done(
         [p["person_id"] for p, _ in found], "ok-masked" if any(m for _, m, _ in shown) else "ok"

@@ -8,7 +8,9 @@ from typing import Any
 
 import asyncpg
 
-from projections.reads.cases import is_overdue
+from projections.coordination.clock import sla
+from projections.coordination.rules import Rules
+from projections.reads import sla as sla_reads
 
 # Each thread with a record in the grid (or in any grid), read as GET /v1/cases/{id} reads
 # it: each field its latest statement across the thread's records; and whether the thread
@@ -42,11 +44,39 @@ async def _threads(
     return [r for r in await conn.fetch(_THREADS, grid) if grid is None or r["grid"] == grid]
 
 
+async def _judged(
+    conn: asyncpg.Pool | asyncpg.Connection, rows: list[asyncpg.Record], rules: Rules, at: datetime
+) -> dict[str, tuple[bool, str | None]]:
+    """Each open case thread (not an incident) of ``rows``: whether it is overdue and its
+    clock's level (None: no clock), as a case read answers them (:func:`sla_reads.overdue`)."""
+    open_ids = [r["thread_id"] for r in rows if not r["incident"] and r["status"] != "closed"]
+    clocks = await sla_reads.thread_clocks(conn, open_ids, rules)
+    out: dict[str, tuple[bool, str | None]] = {}
+    for r in rows:
+        tc = clocks.get(r["thread_id"])
+        if tc is None:
+            continue
+        level = sla(tc, rules, at)
+        shown = level["level"] if level is not None and level["stage"] != "closed" else None
+        out[r["thread_id"]] = (sla_reads.overdue(r["status"], r["due_at"], level, at), shown)
+    return out
+
+
+def _levels() -> dict[str, int]:
+    return {"green": 0, "yellow": 0, "red": 0}
+
+
 async def grid_board(
-    conn: asyncpg.Pool | asyncpg.Connection, grid: str, at: datetime, sealed_ids: bool = False
+    conn: asyncpg.Pool | asyncpg.Connection,
+    grid: str,
+    rules: Rules,
+    at: datetime,
+    sealed_ids: bool = False,
 ) -> dict[str, Any] | None:
-    """Open, overdue and closed threads, incidents and current residents of one grid.
-    Overdue is asked at ``at``, never stored. Ids of sealed threads are listed only when
+    """Open, overdue and closed threads, incidents and current residents of one grid, and
+    the clock levels of its open threads (``sla``: green, yellow, red). Overdue is asked at
+    ``at``, never stored, and is the case read's (red on the hub's clock; the agency's due
+    time for a thread without one). Ids of sealed threads are listed only when
     ``sealed_ids`` (the reader may see them); they are counted either way."""
     rows = await _threads(conn, grid)
     residents = await conn.fetchval(
@@ -64,29 +94,42 @@ async def grid_board(
         "incidents": {"open": 0, "closed": 0},
         "residents": residents,
         "overdue_case_ids": [],
+        "sla": _levels(),
     }
+    judged = await _judged(conn, rows, rules, at)
     for r in rows:
         status = "closed" if r["status"] == "closed" else "open"
         if r["incident"]:
             board["incidents"][status] += 1
             continue
         board["cases"][status] += 1
-        if is_overdue(r["due_at"], status, at):
+        late, level = judged.get(r["thread_id"], (False, None))
+        if level is not None:
+            board["sla"][level] += 1
+        if late:
             board["cases"]["overdue"] += 1
             if sealed_ids or r["sealed"] != "true":
                 board["overdue_case_ids"].append(r["thread_id"])
     return board
 
 
-async def grids(conn: asyncpg.Pool | asyncpg.Connection, at: datetime) -> list[dict[str, Any]]:
-    """Every grid with case threads: open, overdue (asked at ``at``) and closed counts."""
+async def grids(
+    conn: asyncpg.Pool | asyncpg.Connection, rules: Rules, at: datetime
+) -> list[dict[str, Any]]:
+    """Every grid with case threads: open, overdue (asked at ``at``, as a case read answers
+    it) and closed counts, and the clock levels of the open threads (``sla``)."""
     out: dict[str, dict[str, Any]] = {}
-    for r in await _threads(conn, None):
-        if r["incident"] or r["grid"] is None:
-            continue
-        b = out.setdefault(r["grid"], {"grid": r["grid"], "open": 0, "overdue": 0, "closed": 0})
+    rows = [r for r in await _threads(conn, None) if not r["incident"] and r["grid"] is not None]
+    judged = await _judged(conn, rows, rules, at)
+    for r in rows:
+        b = out.setdefault(
+            r["grid"], {"grid": r["grid"], "open": 0, "overdue": 0, "closed": 0, "sla": _levels()}
+        )
         status = "closed" if r["status"] == "closed" else "open"
         b[status] += 1
-        if is_overdue(r["due_at"], status, at):
+        late, level = judged.get(r["thread_id"], (False, None))
+        if level is not None:
+            b["sla"][level] += 1
+        if late:
             b["overdue"] += 1
     return [out[k] for k in sorted(out)]

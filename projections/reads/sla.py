@@ -15,6 +15,7 @@ from projections.coordination.clock import ThreadClock, marks_of, sla, thread_cl
 from projections.coordination.handlers import MARK
 from projections.coordination.rules import Rules
 from projections.graph import STEP
+from projections.reads.cases import is_overdue
 
 _MARKS = (
     "WITH RECURSIVE comp(origin, node) AS ("
@@ -44,42 +45,60 @@ def coordination_view(tc: ThreadClock, rules: Rules, at: datetime) -> dict[str, 
     return {"sla": sla(tc, rules, at), "returns": tc.returns, "rework": tc.rework}
 
 
+def overdue(
+    status: str | None, due_at: str | None, level: dict[str, Any] | None, at: datetime
+) -> bool:
+    """Whether a thread is overdue at ``at``, the one rule every read applies (the case, the
+    case lists and their ``overdue`` filter, the grid board and map, a person's cases): an
+    open thread whose clock (``level``: its ``sla``, CONTRACT.md section 7) is red; for a
+    thread the hub keeps no clock for (a police matter), an open thread whose agency's
+    ``due_at`` has passed."""
+    if status == "closed":
+        return False
+    if level is not None:
+        return level["stage"] != "closed" and level["level"] == "red"
+    return is_overdue(due_at, status, at)
+
+
 async def add_sla(
     conn: asyncpg.Pool | asyncpg.Connection, items: list[dict[str, Any]], rules: Rules, at: datetime
 ) -> list[dict[str, Any]]:
-    """Each case read with its thread's ``sla``, ``returns`` and ``rework`` added."""
+    """Each case read with its thread's ``sla``, ``returns`` and ``rework`` added, and its
+    ``overdue`` as :func:`overdue` decides it."""
     clocks = await thread_clocks(conn, [i["case_id"] for i in items], rules)
     for item in items:
         item.update(coordination_view(clocks[item["case_id"]], rules, at))
+        item["overdue"] = overdue(item.get("status"), item.get("due_at"), item["sla"], at)
     return items
 
 
-_OPEN_CITY_CASES = (
-    "SELECT g.value #>> '{}' AS grid, g.entity_id AS case_id FROM entity_field g"
-    " JOIN record_link l ON l.entity_kind = 'case' AND l.entity_id = g.entity_id"
-    "  AND l.agency = 'city'"
-    " LEFT JOIN entity_field s ON s.entity_kind = 'case' AND s.entity_id = g.entity_id"
-    "  AND s.field = 'status'"
-    " WHERE g.entity_kind = 'case' AND g.field = 'grid'"
-    " AND ($1::text IS NULL OR g.value = to_jsonb($1::text))"
-    " AND coalesce(s.value #>> '{}', 'open') <> 'closed'"
-)
-
-
-async def grid_sla(
-    conn: asyncpg.Pool | asyncpg.Connection, rules: Rules, at: datetime, grid: str | None = None
-) -> dict[str, dict[str, int]]:
-    """Per grid (or the one named), how many open city cases are green, yellow and red now:
-    the colours of the grid map."""
-    by_grid: dict[str, list[str]] = {}
-    for r in await conn.fetch(_OPEN_CITY_CASES, grid):
-        by_grid.setdefault(r["grid"], []).append(r["case_id"])
-    clocks = await thread_clocks(conn, [c for cs in by_grid.values() for c in cs], rules)
-    out: dict[str, dict[str, int]] = {}
-    for g, cs in by_grid.items():
-        counts = out.setdefault(g, {"green": 0, "yellow": 0, "red": 0})
-        for c in cs:
-            s = sla(clocks[c], rules, at)
-            if s is not None and s["stage"] != "closed":
-                counts[s["level"]] += 1
+async def threads_overdue(
+    conn: asyncpg.Pool | asyncpg.Connection, thread_ids: Iterable[str], rules: Rules, at: datetime
+) -> dict[str, bool]:
+    """Each thread's ``overdue`` (:func:`overdue`), by its id: its own latest status and due
+    time across its records, and its clock."""
+    ids = sorted(set(thread_ids))
+    if not ids:
+        return {}
+    state = {r["thread_id"]: r for r in await conn.fetch(_THREAD_STATE, ids)}
+    clocks = await thread_clocks(conn, ids, rules)
+    out = {}
+    for i in ids:
+        r = state.get(i)
+        status, due_at = (r["status"], r["due_at"]) if r else (None, None)
+        out[i] = overdue(status, due_at, sla(clocks[i], rules, at), at)
     return out
+
+
+# Each thread's latest status and due time across its records, read as GET /v1/cases/{id}
+# reads them.
+_THREAD_STATE = (
+    "WITH nodes AS (SELECT thread_id, case_id FROM case_thread"
+    " WHERE thread_id = ANY($1::text[])),"
+    " latest AS (SELECT DISTINCT ON (n.thread_id, f.field) n.thread_id, f.field,"
+    " f.value #>> '{}' AS v FROM nodes n JOIN entity_field f ON f.entity_kind = 'case'"
+    " AND f.entity_id = n.case_id AND f.field IN ('status', 'due_at')"
+    " ORDER BY n.thread_id, f.field, f.time DESC, f.source DESC, f.event_id DESC)"
+    " SELECT thread_id, max(v) FILTER (WHERE field = 'status') AS status,"
+    " max(v) FILTER (WHERE field = 'due_at') AS due_at FROM latest GROUP BY thread_id"
+)

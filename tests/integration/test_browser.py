@@ -198,23 +198,29 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
     words = catalog()
     tag = unique("web") + "-"
     events = story.story(seed=37, n_residents=3, tag=tag)  # a seed no other test uses
-    # Three grids of a district of their own, one per colour: none overdue, one of three
-    # overdue, all overdue (due times relative to now: overdue is asked at read time).
+    # Three grids of a district of their own, one per colour on the hub's clock (SLA): each
+    # case reported 200 days ago and its time limit moved by an approved extension to a
+    # due instant relative to now (green: far ahead, yellow: 10 days ahead, most of the
+    # limit gone; red: passed). A grid is red if any open case is red, else yellow if any
+    # is yellow. The agencies' own due_at says the opposite (overdue in the green grid, not
+    # in the red one): the map follows the hub's clock.
     now = datetime.now(UTC)
     district = "1101" + f"{int(tag[4:8], 16) % 90 + 10:02d}"
+    green, yellow, red = (
+        now + timedelta(days=400),
+        now + timedelta(days=10),
+        now - timedelta(days=1),
+    )
     mix = {
-        f"{district}00100101": [now + timedelta(days=30)],
-        f"{district}00100102": [
-            now - timedelta(days=2),
-            now + timedelta(days=3),
-            now + timedelta(days=4),
-        ],
-        f"{district}00100103": [now - timedelta(days=1)],
+        f"{district}00100101": [green],
+        f"{district}00100102": [yellow, green],
+        f"{district}00100103": [red, green, yellow],
     }
     for grid, dues in mix.items():
         for i, due in enumerate(dues):
             cid = f"{tag}{grid}-{i}"
-            t0 = now - timedelta(days=5)
+            t0 = now - timedelta(days=200)
+            agency_due = now - timedelta(days=1) if due == green else now + timedelta(days=30)
             events += [
                 story.event(
                     "city",
@@ -239,7 +245,20 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
                     f"{cid}-g",
                     t0 + timedelta(minutes=5),
                     cid,
-                    {"case_id": cid, "due_at": due.isoformat()},
+                    {"case_id": cid, "due_at": agency_due.isoformat()},
+                ),
+                story.event(
+                    "city",
+                    "city.case.extended",
+                    f"{cid}-x",
+                    t0 + timedelta(minutes=10),
+                    cid,
+                    {
+                        "case_id": cid,
+                        "due_at": due.isoformat(),
+                        "reason": "材料待补",
+                        "approved_by": "街道主任",
+                    },
                 ),
             ]
     await wait_caught_up(db, "hub.internal.streams", await publish(producer, events), main_worker)
@@ -271,8 +290,13 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         assert await page.inner_text("#view h1") == w["map.title"]
         levels = {g: await page.get_attribute(f'path[data-grid="{g}"]', "data-level") for g in mix}
         assert list(levels.values()) == ["green", "yellow", "red"], levels
-        fills = {await page.get_attribute(f'path[data-grid="{g}"]', "fill") for g in mix}
-        assert len(fills) == 3, fills
+        fills = [await page.get_attribute(f'path[data-grid="{g}"]', "fill") for g in mix]
+        assert [f.lower() for f in fills] == ["#2e7d4f", "#d8a300", "#c62828"], fills
+        # the list beside the map: each grid's red / yellow / green counts
+        row = await page.inner_text(f'#gridlist tr[data-grid="{district}00100103"]')
+        assert row.split()[-3:] == ["1", "1", "1"], row
+        legend = await page.inner_text("#view .legend")
+        assert all(w[f"map.{k}"] in legend for k in ("green", "yellow", "red")), legend
         # places a grid member located (the story's dispute) are points over the grids
         await page.wait_for_selector("path[data-place]", state="attached", timeout=30_000)
         labels = await page.eval_on_selector("#purpose", "s => [...s.options].map(o => o.text)")
@@ -291,7 +315,8 @@ async def test_a_duty_officer_follows_a_dispute_in_chinese_and_in_english(
         board = await page.inner_text("#view")
         assert f"{district}00100102" in board and "µs" not in board
         assert ("垃圾清运" if lang == "zh-CN" else "garbage") in board
-        assert ("前" if lang == "zh-CN" else "ago") in board  # relative times
+        # relative times (the cases' due times, ahead here: in 10 days, next year)
+        assert ("后" if lang == "zh-CN" else "in 10 days") in board, board
         assert "T" not in await page.inner_text("#view table time >> nth=0")  # no raw ISO
         await check_view(page, f"{lang}-3-grid-board", ["#view table"] if lang == "zh-CN" else [])
 

@@ -8,9 +8,20 @@ import asyncio
 import asyncpg
 import httpx
 import orjson
+from aiokafka import AIOKafkaProducer
 
+from hub.config import Settings
 from hub.sim import story
-from tests.integration.conftest import CC, Worker, unique
+from hub.tokens import Principal
+from tests.integration.conftest import (
+    CC,
+    TOKENS,
+    Worker,
+    send_raw,
+    serve_api,
+    unique,
+    wait_caught_up,
+)
 
 SYS = {"Authorization": "Bearer sys-token-0123456789abcdef"}  # civil agency-system
 BATCH = {**SYS, "Content-Type": "application/cloudevents-batch+json"}
@@ -115,3 +126,52 @@ async def test_the_gateway_refuses_what_it_cannot_take(api: httpx.AsyncClient) -
     assert (await api.post("/v1/events", content=b"[]", headers=BATCH)).status_code == 400
     bad_token = await api.get("/v1/persons/x", params={"min_offset": "nonsense"}, headers=CC)
     assert bad_token.status_code == 400
+
+
+async def test_an_instant_the_hub_cannot_keep_is_refused_at_the_door_not_by_the_worker(
+    hub: Settings, producer: AIOKafkaProducer, db: asyncpg.Pool, main_worker: Worker
+) -> None:
+    """Given an approved extension due in the year 9999 (the hub keeps years 1900-2200),
+    when a city system posts it, then the gateway answers 422 naming data.due_at (it once
+    answered 202 and the worker then dead-lettered it as unprocessable); and when it comes
+    over Kafka, it is dead-lettered at intake with the same reason and field."""
+    tag = unique("gw5")
+    e = story.event(
+        "city",
+        "city.case.extended",
+        f"{tag}-x",
+        story.EPOCH,
+        f"{tag}-C",
+        {
+            "case_id": f"{tag}-C",
+            "due_at": "9999-12-31T23:59:59+00:00",
+            "reason": "材料待补",
+            "approved_by": "街道主任",
+        },
+    )
+    city_sys = {"city-sys-token-0123456789abcdef": Principal("city-grid", "city", "agency-system")}
+    async with serve_api(hub, {**TOKENS, **city_sys}) as client:
+        r = await client.post(
+            "/v1/events",
+            content=orjson.dumps(e),
+            headers={
+                "Authorization": "Bearer city-sys-token-0123456789abcdef",
+                "Content-Type": "application/cloudevents+json",
+            },
+        )
+    assert r.status_code == 422, r.text
+    (err,) = r.json()["errors"]
+    assert (err["reason"], err["field"]) == ("time-out-of-range", "due_at")
+    assert "1900-2200" in err["detail"]
+
+    ends = await send_raw(producer, "agency.city", orjson.dumps(e), e["subject"].encode())
+    await wait_caught_up(db, "hub.internal.streams", ends, main_worker)
+    ((tp, end),) = ends.items()
+    row = await db.fetchrow(
+        "SELECT reason, field FROM deadletter WHERE topic = $1 AND partition = $2"
+        ' AND "offset" = $3',
+        tp[0],
+        tp[1],
+        end - 1,
+    )
+    assert tuple(row) == ("time-out-of-range", "due_at")

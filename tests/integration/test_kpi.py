@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from hub.config import Settings
 from hub.sim.city import SimConfig, simulate
+from projections.coordination.rules import DEFAULT_RULES as RULES_FILE
 from projections.db import create_pool
 from projections.intake import InboundRecord
 from projections.reads.kpi import FORMULAS, kpi, replayed
@@ -232,3 +233,59 @@ async def test_the_summed_report_equals_every_clock_replayed_on_a_simulated_city
         assert await all_equal() > 0  # all folded
     finally:
         await pool.close()
+
+
+CLI = (sys.executable, "-m", "hub.cli", "report", "kpi")
+CUSTOM_RULES = RULES_FILE.read_text(encoding="utf-8").replace(
+    'id = "civic-hub/default"', 'id = "probe/custom"', 1
+)
+
+
+def _cli(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "--from", WINDOW["from"], "--to", WINDOW["to"], "--by", "grid", *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_the_command_line_reports_under_the_rules_the_hub_runs(
+    hub: Settings, api: httpx.AsyncClient, db: asyncpg.Pool, main_worker: Worker, tmp_path: Any
+) -> None:
+    """Given a hub whose API and workers run the shipped rules, when the command line is run
+    with other rules (HUB_RULES of its own, as when it is run without the hub's settings),
+    then without a token it refuses, naming both rules, instead of other counts than the
+    API's (it used to report under its own rules); with a token it asks the hub's API and
+    answers exactly what the API does; both forms name the rules' id and version."""
+    custom = tmp_path / "custom.toml"
+    await asyncio.to_thread(custom.write_text, CUSTOM_RULES, "utf-8")
+    for _ in range(300):  # the workers record the rules they judge under as they fold
+        if await db.fetchval("SELECT rule_id FROM kpi_fold") is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert await db.fetchval("SELECT rule_id FROM kpi_fold") == RULES.id
+    env = {k: v for k, v in os.environ.items() if k not in ("HUB_TOKEN", "HUB_API_URL")}
+    env.update(
+        {
+            "HUB_DATABASE_URL": hub.require_database(),
+            "HUB_KAFKA_BOOTSTRAP": hub.require_kafka(),
+            "HUB_RULES": str(custom),
+        }
+    )
+    refused = await asyncio.to_thread(_cli, env)
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+    assert f"{RULES.id} v{RULES.version}" in refused.stderr
+    assert f"probe/custom v{RULES.version}" in refused.stderr
+    assert "--token" in refused.stderr
+
+    want = (await api.get("/v1/reports/kpi", params={**WINDOW, "by": "grid"}, headers=CC)).json()
+    env.update({"HUB_TOKEN": CC["Authorization"].split()[1], "HUB_API_URL": str(api.base_url)})
+    asked = await asyncio.to_thread(_cli, env, "--json")
+    assert asked.returncode == 0, asked.stderr
+    assert orjson.loads(asked.stdout) == want
+    assert want["rule"] == {"id": RULES.id, "version": RULES.version}
+    shown = await asyncio.to_thread(_cli, env)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0] == f"rules: {RULES.id} v{RULES.version}"

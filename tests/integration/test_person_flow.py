@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import asyncpg
@@ -229,7 +229,21 @@ async def test_the_grid_board_counts_open_overdue_closed_and_residents(
             0,
             {"category": "noise", "description": "d", "channel": "hotline", "address": addr},
         ),
-        city("city.case.registered", 4, f"{tag}-B", 1, {"due_at": "2999-01-01T08:00:00+08:00"}),
+        # B's agency due time passed too, but an approved extension moved its time limit
+        # ahead: green on the hub's clock, so not overdue (A, never extended, is red)
+        city("city.case.registered", 4, f"{tag}-B", 1, {"due_at": "2026-11-03T08:00:00+08:00"}),
+        city(
+            "city.case.extended",
+            7,
+            f"{tag}-B",
+            2,
+            {
+                "case_id": f"{tag}-B",
+                "due_at": (datetime.now(UTC) + timedelta(days=300)).isoformat(),
+                "reason": "需协调",
+                "approved_by": "街道",
+            },
+        ),
         city(
             "city.case.reported",
             5,

@@ -22,8 +22,6 @@ const state = {
   map: null,
 };
 let t = translator(state.lang);
-// Grid colours by overdue share (until coordination gives each case a level).
-const SHARE = {yellow: 0, red: 0.5};
 
 function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
@@ -154,11 +152,17 @@ function signedIn() {
   else if (state.feed) state.feed.abort();
 }
 
-// -- the grid map: boundaries from /v1/map/grids, coloured by overdue share ----------------------
+// -- the grid map: boundaries from /v1/map/grids, coloured by the SLA levels of open cases -------
+// Red if any open case is red on the hub's clock, else yellow if any is yellow, else green;
+// grey when no open case has a clock (the API's `level`, recomputed from `sla` if absent).
 function level(p) {
-  if (!p.open) return "none";
-  const share = p.overdue_share ?? (p.overdue / p.open);
-  return share >= SHARE.red ? "red" : share > SHARE.yellow ? "yellow" : "green";
+  if (p.level) return p.level;
+  const s = p.sla || {};
+  return s.red ? "red" : s.yellow ? "yellow" : s.green ? "green" : "none";
+}
+function slaCounts(p) {
+  const s = p.sla || {};
+  return ["red", "yellow", "green"].map((k) => `<span class="slacount ${k}" title="${esc(t(`map.${k}`))}">${s[k] ?? 0}</span>`).join(" ");
 }
 const COLOURS = {green: "#2e7d4f", yellow: "#d8a300", red: "#c62828", none: "#8a94a6"};
 
@@ -221,10 +225,14 @@ async function showMap() {
       fitted = true;
     }
     if (!fitted) map.setView([39.93, 116.45], 12);
-    const items = fc.features.map((f) => f.properties).sort((a, b) => (b.overdue_share ?? 0) - (a.overdue_share ?? 0) || (b.overdue ?? 0) - (a.overdue ?? 0));
+    const rank = (p) => [p.sla?.red ?? 0, p.sla?.yellow ?? 0, p.overdue ?? 0];
+    const items = fc.features.map((f) => f.properties).sort((a, b) => {
+      const [x, y] = [rank(a), rank(b)];
+      return y[0] - x[0] || y[1] - x[1] || y[2] - x[2];
+    });
     $("#mapsource").textContent = t(`map.source.${fc.source}`) + (fc.unmapped.length ? " · " + t("map.unmapped", {grids: fc.unmapped.join(t("sep"))}) : "");
-    $("#gridlist").innerHTML = `<table class="grids"><thead><tr><th scope="col">${esc(t("col.grid"))}</th><th scope="col">${esc(t("col.open"))}</th><th scope="col">${esc(t("col.overdue"))}</th><th scope="col">${esc(t("col.closed"))}</th><th scope="col">${esc(t("col.share"))}</th></tr></thead><tbody>
-      ${items.map((p) => `<tr><td><i class="swatch ${level(p)}"></i><a href="#grid/${esc(p.grid)}">${esc(p.grid)}</a></td><td>${p.open ?? 0}</td><td>${p.overdue ?? 0}</td><td>${p.closed ?? 0}</td><td>${Math.round((p.overdue_share ?? 0) * 100)}%</td></tr>`).join("")}</tbody></table>`;
+    $("#gridlist").innerHTML = `<table class="grids"><thead><tr><th scope="col">${esc(t("col.grid"))}</th><th scope="col">${esc(t("col.open"))}</th><th scope="col">${esc(t("col.overdue"))}</th><th scope="col">${esc(t("col.closed"))}</th><th scope="col">${esc(t("col.share"))}</th><th scope="col">${esc(t("col.sla"))}</th></tr></thead><tbody>
+      ${items.map((p) => `<tr data-grid="${esc(p.grid)}" data-level="${level(p)}"><td><i class="swatch ${level(p)}"></i><a href="#grid/${esc(p.grid)}">${esc(p.grid)}</a></td><td>${p.open ?? 0}</td><td>${p.overdue ?? 0}</td><td>${p.closed ?? 0}</td><td>${Math.round((p.overdue_share ?? 0) * 100)}%</td><td>${slaCounts(p)}</td></tr>`).join("")}</tbody></table>`;
     status(t("map.status", {n: items.length, time: clock(new Date())}));
   };
   await render();
