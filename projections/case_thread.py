@@ -69,7 +69,7 @@ def _place(env: Envelope, r: Resolver, ch: Changes, cid: str, address: dict[str,
         std = parse_address(str(address.get("text", "")), address["grid"])
         if None not in (std.building, std.unit, std.room):
             room = f"{address['grid']}|{std.building}|{std.unit}|{std.room}"
-            ch.add_member(env, "case", cid, "room", room)
+            ch.add_member(env, "case", cid, "room", room, {"partial": std.road is None})
     return plid
 
 

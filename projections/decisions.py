@@ -118,19 +118,28 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]) -> list
 # (on the simulator: a street-vendor complaint by the caller 58 h after a dispute call).
 DIVERTED_HOURS = 2.0
 
+# The same room of a grid joins a city case to a call only where one side wrote no road:
+# two full addresses in one grid are two places, whatever their room numbers.
+_ONE_SIDE_PARTIAL = (
+    " AND (mine.relation = 'place' OR (mine.attrs->>'partial')::boolean"
+    " OR (pl.attrs->>'partial')::boolean)"
+)
+
 
 async def decide_referrals(
     conn: asyncpg.Connection, ch: Changes, diverted: Sequence[str] = ()
 ) -> list[Decision]:
     """A city case at the address of a 110 call referred to the city, opened soon after the
     referral: the same matter. The same address is the same place, or the same room of the
-    same grid where one side wrote only building, unit and room (a grid member's note). A call is referred to the city by the police
-    (``police.incident.referred``) or by the hub's rules, when its category is one the
-    rules divert to the city (``diverted``; then at the call's own time). Probed from
-    whichever side arrives last: the city case, the referral, or the call's report.
+    same grid where one side wrote only building, unit and room (a grid member's note).
+    A call is referred to the city by the police (``police.incident.referred``) or by the
+    hub's rules, when its category is one the rules divert to the city (``diverted``; then
+    at the call's own time). Probed from whichever side arrives last: the city case, the
+    referral, or the call's report.
 
     One referral is one matter: of the city cases in its window, the one that fits best
-    (a party in common, then the nearest to the referral's time, then the smallest id)
+    (a party in common, then the nearest to the referral's time, then the same place
+    over the same room, then the smallest id)
     joins the call, and any other that a referral decision joined (or could have joined,
     with its decision still on its way back through the log) is unlinked. The best depends
     only on which cases are known, never on their order of arrival."""
@@ -153,7 +162,8 @@ async def decide_referrals(
             " AND mine.relation IN ('place', 'room')"
             " JOIN entity_member pl ON pl.relation = mine.relation AND pl.member = mine.member"
             " AND pl.entity_kind = 'case' AND pl.entity_id <> x.cid"
-            " JOIN case_thread ct ON ct.case_id = pl.entity_id"
+            + _ONE_SIDE_PARTIAL
+            + " JOIN case_thread ct ON ct.case_id = pl.entity_id"
             " JOIN case_thread me ON me.case_id = x.cid"
             " WHERE ct.opened_at BETWEEN me.opened_at - interval '72 hours' AND me.opened_at",
             city_cases,
@@ -178,7 +188,8 @@ async def decide_referrals(
         " AND mine.relation IN ('place', 'room')"
         " JOIN entity_member pl ON pl.relation = mine.relation AND pl.member = mine.member"
         " AND pl.entity_kind = 'case'"
-        " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
+        + _ONE_SIDE_PARTIAL
+        + " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
         " AND rl.agency = 'city' AND rl.kind = 'case'"
         " LEFT JOIN entity_member cp ON cp.entity_kind = 'case' AND cp.entity_id = pl.entity_id"
         " AND cp.relation = 'place'"
@@ -212,7 +223,7 @@ async def decide_referrals(
     }
     shared = await _shared_persons(conn, pairs)
     comps = await components(conn, sorted({n for p in pairs for n in p}), "case_edge")
-    by_incident: dict[str, list[tuple[tuple[int, int, float, str], Decision]]] = {}
+    by_incident: dict[str, list[tuple[tuple[int, float, int, str], Decision]]] = {}
     for r in rows:
         hours = (r["c"] - r["i"]).total_seconds() / 3600
         if not r["by_police"] and hours > DIVERTED_HOURS:
@@ -224,8 +235,8 @@ async def decide_referrals(
             continue
         rank = (
             0 if (r["cid"], r["inc"]) in shared else 1,
-            0 if r["same_place"] else 1,
             abs((r["c"] - r["referred"]).total_seconds()),
+            0 if r["same_place"] else 1,
             r["cid"],
         )
         if not r["same_place"]:

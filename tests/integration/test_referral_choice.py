@@ -206,7 +206,22 @@ async def test_a_referral_joins_a_case_written_as_building_unit_and_room(hub: Se
     events[2]["data"]["address"] = {"text": "1号楼2单元103室", "grid": "11010500100101"}
     events[3]["data"]["address"] = {"text": "1号楼2单元104室", "grid": "11010500100101"}
     events[3]["time"] = (T + timedelta(hours=2)).isoformat()
-    for k, order in enumerate([[0, 1, 2, 3], [0, 1, 2, 3], [2, 3, 0, 1], [3, 1, 2, 0]]):
+    # the same building, unit and room of another compound in the grid, written in full,
+    # opened nearer the referral: another place, never the call's
+    other = dict(events[2], id=f"{tag}-5", subject=f"CO-{tag}")
+    other["time"] = (T + timedelta(minutes=40)).isoformat()
+    other["data"] = dict(
+        events[2]["data"],
+        case_id=f"CO-{tag}",
+        address={
+            "text": "北京市朝阳区望京街道广顺北大街9号1号楼2单元103室",
+            "grid": "11010500100101",
+        },
+    )
+    events.append(other)
+    orders = [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [2, 3, 4, 0, 1], [4, 3, 1, 2, 0]]
+    for k, order in enumerate(orders):
         thread, _ = await _threads(hub, events, order, k)
         assert thread[inc] == thread[f"CD-{tag}"], (order, thread)
         assert thread[f"CN-{tag}"] != thread[inc], (order, thread)
+        assert thread[f"CO-{tag}"] != thread[inc], (order, thread)
