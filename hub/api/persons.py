@@ -88,9 +88,11 @@ async def person_answer(
     ctx: ReadContext,
     person_id: str,
     extra: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Response:
-    """:func:`person_shown` answered and audited; ``extra`` is added to the answer."""
-    got = await person_shown(conn, ctx, person_id)
+    """:func:`person_shown` answered and audited (each case's ``overdue`` asked at ``at``);
+    ``extra`` is added to the answer."""
+    got = await person_shown(conn, ctx, person_id, at)
     if got is None:
         await ctx.done([], "not-found")
         raise Problem(404, "Not found", f"no person {person_id!r}")

@@ -99,7 +99,7 @@ async def replay_person(
 ) -> Response:
     at = await _instant(ctx, known_at, happened_by)
     async with as_of(ctx.pool, at) as conn:
-        return await person_answer(conn, ctx, person_id, _as_of(at))
+        return await person_answer(conn, ctx, person_id, _as_of(at), at.known_at)
 
 
 @router.get(
@@ -203,7 +203,7 @@ async def person_diff(
     views: list[dict[str, Any] | None] = []
     for at in (a, b):
         async with as_of(ctx.pool, at) as conn:
-            got = await person_shown(conn, ctx, person_id)
+            got = await person_shown(conn, ctx, person_id, at.known_at)
             views.append(got[0] if got else None)
     before, after = views
     if before is None and after is None:
