@@ -111,7 +111,14 @@ class WorkCalendar:
                     return begin + left
                 left -= room
             day += timedelta(days=1)
-        raise CalendarError(f"no {amount} of working time within {MAX_DAYS} days of {start}")
+        if left == amount:  # ten years without one working hour: a calendar that stops
+            raise CalendarError(f"no {amount} of working time within {MAX_DAYS} days of {start}")
+        # Beyond the calendar's horizon (a deadline extended decades ahead): the rest at
+        # the average working week. No notice that far ahead falls due while anyone waits,
+        # and the answer is still a function of its inputs alone.
+        per_day = self.day_length * 5 / 7
+        start_of_day = datetime.combine(day, datetime.min.time(), self.zone).astimezone(UTC)
+        return start_of_day + timedelta(days=left / per_day)
 
     def add_hours(self, start: datetime, hours: float) -> datetime:
         return self.add(start, timedelta(hours=hours))

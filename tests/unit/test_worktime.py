@@ -177,3 +177,14 @@ def test_a_limit_never_ends_outside_working_time(t: datetime, a: timedelta) -> N
 @given(instants, st.integers(min_value=1, max_value=30))
 def test_days_are_whole_days_of_working_time(t: datetime, n: int) -> None:
     assert CAL.between(t, CAL.add_days(t, n)) == CAL.day_length * n
+
+
+def test_working_time_beyond_ten_years_runs_at_the_average_week() -> None:
+    """A deadline extended decades ahead (an approved extension to 2099) has its ladder
+    computed, never an error that sends the event to the dead letters."""
+    cal = WorkCalendar(SH, ((time(9), time(17)),))
+    start = sh(2026, 3, 3)
+    far = cal.add(start, timedelta(days=4440))  # 13,320 working days of 8 hours
+    assert far > start + timedelta(days=3660)
+    assert far == cal.add(start, timedelta(days=4440))  # a function of its inputs
+    assert cal.add(start, timedelta(days=4441)) > far
