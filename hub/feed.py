@@ -30,7 +30,9 @@ import structlog
 
 from hub.background import BackgroundLoop
 from projections.coordination.handlers import NOTICE_TYPES
+from projections.coordination.rules import Rules
 from projections.reads.cases import case_facts, is_overdue
+from projections.reads.sla import threads_late
 from projections.rows import read_links
 from schemas.notices import NOTICE_AGENCY
 
@@ -82,8 +84,13 @@ class Item:
 
 
 class LiveFeed(BackgroundLoop):
-    def __init__(self, pool: asyncpg.Pool, interval: float = 0.5) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, interval: float = 0.5, rules: Rules | None = None
+    ) -> None:
         self.pool = pool
+        # the coordination rules: a thread with a clock is overdue when its clock is red,
+        # as every read says (projections.reads.sla.overdue)
+        self.rules = rules
         self.interval = interval
         self.epoch = os.urandom(3).hex()  # ids of another process (or run) are not ours
         self.items: deque[Item] = deque(maxlen=BUFFER)
@@ -176,6 +183,7 @@ class LiveFeed(BackgroundLoop):
                 - {r[0] for r in due}
             )
             facts = await case_facts(conn, case_ids, FACTS)
+            late = await self._overdue(conn, [c for c in case_ids if c not in notice_only], now)
         new: list[Item] = []
         noticed: dict[str, Item] = {}  # one item per thread and tick for its notices
         for r, ref in zip(rows, refs, strict=True):
@@ -215,14 +223,17 @@ class LiveFeed(BackgroundLoop):
             status = f.get("status") or "open"
             if status == "closed":
                 self.announced.discard(cid)
-            elif cid not in self.announced and is_overdue(f.get("due_at"), status, now):
+            elif (
+                cid not in self.announced
+                and late.get(cid, (is_overdue(f.get("due_at"), status, now), f.get("due_at")))[0]
+            ):
                 self.announced.add(cid)
                 new.append(
                     self._item(
                         "overdue",
                         {
                             "case_id": cid,
-                            "due_at": f.get("due_at"),
+                            "due_at": late.get(cid, (False, f.get("due_at")))[1],
                             "stage": f.get("stage"),
                             **{k: f.get(k) for k in ("category", "grid", "sealed")},
                         },
@@ -234,6 +245,24 @@ class LiveFeed(BackgroundLoop):
                 self.items.extend(new)
                 self.changed.notify_all()
         return new
+
+    async def _overdue(
+        self, conn: asyncpg.Connection, case_ids: list[str], now: datetime
+    ) -> dict[str, tuple[bool, str | None]]:
+        """``overdue`` of each case's thread as the reads answer it (its clock, where the
+        hub keeps one), and the due instant it is judged by; cases with no thread row are
+        left to their own due time."""
+        if self.rules is None or not case_ids:
+            return {}
+        thread_of = {
+            r[0]: r[1]
+            for r in await conn.fetch(
+                "SELECT case_id, thread_id FROM case_thread WHERE case_id = ANY($1::text[])",
+                case_ids,
+            )
+        }
+        by_thread = await threads_late(conn, set(thread_of.values()), self.rules, now)
+        return {c: by_thread[t] for c, t in thread_of.items()}
 
     async def _rethread_sealed(self, conn: asyncpg.Connection) -> None:
         """The case nodes of every sealed thread as threads stand now (a thread joined to a

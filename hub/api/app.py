@@ -100,7 +100,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> FastAPI:
         checkpointer = Checkpointer(app.state.pool, signing_key, settings.audit_checkpoint_seconds)
         checkpointer.start()
         app.state.checkpointer = checkpointer  # an export signs the heads it proves
-        app.state.feed = LiveFeed(app.state.pool)
+        app.state.feed = LiveFeed(app.state.pool, rules=rules)
         app.state.feed.start()
         app.state.consumer = settings.streams_app_id
         app.state.inbound_topics = settings.inbound_topics

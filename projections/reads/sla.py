@@ -80,13 +80,28 @@ async def threads_overdue(
     ids = sorted(set(thread_ids))
     if not ids:
         return {}
+    return {i: late for i, (late, _) in (await threads_late(conn, ids, rules, at)).items()}
+
+
+async def threads_late(
+    conn: asyncpg.Pool | asyncpg.Connection, thread_ids: Iterable[str], rules: Rules, at: datetime
+) -> dict[str, tuple[bool, str | None]]:
+    """Each thread's ``overdue`` and the due instant it is judged by: its clock's, or the
+    agency's ``due_at`` where the hub keeps no clock."""
+    ids = sorted(set(thread_ids))
+    if not ids:
+        return {}
     state = {r["thread_id"]: r for r in await conn.fetch(_THREAD_STATE, ids)}
     clocks = await thread_clocks(conn, ids, rules)
     out = {}
     for i in ids:
         r = state.get(i)
         status, due_at = (r["status"], r["due_at"]) if r else (None, None)
-        out[i] = overdue(status, due_at, sla(clocks[i], rules, at), at)
+        level = sla(clocks[i], rules, at)
+        due = level.get("due_at") if level is not None else due_at
+        if isinstance(due, datetime):
+            due = due.isoformat()
+        out[i] = (overdue(status, due_at, level, at), due)
     return out
 
 
