@@ -69,7 +69,23 @@ async def add_sla(
     for item in items:
         item.update(coordination_view(clocks[item["case_id"]], rules, at))
         item["overdue"] = overdue(item.get("status"), item.get("due_at"), item["sla"], at)
+        if item.get("stage") == "reopened" and not item["rework"]:
+            # a dissatisfied follow-up before the case was closed (or of a case never
+            # reported) reopens nothing: the stage is the last one done, as the clock says
+            s = item["sla"]
+            item["stage"] = _DONE_BEFORE.get(s["stage"]) if s else None
     return items
+
+
+# The clock's stage in force → the case's last stage done.
+_DONE_BEFORE = {
+    "register": "reported",
+    "dispatch": "registered",
+    "handle": "dispatched",
+    "verify": "handled",
+    "close": "verified",
+    "mediate": "court-mediation",
+}
 
 
 async def threads_overdue(

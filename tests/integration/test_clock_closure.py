@@ -14,9 +14,10 @@ from hub.config import Settings
 from projections.coordination.due import sweep
 from projections.db import create_pool
 from projections.intake import InboundRecord
+from projections.reads import cases as cases_reads
 from projections.reads.kpi import kpi, replayed
 from projections.reads.kpi_fold import fold
-from projections.reads.sla import thread_clocks
+from projections.reads.sla import add_sla, thread_clocks
 from projections.store import Store
 from tests.integration.conftest import new_database, unique
 from tests.integration.test_coordination import LONG_AGO, RULES, _city, _reported
@@ -81,6 +82,14 @@ async def test_closure_needs_a_verification_and_follow_ups_count_only_after_it(
         assert cv.window is None and cv.closed_at == t + 90 * m
         assert cf.rework == 0 and cf.window is not None and cf.window.stage == "handle"
         assert (cp.window, cp.rework, cp.returns) == (None, 0, 3)
+
+        # the case reads say so too: F's stage is the last one done, not "reopened"; P,
+        # never reported, has no stage to show
+        for c, stage in ((f, "dispatched"), (p, None)):
+            read = await cases_reads.case(pool, ids[c], now)
+            assert read is not None
+            await add_sla(pool, [read], RULES, now)
+            assert (read["stage"], read["rework"]) == (stage, 0), c
 
         raised = await sweep(pool, RULES, _keep([]), now)
         by_case: dict[str, set[tuple[str, Any]]] = {}
