@@ -8,8 +8,9 @@ A rebuild applies decisions only as it reads them; it never decides."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import orjson
@@ -112,10 +113,11 @@ async def apply_parsed(conn: asyncpg.Connection, parsed: list[Decision]) -> list
     return todo
 
 
-# A call the rules divert (no referral event from the police) joins a city case at its
-# address opened within this many hours of the call (the one-click transfer opens it at
-# once); a later case there, even one naming the caller, is most likely another matter
-# (on the simulator: a street-vendor complaint by the caller 58 h after a dispute call).
+# A call the rules divert (no referral event from the police) joins a city case of the
+# category the rules divert it to, at its address, opened within this many hours of the
+# call (the one-click transfer opens it at once); a later case there, or one of another
+# category, is most likely another matter (on the simulator: a street-vendor complaint by
+# the caller 58 h after a dispute call; a garbage complaint 27 min after a noise call).
 DIVERTED_HOURS = 2.0
 
 # The same room of a grid joins a city case to a call only where one side wrote no road:
@@ -127,13 +129,14 @@ _ONE_SIDE_PARTIAL = (
 
 
 async def decide_referrals(
-    conn: asyncpg.Connection, ch: Changes, diverted: Sequence[str] = ()
+    conn: asyncpg.Connection, ch: Changes, diverted: Mapping[str, str] | None = None
 ) -> list[Decision]:
     """A city case at the address of a 110 call referred to the city, opened soon after the
     referral: the same matter. The same address is the same place, or the same room of the
     same grid where one side wrote only building, unit and room (a grid member's note).
     A call is referred to the city by the police (``police.incident.referred``) or by the
-    hub's rules, when its category is one the rules divert to the city (``diverted``; then
+    hub's rules, when its category is one the rules divert to the city (``diverted``: 110
+    category → the city category the transfer opens; then
     at the call's own time). Probed from whichever side arrives last: the city case, the
     referral, or the call's report.
 
@@ -171,36 +174,10 @@ async def decide_referrals(
         incidents |= {r[0] for r in rows}
     if not incidents:
         return []
-    # every city case in each referred call's window, with what ranks it
-    rows = await conn.fetch(
-        "SELECT x.inc, pl.entity_id AS cid, min(ct.opened_at) AS c, min(me.opened_at) AS i,"
-        " coalesce(min(esc.time), min(me.opened_at)) AS referred, min(cp.member) AS place,"
-        " bool_or(esc.member IS NOT NULL) AS by_police,"
-        " bool_or(mine.relation = 'place') AS same_place"
-        " FROM unnest($1::text[]) AS x(inc)"
-        " JOIN record_link ri ON ri.entity_kind = 'case' AND ri.entity_id = x.inc"
-        " AND ri.agency = 'police' AND ri.kind = 'incident'"
-        " LEFT JOIN entity_member esc ON esc.entity_kind = 'case' AND esc.entity_id = x.inc"
-        " AND esc.relation = 'escalation' AND esc.member = 'city'"
-        " LEFT JOIN entity_field cat ON cat.entity_kind = 'case' AND cat.entity_id = x.inc"
-        " AND cat.field = 'category'"
-        " JOIN entity_member mine ON mine.entity_kind = 'case' AND mine.entity_id = x.inc"
-        " AND mine.relation IN ('place', 'room')"
-        " JOIN entity_member pl ON pl.relation = mine.relation AND pl.member = mine.member"
-        " AND pl.entity_kind = 'case'"
-        + _ONE_SIDE_PARTIAL
-        + " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = pl.entity_id"
-        " AND rl.agency = 'city' AND rl.kind = 'case'"
-        " LEFT JOIN entity_member cp ON cp.entity_kind = 'case' AND cp.entity_id = pl.entity_id"
-        " AND cp.relation = 'place'"
-        " JOIN case_thread ct ON ct.case_id = pl.entity_id"
-        " JOIN case_thread me ON me.case_id = x.inc"
-        " WHERE ct.opened_at BETWEEN me.opened_at AND me.opened_at + interval '72 hours'"
-        " AND (esc.member IS NOT NULL OR cat.value #>> '{}' = ANY($2::text[]))"
-        " GROUP BY 1, 2 ORDER BY 1, 2",
-        sorted(incidents),
-        sorted(diverted),
-    )
+    # every city case in each referred call's window, with what ranks it: in small steps,
+    # each an index lookup whatever the planner's statistics say (one join of it all, planned
+    # on the counts of a model still filling up, took minutes on a batch)
+    rows = await _candidates(conn, sorted(incidents), diverted or {})
     if not rows:
         return []
     pairs = [(r["cid"], r["inc"]) for r in rows]
@@ -226,8 +203,11 @@ async def decide_referrals(
     by_incident: dict[str, list[tuple[tuple[int, float, int, str], Decision]]] = {}
     for r in rows:
         hours = (r["c"] - r["i"]).total_seconds() / 3600
-        if not r["by_police"] and hours > DIVERTED_HOURS:
-            continue  # diverted by the rules alone: only the case opened on the transfer
+        if not r["by_police"] and (
+            hours > DIVERTED_HOURS
+            or r["case_category"] != (diverted or {}).get(r["inc_category"] or "")
+        ):
+            continue  # diverted by the rules alone: only the case the transfer opened
         d = decide_referral(
             r["cid"], r["inc"], r["place"], hours, shared.get((r["cid"], r["inc"])), r["c"]
         )
@@ -265,6 +245,91 @@ async def decide_referrals(
                         n,
                     )
                 )
+    return out
+
+
+async def _candidates(
+    conn: asyncpg.Connection, incidents: list[str], diverted: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """For each call referred to the city (by the police, or by the rules: a diverted
+    category), each city case at the same place, or the same room of the same grid where one
+    side wrote no road, opened in the 72 h after the call."""
+    calls = {
+        r["inc"]: r
+        for r in await conn.fetch(
+            "SELECT x.inc, me.opened_at AS i, min(esc.time) AS esc_time,"
+            " bool_or(esc.member IS NOT NULL) AS by_police, min(cat.value #>> '{}') AS category"
+            " FROM unnest($1::text[]) AS x(inc)"
+            " JOIN record_link ri ON ri.entity_kind = 'case' AND ri.entity_id = x.inc"
+            " AND ri.agency = 'police' AND ri.kind = 'incident'"
+            " JOIN case_thread me ON me.case_id = x.inc"
+            " LEFT JOIN entity_member esc ON esc.entity_kind = 'case' AND esc.entity_id = x.inc"
+            " AND esc.relation = 'escalation' AND esc.member = 'city'"
+            " LEFT JOIN entity_field cat ON cat.entity_kind = 'case' AND cat.entity_id = x.inc"
+            " AND cat.field = 'category' GROUP BY 1, 2",
+            incidents,
+        )
+        if r["by_police"] or r["category"] in diverted
+    }
+    if not calls:
+        return []
+    where = await conn.fetch(
+        "SELECT entity_id, relation, member, coalesce((attrs->>'partial')::boolean, false) AS p"
+        " FROM entity_member WHERE entity_kind = 'case' AND entity_id = ANY($1::text[])"
+        " AND relation IN ('place', 'room')",
+        sorted(calls),
+    )
+    keys = sorted({(w["relation"], w["member"]) for w in where})
+    there: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+    for r in await conn.fetch(
+        "SELECT m.relation, m.member, m.entity_id,"
+        " coalesce((m.attrs->>'partial')::boolean, false) AS p"
+        " FROM unnest($1::text[], $2::text[]) AS k(rel, mem) JOIN entity_member m"
+        " ON m.relation = k.rel AND m.member = k.mem AND m.entity_kind = 'case'",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    ):
+        there.setdefault((r["relation"], r["member"]), []).append((r["entity_id"], r["p"]))
+    found: dict[tuple[str, str], bool] = {}  # (call, case) → at the same place
+    for w in where:
+        for cid, partial in there.get((w["relation"], w["member"]), []):
+            if w["relation"] == "place" or w["p"] or partial:
+                same = w["relation"] == "place"
+                found[(w["entity_id"], cid)] = found.get((w["entity_id"], cid), False) or same
+    cases = {
+        r["cid"]: r
+        for r in await conn.fetch(
+            "SELECT x.cid, ct.opened_at AS c, min(ccat.value #>> '{}') AS category,"
+            " min(cp.member) AS place FROM unnest($1::text[]) AS x(cid)"
+            " JOIN record_link rl ON rl.entity_kind = 'case' AND rl.entity_id = x.cid"
+            " AND rl.agency = 'city' AND rl.kind = 'case'"
+            " JOIN case_thread ct ON ct.case_id = x.cid"
+            " LEFT JOIN entity_field ccat ON ccat.entity_kind = 'case'"
+            " AND ccat.entity_id = x.cid AND ccat.field = 'category'"
+            " LEFT JOIN entity_member cp ON cp.entity_kind = 'case' AND cp.entity_id = x.cid"
+            " AND cp.relation = 'place' GROUP BY 1, 2",
+            sorted({cid for _, cid in found}),
+        )
+    }
+    out = []
+    for (inc, cid), same in sorted(found.items()):
+        call, case = calls[inc], cases.get(cid)
+        if case is None or not call["i"] <= case["c"] <= call["i"] + timedelta(hours=72):
+            continue
+        out.append(
+            {
+                "inc": inc,
+                "cid": cid,
+                "c": case["c"],
+                "i": call["i"],
+                "referred": call["esc_time"] or call["i"],
+                "place": case["place"],
+                "by_police": call["by_police"],
+                "inc_category": call["category"],
+                "case_category": case["category"],
+                "same_place": same,
+            }
+        )
     return out
 
 

@@ -129,16 +129,15 @@ class Store:
         # the coordination rules: with them (the live workers) each batch keeps the next due
         # instant of the threads it touched (projections.coordination.due); a rebuild has none
         self.rules = rules
-        # 110 categories the rules divert to the city: such a call joins the city case
-        # opened at its address soon after, as a referral does (the shipped rules when none
+        # 110 categories the rules divert to the city, and the city category each becomes:
+        # such a call joins the city case of that category opened at its address soon
+        # after, as a referral does (the shipped rules when none
         # are given, so deciding never depends on whether a clock runs)
-        self.diverted = tuple(
-            sorted(
-                d.incident_category
-                for d in (rules or load_rules()).diversions.values()
-                if d.to_agency == "city"
-            )
-        )
+        self.diverted = {
+            d.incident_category: d.category
+            for d in (rules or load_rules()).diversions.values()
+            if d.to_agency == "city"
+        }
         # live workers: a batch queues the records it touched (pending_resolution) and
         # commits; :meth:`resolve_pending` decides them beside the batches
         self.defer_resolution = defer_resolution
