@@ -31,12 +31,12 @@ from projections.decisions import (
     apply_decisions,
     decide_and_apply,
     decide_persons_of_batch,
-    decide_referrals,
     touched_by_batch,
 )
 from projections.intake import InboundRecord, RejectedRecord, split
 from projections.matching import DEFAULT, Model
 from projections.project import links_needed, project
+from projections.referrals import decide_referrals
 from projections.rows import archive, read_links, record_rejected, rethread, write_changes
 from schemas.topics import is_resolution_topic
 
