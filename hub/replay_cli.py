@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub import bundle_verify, report_cli
+from hub.api_call import api_call
 from hub.config import ConfigError, Settings
 from hub.progress import progress
 
@@ -122,28 +123,13 @@ def call(
     if not args.case_ref:
         raise ConfigError("replay serves an investigation: --case-ref or HUB_CASE_REF")
     base = (args.api or f"http://{settings.api_bind}").rstrip("/")
-    req = urllib.request.Request(
-        base + path,
-        method=method,
-        data=None if body is None else orjson.dumps(body),
-        headers={
-            "Authorization": f"Bearer {args.token}",
-            "X-Purpose": urllib.parse.quote(args.purpose, safe="; -"),
-            "X-Case-Ref": urllib.parse.quote(args.case_ref, safe=""),
-            "Content-Type": "application/json",
-        },
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=300) as resp:
-            return bytes(resp.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = orjson.loads(exc.read()).get("detail", "")
-        except orjson.JSONDecodeError:
-            detail = ""
-        raise ConfigError(f"{method} {path}: {exc.code} {exc.reason}: {detail}") from None
-    except urllib.error.URLError as exc:
-        raise ConfigError(f"cannot reach the hub's API at {base}: {exc.reason}") from None
+    headers = {
+        "Authorization": f"Bearer {args.token}",
+        "X-Purpose": urllib.parse.quote(args.purpose, safe="; -"),
+        "X-Case-Ref": urllib.parse.quote(args.case_ref, safe=""),
+        "Content-Type": "application/json",
+    }
+    return api_call(base, method, path, headers, body)
 
 
 def _subjects(args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from hub.api_call import api_call
 from hub.bootstrap import coordination_rules, new_pool
 from hub.config import ConfigError, Settings
 from projections.reads import kpi as kpi_reads
@@ -106,19 +107,10 @@ def ask_api(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {args.token}"}
     if os.environ.get("HUB_PURPOSE"):  # a report needs none; one given must be a known code
         headers["X-Purpose"] = urllib.parse.quote(os.environ["HUB_PURPOSE"], safe="; -")
-    req = urllib.request.Request(f"{base}/v1/reports/kpi?{query}", headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=300) as resp:
-            answer: dict[str, Any] = orjson.loads(resp.read())
-            return answer
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = orjson.loads(exc.read()).get("detail", "")
-        except orjson.JSONDecodeError:
-            detail = ""
-        raise ConfigError(f"GET /v1/reports/kpi: {exc.code} {exc.reason}: {detail}") from None
-    except urllib.error.URLError as exc:
-        raise ConfigError(f"cannot reach the hub's API at {base}: {exc.reason}") from None
+    answer: dict[str, Any] = orjson.loads(
+        api_call(base, "GET", f"/v1/reports/kpi?{query}", headers, name="GET /v1/reports/kpi")
+    )
+    return answer
 
 
 async def from_archive(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
