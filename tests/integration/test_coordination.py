@@ -26,17 +26,21 @@ def _city(tag: str, case: str, etype: str, n: int, at: datetime, **data: Any) ->
     return story.event("city", etype, f"{tag}-{case}-{n}", at, case, {"case_id": case, **data})
 
 
-def _reported(tag: str, case: str, at: datetime, grid: str) -> dict[str, Any]:
+def _reported(tag: str, case: str, at: datetime, grid: str, **data: Any) -> dict[str, Any]:
+    """A garbage case reported in ``grid`` (by a grid member unless ``data`` says otherwise)."""
     return _city(
         tag,
         case,
         "city.case.reported",
         0,
         at,
-        category="garbage",
-        description="楼道堆放杂物",
-        channel="grid-member",
-        address={"text": "朝阳区望京街道阜通东大街6号", "grid": grid},
+        **{
+            "category": "garbage",
+            "description": "楼道堆放杂物",
+            "channel": "grid-member",
+            "address": {"text": "朝阳区望京街道阜通东大街6号", "grid": grid},
+            **data,
+        },
     )
 
 

@@ -27,6 +27,7 @@ from projections.reads.kpi_fold import fold
 from projections.store import Store
 from tests.integration.conftest import CC, Worker, new_database, publish, unique, wait_caught_up
 from tests.integration.test_coordination import RULES, _city
+from tests.integration.test_coordination import _reported as reported
 
 SH = ZoneInfo("Asia/Shanghai")
 MON = datetime(2024, 5, 6, 9, 0, tzinfo=SH)  # a working Monday, long before any other test
@@ -36,17 +37,7 @@ SYSTEM = {"Authorization": "Bearer sys-token-0123456789abcdef"}
 
 
 def _reported(tag: str, case: str, at: datetime, grid: str) -> dict[str, Any]:
-    return _city(
-        tag,
-        case,
-        "city.case.reported",
-        0,
-        at,
-        category="garbage",
-        description="楼道堆放杂物",
-        channel="hotline",
-        address={"text": "朝阳区望京街道阜通东大街6号", "grid": grid},
-    )
+    return reported(tag, case, at, grid, channel="hotline")
 
 
 def _events(tag: str, grid: str, other_grid: str) -> list[dict[str, Any]]:

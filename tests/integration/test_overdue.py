@@ -9,24 +9,15 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from hub.sim import story
 from hub.sim.people import national_id
 from projections.ids import hub_id
 from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
-
-SH = ZoneInfo("Asia/Shanghai")
-LONG_AGO = datetime(2026, 3, 3, 9, 0, tzinfo=SH)  # a Tuesday, long before any test runs
-FAR_AHEAD = datetime(2099, 3, 3, 9, 0, tzinfo=SH)
-
-
-def _city(tag: str, case: str, etype: str, n: int, at: datetime, **data: Any) -> dict[str, Any]:
-    return story.event("city", etype, f"{tag}-{case}-{n}", at, case, {"case_id": case, **data})
+from tests.integration.test_coordination import FAR_AHEAD, LONG_AGO, _city, _reported
 
 
 def _thread(case: str) -> str:
@@ -51,18 +42,7 @@ async def test_overdue_is_red_on_the_hubs_clock_in_every_read(
     reporter = {"national_id": nid, "name": "王秀兰", "phone": "13800000001"}
 
     def reported(case: str, at: datetime) -> dict[str, Any]:
-        return _city(
-            tag,
-            case,
-            "city.case.reported",
-            0,
-            at,
-            category="garbage",
-            description="楼道堆放杂物",
-            channel="citizen",
-            address={"text": "朝阳区望京街道阜通东大街6号", "grid": grid},
-            reporter=reporter,
-        )
+        return _reported(tag, case, at, grid, channel="citizen", reporter=reporter)
 
     passed = "2026-03-10T17:30:00+08:00"
     events = [
