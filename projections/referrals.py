@@ -40,16 +40,15 @@ async def decide_referrals(
     same grid where one side wrote only building, unit and room (a grid member's note).
     A call is referred to the city by the police (``police.incident.referred``) or by the
     hub's rules, when its category is one the rules divert to the city (``diverted``: 110
-    category → the city category the transfer opens; then
-    at the call's own time). Probed from whichever side arrives last: the city case, the
-    referral, or the call's report.
+    category → the city category the transfer opens; then at the call's own time).
+    Probed from whichever side arrives last: the city case, the referral, or the report.
 
     One referral is one matter: of the city cases in its window, the one that fits best
-    (a party in common, then the nearest to the referral's time, then the same place
-    over the same room, then the smallest id)
-    joins the call, and any other that a referral decision joined (or could have joined,
-    with its decision still on its way back through the log) is unlinked. The best depends
-    only on which cases are known, never on their order of arrival."""
+    (a party in common, then the nearest to the referral's time, then the same place over
+    the same room, then the smallest id) joins the call, and any other that a referral
+    decision joined (or could have joined, with its decision still on its way back through
+    the log) is unlinked. The best depends only on which cases are known, never on their
+    order of arrival."""
     placed = {k[1] for k in ch.members if k[0] == "case" and k[2] in ("place", "room")}
     nodes: dict[tuple[str, str], set[str]] = {}
     for (agency, kind, _rid), (_k, eid) in ch.links.items():
