@@ -198,6 +198,25 @@ async def test_a_call_the_rules_divert_joins_the_city_case_that_follows(
         assert joined == (category == "dispute"), (order, thread)
 
 
+@pytest.mark.parametrize("before", [20, 150])
+async def test_a_call_the_rules_divert_joins_the_city_case_just_before_it(
+    hub: Settings, before: int
+) -> None:
+    """Given a neighbour-dispute case the grid member reported at an address, when a citizen
+    calls 110 about a dispute there (a category the rules divert to the city, no referral
+    event) 20 minutes later, then the call and the case are one thread, in any order and
+    batching; a case reported 2.5 hours before the call stays apart (most likely another
+    matter)."""
+    tag = unique("first")
+    events, inc = _story(tag)
+    events = [e for e in events if e["type"] != "police.incident.referred"][:2]
+    events[1]["time"] = (T - timedelta(minutes=before)).isoformat()
+    for k, order in enumerate([[0, 1], [0, 1], [1, 0], [1, 0]]):
+        thread, _ = await _threads(hub, events, order, k)
+        joined = thread[inc] == thread[f"CD-{tag}"]
+        assert joined == (before < 60), (order, thread)
+
+
 async def test_a_referral_joins_a_case_written_as_building_unit_and_room(hub: Settings) -> None:
     """Given a referred call at a full address, when the grid member writes the city case's
     address as building, unit and room only (same grid), then the case joins the call; a
