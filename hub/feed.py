@@ -32,7 +32,7 @@ from hub.background import BackgroundLoop
 from projections.coordination.handlers import NOTICE_TYPES
 from projections.coordination.rules import Rules
 from projections.reads.cases import case_facts, is_overdue
-from projections.reads.sla import threads_late
+from projections.reads.sla import Verdict, threads_late
 from projections.rows import read_links
 from schemas.notices import NOTICE_AGENCY
 
@@ -53,6 +53,7 @@ for _t in (
     "city.case.dispatched",
     "city.case.handled",
     "city.case.verified",
+    "city.case.closed",  # closed without a passed verification: still due, maybe late
 ):
     TRACKED[_t] = ("city", "case", "case_id", None)
 # the hub's own notices name the thread itself (data.case_id is the thread's id)
@@ -220,12 +221,12 @@ class LiveFeed(BackgroundLoop):
             if cid in notice_only:  # a notice is no news of the case's own due time
                 continue
             f = facts.get(cid, {})
-            status = f.get("status") or "open"
-            if status == "closed":
+            judged = late.get(cid)  # as every read states the thread (its clock's status)
+            status = judged.status if judged else f.get("status") or "open"
+            if status == "closed" or (judged and not judged.matter):
                 self.announced.discard(cid)
-            elif (
-                cid not in self.announced
-                and late.get(cid, (is_overdue(f.get("due_at"), status, now), f.get("due_at")))[0]
+            elif cid not in self.announced and (
+                judged.overdue if judged else is_overdue(f.get("due_at"), status, now)
             ):
                 self.announced.add(cid)
                 new.append(
@@ -233,7 +234,7 @@ class LiveFeed(BackgroundLoop):
                         "overdue",
                         {
                             "case_id": cid,
-                            "due_at": late.get(cid, (False, f.get("due_at")))[1],
+                            "due_at": judged.due_at if judged else f.get("due_at"),
                             "stage": f.get("stage"),
                             **{k: f.get(k) for k in ("category", "grid", "sealed")},
                         },
@@ -248,10 +249,10 @@ class LiveFeed(BackgroundLoop):
 
     async def _overdue(
         self, conn: asyncpg.Connection, case_ids: list[str], now: datetime
-    ) -> dict[str, tuple[bool, str | None]]:
-        """``overdue`` of each case's thread as the reads answer it (its clock, where the
-        hub keeps one), and the due instant it is judged by; cases with no thread row are
-        left to their own due time."""
+    ) -> dict[str, Verdict]:
+        """Each case's thread as the reads state it (:func:`projections.reads.sla.judge`):
+        ``overdue`` (its clock, where the hub keeps one), the due instant it is judged by,
+        its status; cases with no thread row are left to their own due time."""
         if self.rules is None or not case_ids:
             return {}
         thread_of = {

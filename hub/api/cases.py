@@ -30,7 +30,13 @@ EXAMPLE_CASE = {
     "stage": "dispatched",
     "due_at": "2026-11-24T08:00:00+08:00",
     "overdue": False,
-    "sla": {"stage": "handle", "due_at": "2026-11-24T10:00:00+08:00", "level": "yellow"},
+    "sla": {
+        "stage": "handle",
+        "due_at": "2026-11-24T10:00:00+08:00",
+        "level": "yellow",
+        "agency": "city",
+    },
+    "awaiting_report": False,
     "returns": 0,
     "rework": 0,
     "grid": "110105001001",
@@ -53,7 +59,21 @@ OVERDUE = (
     "whose `sla.level` is `red` on the hub's clock (CONTRACT.md section 7: from the first "
     "report, under the rules in force, moved by approved extensions and mediations); for a "
     "thread the hub keeps no clock for (`sla` null: a police matter), an open thread whose "
-    "agency's `due_at` has passed. A closed thread is never overdue."
+    "agency's `due_at` has passed. A closed thread is never overdue.\n\n"
+    "`status` is `closed` only when no stage is in force on the hub's clock: a matter is "
+    "closed after a passed verification (`city.case.verified` with `passed` true before "
+    "`city.case.closed`), so a city case closed without one reads `open`, its `stage` the "
+    "last one done, its `sla` the `verify` stage (overdue once red), and counts as open on "
+    "the grid board and map (the KPI counts that close in `closed`, never in "
+    "`closed_on_time`). `sla.agency` names who holds the stage timed: the court (`mediate`) "
+    "while a mediation of the thread is open (`court.mediation.assigned`, not concluded), "
+    "the category's owner otherwise; a settled mediation leaves the city's stage timed until "
+    "the city closes its case.\n\n"
+    "A thread that holds only returns, extensions or follow-ups of a case no report, "
+    "registration, 110 call, police case, court filing or mediation was seen for is no "
+    "matter yet: it reads by id with `awaiting_report: true`, `sla` null and `overdue` "
+    "false, and is neither listed here nor counted on the grid board and map; once its "
+    "report arrives it reads as if the events had come in order (`awaiting_report` false)."
 )
 
 SCAN_CHUNK = 200  # candidate threads read per round
@@ -119,6 +139,8 @@ async def find_cases(
             if c is None or c["case_id"] != tid:
                 continue  # joined into an older thread since: listed under that one's id
             await sla_reads.add_sla(ctx.pool, [c], rules, at)
+            if c["awaiting_report"]:
+                continue  # no matter yet: a return, extension or follow-up of an unknown case
             shown, masked = ctx.policy.mask_case(ctx.principal, c)
             if masked and shown.get("status") == "restricted":
                 continue  # a thread withheld whole is not listed: not even its id

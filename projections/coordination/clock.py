@@ -72,6 +72,11 @@ class ThreadClock:
     extensions: int = 0
     diverted: dict[str, Any] | None = None  # the diversion rule and incident, if any
     return_marks: list[Mark] = field(default_factory=list)
+    # a matter the hub knows was opened: reported (city or 110), registered, handed to
+    # mediation, or opened as a police or court case (an ``opened`` mark, added by the
+    # reads from those records' facts); without one, a return, an extension or a follow-up
+    # of an unknown case makes a thread that waits for its report, not a matter
+    opened: bool = False
 
     @property
     def epoch(self) -> str:
@@ -99,6 +104,11 @@ def _offset(rules: Rules, limits: dict[str, Any], a: int, b: int) -> timedelta:
 def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
     """The clock the marks make under ``rules`` (independent of when it is asked)."""
     tc = ThreadClock()
+    tc.opened = any(
+        m.kind in ("report", "mediate", "opened")
+        or (m.kind == "done" and m.attrs.get("stage") == "register")
+        for m in marks
+    )
     reports = [m for m in marks if m.kind == "report"]
     city = [m for m in reports if m.attrs.get("agency") == "city"]
     for m in reports:
@@ -209,12 +219,25 @@ def level(tc: ThreadClock, rules: Rules, at: datetime) -> str:
 
 
 def sla(tc: ThreadClock, rules: Rules, at: datetime) -> dict[str, Any] | None:
-    """``{stage, due_at, level}`` for a read (CONTRACT.md section 7), None without a clock.
-    A closed case shows when it was due to close, red when it closed late."""
-    if tc.window is not None:
-        return {"stage": tc.window.stage, "due_at": tc.window.due, "level": level(tc, rules, at)}
+    """``{stage, due_at, level, agency}`` for a read (CONTRACT.md section 7), None without
+    a clock: the stage in force, when it falls due, and ``agency``, who holds it (the court
+    while it mediates, the owner of the category otherwise). A closed case shows when it was
+    due to close, red when it closed late."""
+    w = tc.window
+    if w is not None:
+        return {
+            "stage": w.stage,
+            "due_at": w.due,
+            "level": level(tc, rules, at),
+            "agency": w.holder or tc.agency,
+        }
     if tc.closed_at is not None:
-        return {"stage": "closed", "due_at": tc.close_due, "level": level(tc, rules, at)}
+        return {
+            "stage": "closed",
+            "due_at": tc.close_due,
+            "level": level(tc, rules, at),
+            "agency": tc.agency,
+        }
     return None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from projections.coordination.clock import sla
+from projections.coordination.handlers import MARK
 from projections.coordination.rules import Rules
 from projections.reads import sla as sla_reads
 
@@ -26,8 +26,22 @@ _THREADS = (
     " ORDER BY n.thread_id, f.field, f.time DESC, f.source DESC, f.event_id DESC),"
     " kinds AS (SELECT n.thread_id, bool_and(l.agency = 'police' AND l.kind = 'incident')"
     " AS incident FROM nodes n JOIN record_link l ON l.entity_kind = 'case'"
-    " AND l.entity_id = n.case_id GROUP BY 1)"
-    " SELECT k.thread_id, k.incident,"
+    " AND l.entity_id = n.case_id GROUP BY 1),"
+    " marks AS (SELECT n.thread_id, m.attrs->>'kind' AS k, m.attrs->>'stage' AS st,"
+    " m.attrs->>'agency' AS ag, m.time FROM nodes n JOIN entity_member m"
+    " ON m.entity_kind = 'case' AND m.entity_id = n.case_id AND m.relation = '" + MARK + "'),"
+    # surely closed on the clock (CONTRACT.md section 7, projections.coordination.clock): a
+    # city case reported, its last stage and its verification done after any reopening, no
+    # mediation open; the clock of any other closed thread is read, to be sure
+    " settled AS (SELECT thread_id FROM marks GROUP BY thread_id HAVING"
+    " bool_or(k = 'report' AND ag = 'city')"
+    " AND max(time) FILTER (WHERE k = 'done' AND st = $2)"
+    " > coalesce(max(time) FILTER (WHERE k = 'reopen'), '-infinity')"
+    " AND ($3::text IS NULL OR max(time) FILTER (WHERE k = 'done' AND st = $3)"
+    " > coalesce(max(time) FILTER (WHERE k = 'reopen'), '-infinity'))"
+    " AND (max(time) FILTER (WHERE k = 'mediate') IS NULL"
+    " OR max(time) FILTER (WHERE k = 'mediated') > max(time) FILTER (WHERE k = 'mediate')))"
+    " SELECT k.thread_id, k.incident, k.thread_id IN (SELECT thread_id FROM settled) AS settled,"
     " max(l.v) FILTER (WHERE l.field = 'grid') AS grid,"
     " max(l.v) FILTER (WHERE l.field = 'status') AS status,"
     " max(l.v) FILTER (WHERE l.field = 'due_at') AS due_at,"
@@ -38,28 +52,50 @@ _THREADS = (
 
 
 async def _threads(
-    conn: asyncpg.Pool | asyncpg.Connection, grid: str | None
+    conn: asyncpg.Pool | asyncpg.Connection, grid: str | None, rules: Rules
 ) -> list[asyncpg.Record]:
     # a thread belongs to the grid its latest statement names
-    return [r for r in await conn.fetch(_THREADS, grid) if grid is None or r["grid"] == grid]
+    last, verify = rules.stages[-1], "verify" if "verify" in rules.stages else None
+    rows = await conn.fetch(_THREADS, grid, last, verify)
+    return [r for r in rows if grid is None or r["grid"] == grid]
 
 
 async def _judged(
     conn: asyncpg.Pool | asyncpg.Connection, rows: list[asyncpg.Record], rules: Rules, at: datetime
-) -> dict[str, tuple[bool, str | None]]:
-    """Each open case thread (not an incident) of ``rows``: whether it is overdue and its
-    clock's level (None: no clock), as a case read answers them (:func:`sla_reads.overdue`)."""
-    open_ids = [r["thread_id"] for r in rows if not r["incident"] and r["status"] != "closed"]
-    clocks = await sla_reads.thread_clocks(conn, open_ids, rules)
-    out: dict[str, tuple[bool, str | None]] = {}
+) -> dict[str, tuple[sla_reads.Verdict, str | None]]:
+    """Each case thread (not an incident) of ``rows`` that is open, or closed by its records
+    but not surely on the clock: as a case read answers it (:func:`sla_reads.judge`), and
+    its clock's level while a stage is in force (None: no clock, or closed)."""
+    ids = [
+        r["thread_id"]
+        for r in rows
+        if not r["incident"] and (r["status"] != "closed" or not r["settled"])
+    ]
+    clocks = await sla_reads.thread_clocks(conn, ids, rules)
+    out: dict[str, tuple[sla_reads.Verdict, str | None]] = {}
     for r in rows:
         tc = clocks.get(r["thread_id"])
         if tc is None:
             continue
-        level = sla(tc, rules, at)
+        v = sla_reads.judge(r["status"], r["due_at"], tc, rules, at)
+        level = v.sla
         shown = level["level"] if level is not None and level["stage"] != "closed" else None
-        out[r["thread_id"]] = (sla_reads.overdue(r["status"], r["due_at"], level, at), shown)
+        out[r["thread_id"]] = (v, shown)
     return out
+
+
+def _count(
+    r: asyncpg.Record, judged: dict[str, tuple[sla_reads.Verdict, str | None]]
+) -> tuple[str, bool, str | None] | None:
+    """How a case thread counts: open or closed, overdue, its clock's level; None: not a
+    matter yet (a return, extension or follow-up of a case never reported)."""
+    got = judged.get(r["thread_id"])
+    if got is None:  # closed, surely (on the clock too)
+        return ("closed" if r["status"] == "closed" else "open"), False, None
+    v, level = got
+    if not v.matter:
+        return None
+    return v.status, v.overdue, level
 
 
 def _levels() -> dict[str, int]:
@@ -78,7 +114,7 @@ async def grid_board(
     ``at``, never stored, and is the case read's (red on the hub's clock; the agency's due
     time for a thread without one). Ids of sealed threads are listed only when
     ``sealed_ids`` (the reader may see them); they are counted either way."""
-    rows = await _threads(conn, grid)
+    rows = await _threads(conn, grid, rules)
     residents = await conn.fetchval(
         "SELECT count(DISTINCT cp.entity_id) FROM entity_field pg JOIN entity_field cp"
         " ON cp.field = 'current_place' AND cp.value = to_jsonb(pg.entity_id)"
@@ -98,12 +134,14 @@ async def grid_board(
     }
     judged = await _judged(conn, rows, rules, at)
     for r in rows:
-        status = "closed" if r["status"] == "closed" else "open"
         if r["incident"]:
-            board["incidents"][status] += 1
+            board["incidents"]["closed" if r["status"] == "closed" else "open"] += 1
             continue
+        counted = _count(r, judged)
+        if counted is None:
+            continue
+        status, late, level = counted
         board["cases"][status] += 1
-        late, level = judged.get(r["thread_id"], (False, None))
         if level is not None:
             board["sla"][level] += 1
         if late:
@@ -119,15 +157,19 @@ async def grids(
     """Every grid with case threads: open, overdue (asked at ``at``, as a case read answers
     it) and closed counts, and the clock levels of the open threads (``sla``)."""
     out: dict[str, dict[str, Any]] = {}
-    rows = [r for r in await _threads(conn, None) if not r["incident"] and r["grid"] is not None]
+    rows = [
+        r for r in await _threads(conn, None, rules) if not r["incident"] and r["grid"] is not None
+    ]
     judged = await _judged(conn, rows, rules, at)
     for r in rows:
+        counted = _count(r, judged)
+        if counted is None:
+            continue
+        status, late, level = counted
         b = out.setdefault(
             r["grid"], {"grid": r["grid"], "open": 0, "overdue": 0, "closed": 0, "sla": _levels()}
         )
-        status = "closed" if r["status"] == "closed" else "open"
         b[status] += 1
-        late, level = judged.get(r["thread_id"], (False, None))
         if level is not None:
             b["sla"][level] += 1
         if late:

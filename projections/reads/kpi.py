@@ -42,7 +42,9 @@ FORMULAS: dict[str, str] = {
     "responded_on_time": "received cases registered (city.case.registered) by the register"
     " limit, in working time from the report",
     "solved": "received cases with a passed verification (city.case.verified, passed)",
-    "closed": "received cases closed (city.case.closed) before `to` and not reopened since",
+    "closed": "received cases closed (city.case.closed) before `to` and not reopened since,"
+    " as the city recorded it: a close without a passed verification counts here (and never"
+    " as closed_on_time), though the case reads `open`, its verify stage still due",
     "closed_on_time": "closed cases closed after a passed verification (verification before"
     " closing), both by their clock's due instant (limits from the report, moved by approved"
     " extensions and reopenings)",

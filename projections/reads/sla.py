@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -17,12 +17,17 @@ from projections.coordination.rules import Rules
 from projections.graph import STEP
 from projections.reads.cases import is_overdue
 
+# The marks of each thread, and an ``opened`` mark for each police case opened or court case
+# filed in it (those records carry no clock mark; their facts say they were opened).
 _MARKS = (
     "WITH RECURSIVE comp(origin, node) AS ("
     " SELECT n, n FROM unnest($1::text[]) AS n"
     " UNION SELECT c.origin, x.dst FROM comp c " + STEP.format(table="case_edge") + ")"
     " SELECT c.origin, m.attrs, m.time, m.event_id FROM comp c JOIN entity_member m"
     " ON m.entity_kind = 'case' AND m.entity_id = c.node AND m.relation = $2"
+    " UNION ALL SELECT c.origin, jsonb_build_object('kind', 'opened'), f.time, f.event_id"
+    " FROM comp c JOIN entity_field f ON f.entity_kind = 'case' AND f.entity_id = c.node"
+    " AND f.field IN ('offence', 'case_type')"
 )
 
 
@@ -52,12 +57,46 @@ def overdue(
     case lists and their ``overdue`` filter, the grid board and map, a person's cases): an
     open thread whose clock (``level``: its ``sla``, CONTRACT.md section 7) is red; for a
     thread the hub keeps no clock for (a police matter), an open thread whose agency's
-    ``due_at`` has passed."""
+    ``due_at`` has passed. ``status`` is the thread's as :func:`judge` reads it."""
     if status == "closed":
         return False
     if level is not None:
         return level["stage"] != "closed" and level["level"] == "red"
     return is_overdue(due_at, status, at)
+
+
+class Verdict(NamedTuple):
+    """A thread as every read states it at an instant."""
+
+    overdue: bool
+    due_at: Any  # the due instant it is judged by: its clock's, else the agency's
+    status: str  # open | closed, as the hub's rules read it
+    matter: bool  # opened (reported, registered, ...): counted and listed; else waiting
+    sla: dict[str, Any] | None
+
+
+def judge(
+    status: str | None, due_at: str | None, tc: ThreadClock, rules: Rules, at: datetime
+) -> Verdict:
+    """The one reading of a thread's status, ``overdue`` and ``sla`` at ``at``, whatever the
+    read (the case, the lists and their filters, the grid board and map, a person's cases,
+    the live feed), from its records' latest ``status`` and ``due_at`` and its clock:
+
+    - a thread with a stage in force on the hub's clock is open, whatever an agency's record
+      says: a city case closed without a passed verification (verification before closing)
+      still has its verify stage due; a mediation's settlement leaves the city's case to be
+      closed by the city;
+    - a thread no report, registration, 110 call, police case, court filing or mediation was
+      seen for (only a return, an extension or a follow-up of an unknown case: it exists so
+      that a late report joins it) is no matter yet: no clock, never overdue, not counted
+      on boards and maps nor listed."""
+    level = sla(tc, rules, at)
+    shown = "open" if tc.window is not None else (status or "open")
+    due = level.get("due_at") if level is not None else due_at
+    if isinstance(due, datetime):
+        due = due.isoformat()
+    late = tc.opened and overdue(shown, due_at, level, at)
+    return Verdict(late, due, shown, tc.opened, level)
 
 
 async def add_sla(
@@ -67,8 +106,15 @@ async def add_sla(
     ``overdue`` as :func:`overdue` decides it."""
     clocks = await thread_clocks(conn, [i["case_id"] for i in items], rules)
     for item in items:
-        item.update(coordination_view(clocks[item["case_id"]], rules, at))
-        item["overdue"] = overdue(item.get("status"), item.get("due_at"), item["sla"], at)
+        tc = clocks[item["case_id"]]
+        v = judge(item.get("status"), item.get("due_at"), tc, rules, at)
+        item.update(coordination_view(tc, rules, at))
+        if item.get("status") == "closed" and v.status == "open" and item.get("stage") == "closed":
+            # closed by the city without a passed verification: not closed, the stage is the
+            # last one done, as the clock says
+            s = item["sla"]
+            item["stage"] = _DONE_BEFORE.get(s["stage"], item["stage"]) if s else item["stage"]
+        item.update(status=v.status, overdue=v.overdue, awaiting_report=not v.matter)
         if item.get("stage") == "reopened" and not item["rework"]:
             # a dissatisfied follow-up before the case was closed (or of a case never
             # reported) reopens nothing: the stage is the last one done, as the clock says
@@ -96,14 +142,15 @@ async def threads_overdue(
     ids = sorted(set(thread_ids))
     if not ids:
         return {}
-    return {i: late for i, (late, _) in (await threads_late(conn, ids, rules, at)).items()}
+    return {i: v.overdue for i, v in (await threads_late(conn, ids, rules, at)).items()}
 
 
 async def threads_late(
     conn: asyncpg.Pool | asyncpg.Connection, thread_ids: Iterable[str], rules: Rules, at: datetime
-) -> dict[str, tuple[bool, str | None]]:
-    """Each thread's ``overdue`` and the due instant it is judged by: its clock's, or the
-    agency's ``due_at`` where the hub keeps no clock."""
+) -> dict[str, Verdict]:
+    """Each thread as :func:`judge` reads it: its ``overdue`` and the due instant it is
+    judged by (its clock's, or the agency's ``due_at`` where the hub keeps no clock), its
+    status, whether it is a matter yet."""
     ids = sorted(set(thread_ids))
     if not ids:
         return {}
@@ -113,11 +160,7 @@ async def threads_late(
     for i in ids:
         r = state.get(i)
         status, due_at = (r["status"], r["due_at"]) if r else (None, None)
-        level = sla(clocks[i], rules, at)
-        due = level.get("due_at") if level is not None else due_at
-        if isinstance(due, datetime):
-            due = due.isoformat()
-        out[i] = (overdue(status, due_at, level, at), due)
+        out[i] = judge(status, due_at, clocks[i], rules, at)
     return out
 
 

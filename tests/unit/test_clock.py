@@ -154,6 +154,7 @@ def test_a_dissatisfied_follow_up_reopens_the_case_as_rework() -> None:
         "stage": "closed",
         "due_at": tc.close_due,
         "level": "green",
+        "agency": "city",
     }
     back = datetime(2026, 3, 5, 10, 0, tzinfo=SH)
     events.append(city("city.feedback.recorded", 6, back, satisfied=False, channel="phone"))
