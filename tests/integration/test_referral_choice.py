@@ -23,6 +23,7 @@ from hub.sim import story
 from projections.db import create_pool
 from projections.decide import Decision
 from projections.intake import InboundRecord
+from projections.referrals import DIVERTED_BEFORE_HOURS
 from projections.store import Store
 from tests.integration.conftest import new_database, unique
 
@@ -206,7 +207,7 @@ async def test_a_call_the_rules_divert_joins_the_city_case_just_before_it(
     calls 110 about a dispute there (a category the rules divert to the city, no referral
     event) 20 minutes later, then the call and the case are one thread, in any order and
     batching; a case reported 2.5 hours before the call stays apart (most likely another
-    matter)."""
+    matter: projections.referrals.DIVERTED_BEFORE_HOURS)."""
     tag = unique("first")
     events, inc = _story(tag)
     events = [e for e in events if e["type"] != "police.incident.referred"][:2]
@@ -214,7 +215,7 @@ async def test_a_call_the_rules_divert_joins_the_city_case_just_before_it(
     for k, order in enumerate([[0, 1], [0, 1], [1, 0], [1, 0]]):
         thread, _ = await _threads(hub, events, order, k)
         joined = thread[inc] == thread[f"CD-{tag}"]
-        assert joined == (before < 60), (order, thread)
+        assert joined == (before < DIVERTED_BEFORE_HOURS * 60), (order, thread)
 
 
 async def test_a_referral_joins_a_case_written_as_building_unit_and_room(hub: Settings) -> None:
