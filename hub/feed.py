@@ -235,7 +235,11 @@ class LiveFeed(BackgroundLoop):
                         {
                             "case_id": cid,
                             "due_at": judged.due_at if judged else f.get("due_at"),
-                            "stage": f.get("stage"),
+                            "stage": (
+                                judged.stage(f.get("stage"), f.get("status"))
+                                if judged
+                                else f.get("stage")
+                            ),
                             **{k: f.get(k) for k in ("category", "grid", "sealed")},
                         },
                     )

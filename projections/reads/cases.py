@@ -125,6 +125,12 @@ async def case_timeline(
 
 
 CASE_FILTERS = ("grid", "status", "stage", "category")
+# Stages a case read may show in place of the one its records state (``closed`` without a
+# passed verification, ``reopened`` by a follow-up before any close): the last stage done.
+SHOWN_BEFORE = {
+    s: ["closed", "reopened"]
+    for s in ("reported", "registered", "dispatched", "handled", "verified", "court-mediation")
+}
 
 
 async def candidate_threads(
@@ -142,13 +148,20 @@ async def candidate_threads(
     assert set(filters) <= set(CASE_FILTERS), filters  # names go into SQL: only known ones
     for name in ("grid", "category", "stage", "status"):
         if name in filters:
+            values = [filters[name]]
+            if name == "stage" and filters[name] in SHOWN_BEFORE:
+                # a stage a read may show for a record that states another: the last stage
+                # done, where the case was closed without a passed verification, or a
+                # follow-up came before its close (projections.reads.sla.add_sla)
+                values += SHOWN_BEFORE[filters[name]]
             rows = await conn.fetch(
                 "SELECT DISTINCT t.thread_id FROM entity_field f JOIN case_thread t"
                 " ON t.case_id = f.entity_id WHERE f.entity_kind = 'case' AND f.field = $1"
-                " AND f.value = to_jsonb($2::text) AND ($3::text IS NULL OR t.thread_id > $3)"
+                " AND f.value = ANY(ARRAY(SELECT to_jsonb(v) FROM unnest($2::text[]) AS v))"
+                " AND ($3::text IS NULL OR t.thread_id > $3)"
                 " ORDER BY 1 LIMIT $4",
                 name,
-                filters[name],
+                values,
                 after,
                 limit,
             )

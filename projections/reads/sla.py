@@ -73,6 +73,19 @@ class Verdict(NamedTuple):
     status: str  # open | closed, as the hub's rules read it
     matter: bool  # opened (reported, registered, ...): counted and listed; else waiting
     sla: dict[str, Any] | None
+    rework: int
+
+    def stage(self, stage: str | None, status: str | None) -> str | None:
+        """The stage a read shows for the ``stage`` and ``status`` the thread's records
+        state: where the clock disagrees (a close without a passed verification; a
+        dissatisfied follow-up before any close, or of a case never reported, which reopens
+        nothing), the last stage done, as the clock says."""
+        s = self.sla
+        if stage == "closed" and status == "closed" and self.status == "open":
+            return _DONE_BEFORE.get(s["stage"], stage) if s else stage
+        if stage == "reopened" and not self.rework:
+            return _DONE_BEFORE.get(s["stage"]) if s else None
+        return stage
 
 
 def judge(
@@ -96,7 +109,7 @@ def judge(
     if isinstance(due, datetime):
         due = due.isoformat()
     late = tc.opened and overdue(shown, due_at, level, at)
-    return Verdict(late, due, shown, tc.opened, level)
+    return Verdict(late, due, shown, tc.opened, level, tc.rework)
 
 
 async def add_sla(
@@ -109,17 +122,12 @@ async def add_sla(
         tc = clocks[item["case_id"]]
         v = judge(item.get("status"), item.get("due_at"), tc, rules, at)
         item.update(coordination_view(tc, rules, at))
-        if item.get("status") == "closed" and v.status == "open" and item.get("stage") == "closed":
-            # closed by the city without a passed verification: not closed, the stage is the
-            # last one done, as the clock says
-            s = item["sla"]
-            item["stage"] = _DONE_BEFORE.get(s["stage"], item["stage"]) if s else item["stage"]
-        item.update(status=v.status, overdue=v.overdue, awaiting_report=not v.matter)
-        if item.get("stage") == "reopened" and not item["rework"]:
-            # a dissatisfied follow-up before the case was closed (or of a case never
-            # reported) reopens nothing: the stage is the last one done, as the clock says
-            s = item["sla"]
-            item["stage"] = _DONE_BEFORE.get(s["stage"]) if s else None
+        item.update(
+            stage=v.stage(item.get("stage"), item.get("status")),
+            status=v.status,
+            overdue=v.overdue,
+            awaiting_report=not v.matter,
+        )
     return items
 
 

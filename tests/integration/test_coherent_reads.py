@@ -104,6 +104,9 @@ async def test_a_close_without_a_passed_verification_reads_open_everywhere(
     assert list(await _listed(api, grid=grid, status="closed")) == [_thread(v)]
     assert list(await _listed(api, grid=grid, overdue="true")) == [_thread(u)]
     assert list(await _listed(api, grid=grid, stage="closed")) == [_thread(v)]
+    # found by the stage it shows, not only the one its record states (from U's id on)
+    handled = await _listed(api, stage="handled", limit="1", cursor=_thread(u)[:-1])
+    assert list(handled) == [_thread(u)]
 
     board = await _read(api, f"/v1/grids/{grid}")
     assert board["cases"] == {"open": 1, "overdue": 1, "closed": 1}
@@ -115,8 +118,11 @@ async def test_a_close_without_a_passed_verification_reads_open_everywhere(
     flags = {c["case_id"]: c["overdue"] for c in person["cases"]}
     assert flags == {_thread(u): True, _thread(v): False}
 
-    announced = [i.data["case_id"] for i in await live.tick() if i.kind == "overdue"]
-    assert _thread(u) in announced and _thread(v) not in announced
+    announced = {i.data["case_id"]: i.data for i in await live.tick() if i.kind == "overdue"}
+    assert _thread(v) not in announced
+    assert announced[_thread(u)]["stage"] == "handled"
+    due = datetime.fromisoformat(announced[_thread(u)]["due_at"])
+    assert due == datetime.fromisoformat(cu["sla"]["due_at"])
 
     doc = (await api.get("/openapi.json")).json()
     described = doc["paths"]["/v1/cases/{case_id}"]["get"]["description"]
