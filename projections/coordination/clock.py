@@ -22,7 +22,9 @@ A thread without a city case runs the clock of its diverted category when its 11
 incident's category is diverted (rules ``[diversions]``), and no clock otherwise (a police
 matter). Whatever else the thread holds, while a court's mediation of it is open
 (``court.mediation.assigned``, not yet ``court.mediation.concluded``) the mediation's due
-instant is the clock in force: stage ``mediate``, held by the court.
+instant is the clock in force: stage ``mediate``, held by the court. Once it concludes,
+settled or not, the thread's own clock is in force again: a settlement does not close the
+city's case, which the city closes after a passed verification.
 Pure: the instant asked about is passed in.
 """
 
