@@ -79,6 +79,9 @@ async def test_replay_answers_what_the_hub_answered_then(
            {"resident_id": f"{tag}-R", "moved_on": "2026-02-01",
             "address": {"text": f"北京市朝阳区望京街道广顺北大街{tag[-4:]}号1号楼1单元101室",
                         "grid": grid}}),
+        # closed after a passed verification (a close without one leaves the case open)
+        ev("city", "city.case.verified", f"{tag}-5", t0 + timedelta(days=3) - timedelta(hours=1),
+           city_case, {"case_id": city_case, "passed": True}),
         ev("city", "city.case.closed", f"{tag}-4", t0 + timedelta(days=3), city_case,
            {"case_id": city_case, "outcome": "办结"}),
     ]  # fmt: skip
