@@ -82,6 +82,10 @@ async def test_an_investigator_replays_a_case_to_an_instant_between_two_phases(
             "channel": "grid-member", "address": home,
             "persons": [{"role": "party", "person": {"name": name, "national_id": nid}}]}),
     ]  # fmt: skip
+    # closed after a passed verification (a close without one leaves the case open)
+    verified = ev("city", "city.case.verified", f"{tag}-verified",
+                  t0 + timedelta(days=3) - timedelta(hours=1), city_case,
+                  {"case_id": city_case, "passed": True})  # fmt: skip
     closed = ev("city", "city.case.closed", f"{tag}-closed", t0 + timedelta(days=3), city_case,
                 {"case_id": city_case, "outcome": "办结"})  # fmt: skip
 
@@ -93,7 +97,7 @@ async def test_an_investigator_replays_a_case_to_an_instant_between_two_phases(
     cc = {"Authorization": f"Bearer {COMMAND_CENTER}", "X-Purpose": "case-handling"}
     assert (await api.get(f"/v1/cases/{case_id}", headers=cc)).json()["status"] == "open"
     between: datetime = await db.fetchval("SELECT clock_timestamp()")
-    await wait_caught_up(db, CONSUMER, await publish(producer, [closed]), main_worker)
+    await wait_caught_up(db, CONSUMER, await publish(producer, [verified, closed]), main_worker)
     assert (await api.get(f"/v1/cases/{case_id}", headers=cc)).json()["status"] == "closed"
 
     base = str(api.base_url).rstrip("/")

@@ -182,7 +182,10 @@ async def test_a_dispute_from_grid_to_police_to_court_is_one_thread(
         ("police", "case"),
         ("court", "case"),
     }
-    assert thread["stage"] == "court-settled" and thread["status"] == "closed"
+    # the court's mediation settled, but the city has not closed its case (verification
+    # before closing): the thread is open, and the city's handling stage is timed again
+    assert thread["stage"] == "court-settled" and thread["status"] == "open"
+    assert (thread["sla"]["stage"], thread["sla"]["agency"]) == ("handle", "city")
     roles = {p["role"] for p in thread["persons"]}
     # The city's duty officer sees that police hold a suspect, not who (policy).
     assert {"party", "plaintiff", "defendant"} <= roles
@@ -251,6 +254,7 @@ async def test_the_grid_board_counts_open_overdue_closed_and_residents(
             0,
             {"category": "noise", "description": "d", "channel": "hotline", "address": addr},
         ),
+        city("city.case.verified", 8, f"{tag}-C", 8, {"passed": True}),
         city("city.case.closed", 6, f"{tag}-C", 9, {"outcome": "ok"}),
         story.event(
             "civil",
