@@ -33,6 +33,7 @@ from projections.graph import canonical_node, components
 from projections.ids import hub_id, ref_key
 from projections.intake import InboundRecord
 from projections.matching import load_model
+from projections.reads.places import as_one_place
 from projections.store import Store
 
 RESOLUTION = "hub.internal.bench.resolution"
@@ -174,6 +175,10 @@ async def measure(dsn: str, emitted: list[Emitted]) -> dict[str, Any]:
             cr = case_record(e.event)
             if cr and e.truth.get("matter"):
                 truth_matter[cr] = e.truth["matter"]
+        # each address's place as the reads answer it (a room written alone is its grid's
+        # full address: projections.reads.places.as_one_place)
+        one = await as_one_place(conn, sorted(set(pred_place.values())))
+        pred_place = {k: one[v][0] for k, v in pred_place.items()}
         comps = await components(conn, list(truth_person))
         pred_person = {r: canonical_node(nodes) for r, nodes in comps.items()}
         tcomps = await components(conn, list(truth_matter), "case_edge")

@@ -19,6 +19,7 @@ PlaceReader = Annotated[ReadContext, Depends(reader("place"))]
 
 EXAMPLE = {
     "place_id": "PL-12bc0ffbc1c9c023",
+    "also_known_as": ["PL-4f0e8a1c2b7d9e35"],
     "address": {
         "district": "110105",
         "road": "阜通东大街",
@@ -29,6 +30,7 @@ EXAMPLE = {
         "room": 1201,
     },
     "grid": "11010500100101",
+    "spellings": ["北京市朝阳区望京街道阜通东大街6号3号楼2单元1201室", "3号楼2单元1201室"],
     "residents": ["P-72fe43937491d8a6"],
     "cases": ["C-e037911471f5a878"],
 }
@@ -37,6 +39,13 @@ EXAMPLE = {
 @router.get(
     "/v1/places/{place_id}",
     summary="One place: standard address, grid, residents, cases",
+    description=(
+        'A room written as building, unit and room only ("3号楼2单元1201室", with its grid)'
+        " is the same place as the grid's one full address with that building, unit and room:"
+        " it answers under the full address's `place_id`, its own id listed in"
+        " `also_known_as` (and still answering). With no such full address, or two in one"
+        " grid (two compounds with the same numbers), it is a place of its own."
+    ),
     responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
 )
 async def get_place(place_id: PlaceId, ctx: PlaceReader) -> dict[str, Any]:

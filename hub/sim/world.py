@@ -114,6 +114,8 @@ class Place:
             (
                 f"{self.district[1]} {self.road}{self.number}号{self.building}-{self.unit}-{room}"
             ).translate(full_width),
+            # a grid member's shorthand: building, unit and room only (the grid says where)
+            f"{self.building}号楼{self.unit}单元{room}室",
         ]
 
 

@@ -11,6 +11,7 @@ import asyncpg
 from projections.coordination.handlers import MARK
 from projections.graph import STEP, canonical_node, components, person_id_of
 from projections.reads.facts import FACT_ROWS, field_value, fold_facts, provenance
+from projections.reads.places import place_ids_as_read
 
 
 def is_overdue(due_at: str | None, status: str | None, at: datetime) -> bool:
@@ -99,10 +100,13 @@ async def case(
             }
             for m in members.get("person", [])
         ],
-        "places": [
-            {"place_id": m["member"], "text": (m["attrs"] or {}).get("text")}
-            for m in members.get("place", [])
-        ],
+        "places": await place_ids_as_read(
+            conn,
+            [
+                {"place_id": m["member"], "text": (m["attrs"] or {}).get("text")}
+                for m in members.get("place", [])
+            ],
+        ),
         "cites": [m["attrs"] for m in members.get("cites", [])],
         "escalations": [m["attrs"] for m in members.get("escalation", [])],
         "provenance": provenance(fields),

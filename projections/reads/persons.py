@@ -11,6 +11,7 @@ import asyncpg
 from projections.graph import STEP, canonical_node, canonical_persons, components, person_id_of
 from projections.names import normalize_name, sound_key
 from projections.reads.facts import field_value, fold_facts, provenance, split_record, thread_sealed
+from projections.reads.places import place_ids_as_read
 
 # The facts of each record, with the record they were stated on (``rec``).
 _RECORD_FACTS = (
@@ -139,14 +140,17 @@ async def person(
         "phones": [m["member"] for m in listed("phone")],
         "status": field_value(fields, "status") or "known",
         "records": [_record(r, case_of.get(r), threads) for r in sorted(records)],
-        "addresses": [
-            {
-                "place_id": m["member"],
-                "text": (m["attrs"] or {}).get("text"),
-                "current": m["member"] == current,
-            }
-            for m in listed("address")
-        ],
+        "addresses": await place_ids_as_read(
+            conn,
+            [
+                {
+                    "place_id": m["member"],
+                    "text": (m["attrs"] or {}).get("text"),
+                    "current": m["member"] == current,
+                }
+                for m in listed("address")
+            ],
+        ),
         "cases": _threads_of([m["attrs"] for m in listed("case")], threads),
         "assistance": [m["attrs"] for m in listed("assistance")],
         "provenance": provenance(fields, hide=("national_id_valid",)),

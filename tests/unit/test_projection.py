@@ -108,6 +108,9 @@ def test_any_batching_and_any_interleaving_of_partitions_gives_the_same_model() 
 
 
 def test_one_address_written_four_ways_is_one_place_and_distinct_addresses_stay_apart() -> None:
+    """Every full spelling of a room has one key; the building-unit-room shorthand has a key
+    of its own, within its grid (joined to the full address when read, by the grid's one full
+    address with that room: tests/integration/test_room_places.py)."""
     from hub.sim.city import SimConfig, Simulator
     from projections.address import parse
 
@@ -115,10 +118,19 @@ def test_one_address_written_four_ways_is_one_place_and_distinct_addresses_stay_
     sim.build()
     owner: dict[str, str] = {}
     for place in sim.city.places:
-        keys = {parse(text, place.grid).key() for text in place.variants()}
-        assert len(keys) == 1, place.variants()
+        *full, short = place.variants()
+        keys = {parse(text, place.grid).key() for text in full}
+        assert len(keys) == 1, full
         key = keys.pop()
         assert owner.setdefault(key, place.id) == place.id, "two places share a key"
+        room = parse(short, place.grid)
+        assert room.road is None and room.grid == place.grid and not room.rest, short
+        assert (room.building, room.unit, room.room) == (
+            parse(full[0]).building,
+            parse(full[0]).unit,
+            parse(full[0]).room,
+        )
+        assert owner.setdefault(room.key(), place.id) == place.id, "two rooms share a key"
 
 
 def test_chinese_numerals_and_building_forms() -> None:
