@@ -219,6 +219,18 @@ def sla(tc: ThreadClock, rules: Rules, at: datetime) -> dict[str, Any] | None:
 
 
 # -- notices ----------------------------------------------------------------------------
+def _yellow_red(w: Window, rules: Rules) -> tuple[datetime, datetime]:
+    """When the stage in force goes yellow and red (its first notices; the rest follow red)."""
+    if w.due <= w.start:  # overdue from the start (a mediation due before it was assigned)
+        return w.due, w.due
+    cal = rules.calendar
+    span = cal.between(w.start, w.due)
+    # red at 100 % is the due instant itself, even outside working time (a mediation's or
+    # an extension's due_at): never before the deadline
+    red = w.due if rules.red_at == 1 else cal.add(w.start, span * rules.red_at)
+    return cal.add(w.start, span * rules.yellow_at), red
+
+
 @dataclass(frozen=True)
 class Notice:
     id: str
@@ -279,14 +291,7 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
             )
     w = tc.window
     if w is not None:
-        if w.due <= w.start:  # overdue from the start (a mediation due before it was assigned)
-            yellow = red = w.due
-        else:
-            span = cal.between(w.start, w.due)
-            yellow = cal.add(w.start, span * rules.yellow_at)
-            # red at 100 % is the due instant itself, even outside working time (a
-            # mediation's or an extension's due_at): never before the deadline
-            red = w.due if rules.red_at == 1 else cal.add(w.start, span * rules.red_at)
+        yellow, red = _yellow_red(w, rules)
         due_at = w.due.isoformat()
         who = w.holder or tc.agency or rules.command_center_agency
         key = (w.stage, w.round or tc.epoch)
@@ -317,3 +322,27 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
             to_level=rules.level_above(lvl),
         )
     return sorted(out, key=lambda n: (n.due, n.type, n.id))
+
+
+def raised_by(case_id: str, marks: list[Mark], rules: Rules) -> list[Notice]:
+    """Every notice the thread's history raises, each as its clock was known when it fell
+    due (as the simulator's truth counts them, :mod:`hub.sim.notices`): the clock after each
+    mark raises the notices that fall due before the next mark, the clock of all the marks
+    all of its own. So what is raised does not depend on when the hub looks: a warning that
+    fell due before its stage was done is raised even when the hub learns of both at once
+    (after a restart, or behind its intake). One per slot, the first clock's; earliest due
+    first. ``marks`` in order (:func:`marks_of`)."""
+    out: dict[str, Notice] = {}
+    for k in range(len(marks) - 1):
+        until = marks[k + 1].at
+        tc = thread_clock(marks[: k + 1], rules)
+        # without a stage in force whose ladder starts before the next mark, the clock has
+        # only referral and bounce notices, which the clock of all the marks raises alike
+        if tc.window is None or min(_yellow_red(tc.window, rules)) >= until:
+            continue
+        for n in notices(case_id, tc, rules):
+            if n.due < until:
+                out.setdefault(n.slot, n)
+    for n in notices(case_id, thread_clock(marks, rules), rules):
+        out.setdefault(n.slot, n)
+    return sorted(out.values(), key=lambda n: (n.due, n.type, n.id))

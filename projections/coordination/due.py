@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from projections.changes import Changes
-from projections.coordination.clock import Notice, marks_of, notices, thread_clock
+from projections.coordination.clock import Notice, marks_of, raised_by
 from projections.coordination.handlers import MARK
 from projections.coordination.rules import Rules
 
@@ -76,11 +76,10 @@ async def thread_states(conn: asyncpg.Connection, threads: Sequence[str]) -> dic
 
 def pending(thread_id: str, st: ThreadState, rules: Rules) -> list[Notice]:
     """The thread's notices not raised yet (by id, or by slot under an id it had before),
-    earliest due first."""
-    tc = thread_clock(marks_of(st.marks), rules)
+    earliest due first; each as its clock was known when it fell due (:func:`raised_by`)."""
     return [
         n
-        for n in notices(thread_id, tc, rules)
+        for n in raised_by(thread_id, marks_of(st.marks), rules)
         if n.id not in st.claimed and n.slot not in st.slots
     ]
 
