@@ -123,7 +123,9 @@ async def sweep(
     now: datetime | None = None,
     limit: int = 200,
 ) -> list[Notice]:
-    """Raise every notice due by ``now`` not raised before; returns those this call raised."""
+    """Raise every notice due by ``now`` (the wall clock, or the event-time watermark's
+    :func:`~projections.coordination.watermark.sweep_instant`) not raised before, its claim
+    stamped with ``now``; returns those this call raised."""
     now = now or datetime.now(UTC)
     raised: list[Notice] = []
     while True:
@@ -148,15 +150,16 @@ async def sweep(
             new: list[Notice] = []
             if due:
                 got = await conn.fetch(
-                    "INSERT INTO notice_claim (notice_id, thread_id, type, due_at, slot)"
-                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-                    " $4::timestamptz[], $5::text[]) ORDER BY 1 ON CONFLICT DO NOTHING"
-                    " RETURNING notice_id",
+                    "INSERT INTO notice_claim (notice_id, thread_id, type, due_at, slot,"
+                    " swept_at) SELECT *, $6::timestamptz FROM unnest($1::text[], $2::text[],"
+                    " $3::text[], $4::timestamptz[], $5::text[]) ORDER BY 1"
+                    " ON CONFLICT DO NOTHING RETURNING notice_id",
                     [n.id for n in due],
                     [n.case_id for n in due],
                     [n.type for n in due],
                     [n.due for n in due],
                     [n.slot for n in due],
+                    now,
                 )
                 ids = {r[0] for r in got}
                 new = [n for n in due if n.id in ids]
