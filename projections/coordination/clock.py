@@ -29,6 +29,7 @@ Pure: the instant asked about is passed in.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -334,15 +335,35 @@ def raised_by(case_id: str, marks: list[Mark], rules: Rules) -> list[Notice]:
     first. ``marks`` in order (:func:`marks_of`)."""
     out: dict[str, Notice] = {}
     for k in range(len(marks) - 1):
-        until = marks[k + 1].at
-        tc = thread_clock(marks[: k + 1], rules)
-        # without a stage in force whose ladder starts before the next mark, the clock has
-        # only referral and bounce notices, which the clock of all the marks raises alike
-        if tc.window is None or min(_yellow_red(tc.window, rules)) >= until:
-            continue
-        for n in notices(case_id, tc, rules):
-            if n.due < until:
-                out.setdefault(n.slot, n)
+        for n in _before_next(case_id, tuple(marks[: k + 1]), marks[k + 1].at, rules):
+            out.setdefault(n.slot, n)
     for n in notices(case_id, thread_clock(marks, rules), rules):
         out.setdefault(n.slot, n)
     return sorted(out.values(), key=lambda n: (n.due, n.type, n.id))
+
+
+# The notices of a clock before the next mark, by (rules, thread, marks, next mark's time):
+# a thread's earlier marks come back with every batch that touches it, so each of its
+# clocks but the newest is computed once (a mark's attributes are those of its event).
+_PAST: OrderedDict[tuple[Any, ...], list[Notice]] = OrderedDict()
+PAST_KEPT = 50_000
+
+
+def _before_next(
+    case_id: str, marks: tuple[Mark, ...], until: datetime, rules: Rules
+) -> list[Notice]:
+    key = (id(rules), case_id, until, marks)
+    got = _PAST.get(key)
+    if got is not None:
+        _PAST.move_to_end(key)
+        return got
+    tc = thread_clock(list(marks), rules)
+    got = []
+    # without a stage in force whose ladder starts before the next mark, the clock has only
+    # referral and bounce notices, which the clock of all the marks raises alike
+    if tc.window is not None and min(_yellow_red(tc.window, rules)) < until:
+        got = [n for n in notices(case_id, tc, rules) if n.due < until]
+    _PAST[key] = got
+    if len(_PAST) > PAST_KEPT:
+        _PAST.popitem(last=False)
+    return got
