@@ -4,13 +4,14 @@ at the wall clock otherwise.
 
 Each batch notes, per inbound partition, the latest event time it applied, and the referral
 decisions it sent (:func:`note_batch`, in the batch's transaction); :func:`advance` moves
-the watermark to the minimum over every inbound partition, only when every referral
-decision sent has been read back and applied (a referral joins threads: a notice's thread
-must be whole before its clock is read; person decisions join persons, not threads, so
-they are not waited for), and never backwards. With each partition carrying its events in
-order of time, every event before the watermark is applied, so a sweep may raise what fell
-due strictly before it (:func:`sweep_instant`). Kept in PostgreSQL: it survives a SIGKILL
-and every worker sweeps by the same one.
+the watermark to the minimum over every inbound partition, but not past the time of a
+referral decision sent and not yet read back and applied (a referral joins a 110 call and
+the city case opened after it, or splits them: no notice due before the case's opening
+changes, and a notice's thread must be whole before its clock is read; person decisions
+join persons, not threads, so they are not waited for), and never backwards. With each
+partition carrying its events in order of time, every event before the watermark is
+applied, so a sweep may raise what fell due strictly before it (:func:`sweep_instant`).
+Kept in PostgreSQL: it survives a SIGKILL and every worker sweeps by the same one.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ _NOTE = (
     " DO UPDATE SET latest = greatest(s.latest, excluded.latest)"
 )
 _REFERRALS = (
-    "INSERT INTO sweep_referral_sent (consumer, decision_id)"
-    " SELECT $1, unnest($2::text[]) ORDER BY 2 ON CONFLICT DO NOTHING"
+    "INSERT INTO sweep_referral_sent (consumer, decision_id, at)"
+    " SELECT $1, * FROM unnest($2::text[], $3::timestamptz[]) ORDER BY 1"
+    " ON CONFLICT DO NOTHING"
 )
 # One statement, one snapshot: the partitions' times and the referrals in flight as of the
 # same commits (a batch writes its positions, its times and what it sent together; the
@@ -42,14 +44,14 @@ _REFERRALS = (
 _ADVANCE = (
     "WITH parts AS (SELECT count(*) AS n, min(latest) AS w FROM sweep_partition_time"
     "  WHERE consumer = $1),"
-    " sent AS (SELECT s.decision_id, d.decision_id IS NOT NULL AS applied"
+    " sent AS (SELECT s.decision_id, s.at, d.decision_id IS NOT NULL AS applied"
     "  FROM sweep_referral_sent s LEFT JOIN resolution_decision d USING (decision_id)"
     "  WHERE s.consumer = $1),"
     " gone AS (DELETE FROM sweep_referral_sent s USING sent WHERE s.consumer = $1"
     "  AND s.decision_id = sent.decision_id AND sent.applied),"
-    " behind AS (SELECT count(*) AS n FROM sent WHERE NOT applied),"
-    " up AS (INSERT INTO sweep_watermark AS m (consumer, at) SELECT $1, parts.w"
-    "  FROM parts, behind WHERE parts.n >= $2 AND behind.n = 0 AND parts.w IS NOT NULL"
+    " hold AS (SELECT min(at) AS at FROM sent WHERE NOT applied),"
+    " up AS (INSERT INTO sweep_watermark AS m (consumer, at) SELECT $1, least(parts.w, hold.at)"
+    "  FROM parts, hold WHERE parts.n >= $2 AND parts.w IS NOT NULL"
     "  ON CONFLICT (consumer) DO UPDATE SET at = greatest(m.at, excluded.at) RETURNING at)"
     " SELECT coalesce((SELECT at FROM up), (SELECT at FROM sweep_watermark WHERE consumer = $1))"
 )
@@ -63,9 +65,9 @@ async def note_batch(
 ) -> None:
     """The latest event time of each inbound partition in the batch (not the hub's own
     notices read back), and the referral decisions it sent to the log."""
-    referrals = sorted({d.id for d in sent if d.graph == "case"})
+    referrals = {d.id: d.time for d in sent if d.graph == "case"}
     if referrals:
-        await conn.execute(_REFERRALS, consumer, referrals)
+        await conn.execute(_REFERRALS, consumer, list(referrals), list(referrals.values()))
     latest: dict[tuple[str, int], datetime] = {}
     for a in accepted:
         if a.topic != COORDINATION_TOPIC:

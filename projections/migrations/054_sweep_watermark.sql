@@ -20,10 +20,13 @@ CREATE TABLE sweep_watermark (
 -- The instant each notice was raised at by the sweep's clock (the wall clock, or the
 -- watermark): a notice raised before it fell due would show here.
 ALTER TABLE notice_claim ADD COLUMN swept_at timestamptz;
--- sweep_referral_sent: referral decisions a batch sent to the log (they join threads); the
--- watermark waits until each is read back and applied (in resolution_decision).
+-- sweep_referral_sent: referral decisions a batch sent to the log (they join threads, or
+-- split them), with the decision's time (the city case's opening: the join changes no
+-- notice due before it); the watermark stays at or before it until the decision is read
+-- back and applied (in resolution_decision).
 CREATE TABLE sweep_referral_sent (
     consumer    text NOT NULL,
     decision_id text NOT NULL,
+    at          timestamptz NOT NULL,
     PRIMARY KEY (consumer, decision_id)
 );
