@@ -7,16 +7,17 @@ the city's last event. ``--workers`` real stream workers (``python -m hub.worker
 production code paths: the batches, the resolver beside them, the sweeps) project it with
 ``HUB_SWEEP_CLOCK=watermark``: their sweeps take as now the event-time watermark kept in
 PostgreSQL (projections/coordination/watermark.py) instead of the wall clock. While they
-work (from their first batch), one of them is SIGKILLed and restarted every
-``--kill-every`` seconds, ``--kills`` times. ``--rate``: events published per second (0: all
-at once). When the watermark has passed the city's end and nothing due before it is left, the
-notices claimed are compared with :func:`hub.sim.notices.notice_truth` of the city up to
-its last event: each truth notice raised exactly once (by id and by thread and slot), none
-missed, none extra, none early (claimed at a watermark before its due instant: the claim
-row's ``swept_at``); ids sent again after a kill (the same id twice on ``hub.coordination``,
-the archive keeps one) are counted apart. Independently of the workers, the watermark is
-sampled with the stored positions twice a second and checked against what was published:
-every event before it must have been applied.
+work (from their first batch, or with ``--kills-from claim`` from their first notice), one
+of them is SIGKILLed and restarted every ``--kill-every`` seconds, ``--kills`` times.
+``--rate``: events published per second (0: all at once). When the watermark has passed the
+city's end and nothing due before it is left, the notices claimed are compared with
+:func:`hub.sim.notices.notice_truth` of the city up to its last event: each truth notice
+raised exactly once (by id and by thread and slot), none missed, none extra, none early
+(claimed at a watermark before its due instant: the claim row's ``swept_at``); ids sent
+again after a kill (the same id twice on ``hub.coordination``, the archive keeps one) are
+counted apart. Independently of the workers, the watermark is sampled with the stored
+positions twice a second and checked against what was published: every event before it
+must have been applied.
 
     .venv/bin/python -m bench.coordination_workers --events 20000 --workers 2 --kills 5
 """
@@ -52,7 +53,14 @@ APP = "hub.internal.benchtruth"
 
 
 async def run(
-    n: int, workers: int, kills: int, every: float, seed: int, rate: float, dump: str
+    n: int,
+    workers: int,
+    kills: int,
+    every: float,
+    seed: int,
+    rate: float,
+    dump: str,
+    from_claims: bool = False,
 ) -> None:
     rules = load_rules()
     rng = random.Random(7)
@@ -180,7 +188,8 @@ async def run(
                     f" watermark {w}, {claimed:,} claimed",
                     flush=True,
                 )
-            if sum(pos.values()) and kills_from is None:  # the workers apply: kills begin
+            # kills begin once the workers apply (or, --kills-from claim, once they raise)
+            if (claimed if from_claims else sum(pos.values())) and kills_from is None:
                 kills_from = time.monotonic() - t0
             if w is not None and w >= stop_at and left == 0:
                 done_at = time.monotonic() - t0
@@ -311,8 +320,22 @@ if __name__ == "__main__":
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--kill-every", type=float, default=20.0, help="seconds between kills")
+    ap.add_argument(
+        "--kills-from", choices=("batch", "claim"), default="batch", help="the first batch or claim"
+    )
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--rate", type=float, default=0, help="events/s published (0: at once)")
     ap.add_argument("--dump", default="", help="write every miss and extra to this JSON file")
     a = ap.parse_args()
-    asyncio.run(run(a.events, a.workers, a.kills, a.kill_every, a.seed, a.rate, a.dump))
+    asyncio.run(
+        run(
+            a.events,
+            a.workers,
+            a.kills,
+            a.kill_every,
+            a.seed,
+            a.rate,
+            a.dump,
+            a.kills_from == "claim",
+        )
+    )
