@@ -345,7 +345,8 @@ def raised_by(case_id: str, marks: list[Mark], rules: Rules) -> list[Notice]:
 # The notices of a clock before the next mark, by (rules, thread, marks, next mark's time):
 # a thread's earlier marks come back with every batch that touches it, so each of its
 # clocks but the newest is computed once (a mark's attributes are those of its event).
-_PAST: OrderedDict[tuple[Any, ...], list[Notice]] = OrderedDict()
+# The rules are kept with each entry: while it is cached their id cannot be reused.
+_PAST: OrderedDict[tuple[Any, ...], tuple[Rules, list[Notice]]] = OrderedDict()
 PAST_KEPT = 50_000
 
 
@@ -353,17 +354,17 @@ def _before_next(
     case_id: str, marks: tuple[Mark, ...], until: datetime, rules: Rules
 ) -> list[Notice]:
     key = (id(rules), case_id, until, marks)
-    got = _PAST.get(key)
-    if got is not None:
+    hit = _PAST.get(key)
+    if hit is not None and hit[0] is rules:
         _PAST.move_to_end(key)
-        return got
+        return hit[1]
     tc = thread_clock(list(marks), rules)
-    got = []
+    got: list[Notice] = []
     # without a stage in force whose ladder starts before the next mark, the clock has only
     # referral and bounce notices, which the clock of all the marks raises alike
     if tc.window is not None and min(_yellow_red(tc.window, rules)) < until:
         got = [n for n in notices(case_id, tc, rules) if n.due < until]
-    _PAST[key] = got
+    _PAST[key] = (rules, got)
     if len(_PAST) > PAST_KEPT:
         _PAST.popitem(last=False)
     return got
