@@ -97,8 +97,9 @@ def _offset(rules: Rules, limits: dict[str, Any], a: int, b: int) -> timedelta:
     return sum((limits[s].span(cal) for s in rules.stages[a:b]), timedelta(0))
 
 
-def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
-    """The clock the marks make under ``rules`` (independent of when it is asked)."""
+def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> ThreadClock:
+    """The clock the marks make under ``rules`` (independent of when it is asked);
+    ``close_due=False``: without the instant the case is due to close (for its notices)."""
     tc = ThreadClock()
     reports = [m for m in marks if m.kind == "report"]
     city = [m for m in reports if m.attrs.get("agency") == "city"]
@@ -175,7 +176,8 @@ def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
         start = cal.add(anchor, _offset(rules, limits, lo, i))
         return Window(stages[i], start, cal.add(start, limits[stages[i]].span(cal)))
 
-    tc.close_due = window(len(stages) - 1).due
+    if close_due:
+        tc.close_due = window(len(stages) - 1).due
     if closed():
         tc.window = None
     elif current is not None:
@@ -255,9 +257,13 @@ def notice_slot(*parts: Any) -> str:
     return "|".join(str(p) for p in parts)
 
 
-def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
+def notices(
+    case_id: str, tc: ThreadClock, rules: Rules, before: datetime | None = None
+) -> list[Notice]:
     """Every notice the thread's clock raises under ``rules``, with the instant each falls
-    due, in that order. The sweeper raises those due by now that were not raised before."""
+    due, in that order. The sweeper raises those due by now that were not raised before.
+    ``before``: the supervision and raising that follow red are left out when red is not
+    before it (they fall due later still; their working days are the costly part)."""
     rule = rules.cite
     cal = rules.calendar
     out: list[Notice] = []
@@ -306,6 +312,8 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
         )
         add("hub.case.warned", red, (*key, "red"), stage=w.stage, level="red", due_at=due_at)
         add("hub.case.urged", red, key, to_agency=who, stage=w.stage, due_at=due_at)
+        if before is not None and red >= before:
+            return sorted(out, key=lambda n: (n.due, n.type, n.id))
         add(
             "hub.case.supervised",
             cal.add(red, rules.supervised_after.span(cal)),
@@ -358,12 +366,12 @@ def _before_next(
     if hit is not None and hit[0] is rules:
         _PAST.move_to_end(key)
         return hit[1]
-    tc = thread_clock(list(marks), rules)
+    tc = thread_clock(list(marks), rules, close_due=False)
     got: list[Notice] = []
     # without a stage in force whose ladder starts before the next mark, the clock has only
     # referral and bounce notices, which the clock of all the marks raises alike
     if tc.window is not None and min(_yellow_red(tc.window, rules)) < until:
-        got = [n for n in notices(case_id, tc, rules) if n.due < until]
+        got = [n for n in notices(case_id, tc, rules, until) if n.due < until]
     _PAST[key] = (rules, got)
     if len(_PAST) > PAST_KEPT:
         _PAST.popitem(last=False)
