@@ -128,6 +128,11 @@ async def projector(
         match_model(settings),
         rules=coordination_rules(settings),
         defer_resolution=True,  # the worker's resolver task decides beside the batches
+        watermark=(
+            len(settings.agencies) * settings.partitions
+            if settings.sweep_clock == "watermark"
+            else 0
+        ),
     )
     return Projector(store, producer, settings.resolution_topic)
 

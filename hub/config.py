@@ -116,6 +116,12 @@ def _kafka_security(env: dict[str, str]) -> KafkaSecurity:
     )
 
 
+def _sweep_clock(value: str) -> str:
+    if value not in ("wall", "watermark"):
+        raise ConfigError(f"HUB_SWEEP_CLOCK must be wall or watermark, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap: str | None
@@ -152,6 +158,9 @@ class Settings:
     role_urls: dict[str, str] = field(default_factory=dict)
     database_roles: bool = True
     rules_path: Path | None = None  # HUB_RULES: coordination rules (default: shipped)
+    # HUB_SWEEP_CLOCK: what the notice sweeps take as now: "wall" (the default), or
+    # "watermark", the event time the inbound partitions all reached (benchmarks, tests)
+    sweep_clock: str = "wall"
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
@@ -259,6 +268,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         policy_path=Path(env["HUB_POLICY"]) if env.get("HUB_POLICY") else None,
         match_model_path=Path(env["HUB_MATCH_MODEL"]) if env.get("HUB_MATCH_MODEL") else None,
         rules_path=Path(env["HUB_RULES"]) if env.get("HUB_RULES") else None,
+        sweep_clock=_sweep_clock(env.get("HUB_SWEEP_CLOCK") or "wall"),
         data_dir=Path(env.get("HUB_DATA_DIR") or ".hub-data").resolve(),
         agencies=agencies,
         partitions=_env_int(env, "HUB_TOPIC_PARTITIONS", 4),

@@ -25,6 +25,7 @@ from projections.archive_chain import ChainRace
 from projections.changes import Changes
 from projections.coordination.due import refresh_due
 from projections.coordination.rules import Rules, load_rules
+from projections.coordination.watermark import note_batch
 from projections.db import ANALYZED, POSITIONS_CHANNEL, Positions, positions_payload, read_positions
 from projections.decide import Decision, parse_decision
 from projections.decisions import (
@@ -124,8 +125,11 @@ class Store:
         model: Model = DEFAULT,
         defer_resolution: bool = False,
         rules: Rules | None = None,
+        watermark: int = 0,
     ):
         self.pool = pool
+        # HUB_SWEEP_CLOCK=watermark: the inbound partitions the watermark spans (0: none)
+        self.watermark = watermark
         # the coordination rules: with them (the live workers) each batch keeps the next due
         # instant of the threads it touched (projections.coordination.due); a rebuild has none
         self.rules = rules
@@ -256,12 +260,15 @@ class Store:
                 await write_changes(conn, changes)
             if self.rules is not None and (new or joined):
                 await refresh_due(conn, changes, self.rules, joined)
+            made: list[Decision] = []
             if decisions is not None and (new or by_people):
                 # a person's confirmation or rejection reshapes its region too
                 made = await self._decide(conn, changes, by_people)
                 if made:
                     await self._sent(conn, await decisions(made))
                     result.decisions = len(made)
+            if self.watermark:  # what the event-time watermark goes by (and waits for)
+                await note_batch(conn, self.consumer, accepted, made)
             if rejected:
                 if deadletter is not None:
                     await deadletter(rejected)

@@ -18,6 +18,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from projections.coordination import watermark
 from projections.coordination.clock import Notice
 from projections.coordination.due import sweep
 from projections.db import database_down
@@ -175,10 +176,19 @@ class Projector:
             await f
 
     async def sweep(self) -> int:
-        """Raise the notices that fell due (and, at start, those due while the hub was down)."""
+        """Raise the notices that fell due (and, at start, those due while the hub was down):
+        by the wall clock, or by the event-time watermark (``HUB_SWEEP_CLOCK=watermark``)."""
         if self.store.rules is None:
             return 0
-        return len(await sweep(self.store.pool, self.store.rules, self.send_notices))
+        now = None
+        if self.store.watermark:
+            mark = await watermark.advance(
+                self.store.pool, self.store.consumer, self.store.watermark
+            )
+            if mark is None:
+                return 0  # not every partition has applied an event yet
+            now = watermark.sweep_instant(mark)
+        return len(await sweep(self.store.pool, self.store.rules, self.send_notices, now))
 
     async def fold_kpi(self) -> int | None:
         """Fold the archive rows written since the last fold into the KPI summary."""

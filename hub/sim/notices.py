@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.sim.city import Emitted
+from hub.sim.story import event
 from projections.coordination.clock import Mark, notices, thread_clock
 from projections.coordination.rules import Rules
 from schemas.envelope import parse_time
@@ -77,3 +78,29 @@ def notice_truth(emitted: Iterable[Emitted], rules: Rules, end: datetime) -> lis
                         key, {"matter": matter, "type": n.type, "due": n.due, "data": n.data}
                     )
     return sorted(out.values(), key=lambda x: (x["due"], x["matter"], x["type"]))
+
+
+_MARKER_TYPES = {
+    "city": ("city.case.closed", "outcome"),
+    "police": ("police.case.closed", "disposition"),
+    "court": ("court.hearing.scheduled", "at"),
+}
+
+
+def watermark_marker(agency: str, partition: int, at: datetime) -> dict[str, Any]:
+    """An event of ``agency`` at ``at`` that moves no clock (a record of its own, never
+    reported): sent to each inbound partition, it carries the partition's time to ``at``
+    for a run under the watermark clock (``HUB_SWEEP_CLOCK=watermark``)."""
+    sid = f"WM-{agency}-{partition}-{at:%Y%m%d%H%M%S%f}"
+    if agency == "civil":
+        return event(
+            agency,
+            "civil.resident.deceased",
+            sid,
+            at,
+            sid,
+            {"resident_id": sid, "died_on": at.date().isoformat()},
+        )
+    etype, field = _MARKER_TYPES[agency]
+    value = at.isoformat() if field == "at" else "watermark"
+    return event(agency, etype, sid, at, sid, {"case_id": sid, field: value})

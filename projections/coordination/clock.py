@@ -31,6 +31,7 @@ Pure: the instant asked about is passed in.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -103,8 +104,9 @@ def _offset(rules: Rules, limits: dict[str, Any], a: int, b: int) -> timedelta:
     return sum((limits[s].span(cal) for s in rules.stages[a:b]), timedelta(0))
 
 
-def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
-    """The clock the marks make under ``rules`` (independent of when it is asked)."""
+def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> ThreadClock:
+    """The clock the marks make under ``rules`` (independent of when it is asked);
+    ``close_due=False``: without the instant the case is due to close (for its notices)."""
     tc = ThreadClock()
     tc.opened = any(
         m.kind in ("report", "mediate", "opened")
@@ -186,7 +188,8 @@ def thread_clock(marks: list[Mark], rules: Rules) -> ThreadClock:
         start = cal.add(anchor, _offset(rules, limits, lo, i))
         return Window(stages[i], start, cal.add(start, limits[stages[i]].span(cal)))
 
-    tc.close_due = window(len(stages) - 1).due
+    if close_due:
+        tc.close_due = window(len(stages) - 1).due
     if closed():
         tc.window = None
     elif current is not None:
@@ -244,6 +247,18 @@ def sla(tc: ThreadClock, rules: Rules, at: datetime) -> dict[str, Any] | None:
 
 
 # -- notices ----------------------------------------------------------------------------
+def _yellow_red(w: Window, rules: Rules) -> tuple[datetime, datetime]:
+    """When the stage in force goes yellow and red (its first notices; the rest follow red)."""
+    if w.due <= w.start:  # overdue from the start (a mediation due before it was assigned)
+        return w.due, w.due
+    cal = rules.calendar
+    span = cal.between(w.start, w.due)
+    # red at 100 % is the due instant itself, even outside working time (a mediation's or
+    # an extension's due_at): never before the deadline
+    red = w.due if rules.red_at == 1 else cal.add(w.start, span * rules.red_at)
+    return cal.add(w.start, span * rules.yellow_at), red
+
+
 @dataclass(frozen=True)
 class Notice:
     id: str
@@ -267,9 +282,13 @@ def notice_slot(*parts: Any) -> str:
     return "|".join(str(p) for p in parts)
 
 
-def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
+def notices(
+    case_id: str, tc: ThreadClock, rules: Rules, before: datetime | None = None
+) -> list[Notice]:
     """Every notice the thread's clock raises under ``rules``, with the instant each falls
-    due, in that order. The sweeper raises those due by now that were not raised before."""
+    due, in that order. The sweeper raises those due by now that were not raised before.
+    ``before``: the supervision and raising that follow red are left out when red is not
+    before it (they fall due later still; their working days are the costly part)."""
     rule = rules.cite
     cal = rules.calendar
     out: list[Notice] = []
@@ -304,14 +323,7 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
             )
     w = tc.window
     if w is not None:
-        if w.due <= w.start:  # overdue from the start (a mediation due before it was assigned)
-            yellow = red = w.due
-        else:
-            span = cal.between(w.start, w.due)
-            yellow = cal.add(w.start, span * rules.yellow_at)
-            # red at 100 % is the due instant itself, even outside working time (a
-            # mediation's or an extension's due_at): never before the deadline
-            red = w.due if rules.red_at == 1 else cal.add(w.start, span * rules.red_at)
+        yellow, red = _yellow_red(w, rules)
         due_at = w.due.isoformat()
         who = w.holder or tc.agency or rules.command_center_agency
         key = (w.stage, w.round or tc.epoch)
@@ -325,6 +337,8 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
         )
         add("hub.case.warned", red, (*key, "red"), stage=w.stage, level="red", due_at=due_at)
         add("hub.case.urged", red, key, to_agency=who, stage=w.stage, due_at=due_at)
+        if before is not None and red >= before:
+            return sorted(out, key=lambda n: (n.due, n.type, n.id))
         add(
             "hub.case.supervised",
             cal.add(red, rules.supervised_after.span(cal)),
@@ -342,3 +356,48 @@ def notices(case_id: str, tc: ThreadClock, rules: Rules) -> list[Notice]:
             to_level=rules.level_above(lvl),
         )
     return sorted(out, key=lambda n: (n.due, n.type, n.id))
+
+
+def raised_by(case_id: str, marks: list[Mark], rules: Rules) -> list[Notice]:
+    """Every notice the thread's history raises, each as its clock was known when it fell
+    due (as the simulator's truth counts them, :mod:`hub.sim.notices`): the clock after each
+    mark raises the notices that fall due before the next mark, the clock of all the marks
+    all of its own. So what is raised does not depend on when the hub looks: a warning that
+    fell due before its stage was done is raised even when the hub learns of both at once
+    (after a restart, or behind its intake). One per slot, the first clock's; earliest due
+    first. ``marks`` in order (:func:`marks_of`)."""
+    out: dict[str, Notice] = {}
+    for k in range(len(marks) - 1):
+        for n in _before_next(case_id, tuple(marks[: k + 1]), marks[k + 1].at, rules):
+            out.setdefault(n.slot, n)
+    for n in notices(case_id, thread_clock(marks, rules), rules):
+        out.setdefault(n.slot, n)
+    return sorted(out.values(), key=lambda n: (n.due, n.type, n.id))
+
+
+# The notices of a clock before the next mark, by (rules, thread, marks, next mark's time):
+# a thread's earlier marks come back with every batch that touches it, so each of its
+# clocks but the newest is computed once (a mark's attributes are those of its event).
+# The rules are kept with each entry: while it is cached their id cannot be reused.
+_PAST: OrderedDict[tuple[Any, ...], tuple[Rules, list[Notice]]] = OrderedDict()
+PAST_KEPT = 50_000
+
+
+def _before_next(
+    case_id: str, marks: tuple[Mark, ...], until: datetime, rules: Rules
+) -> list[Notice]:
+    key = (id(rules), case_id, until, marks)
+    hit = _PAST.get(key)
+    if hit is not None and hit[0] is rules:
+        _PAST.move_to_end(key)
+        return hit[1]
+    tc = thread_clock(list(marks), rules, close_due=False)
+    got: list[Notice] = []
+    # without a stage in force whose ladder starts before the next mark, the clock has only
+    # referral and bounce notices, which the clock of all the marks raises alike
+    if tc.window is not None and min(_yellow_red(tc.window, rules)) < until:
+        got = [n for n in notices(case_id, tc, rules, until) if n.due < until]
+    _PAST[key] = (rules, got)
+    if len(_PAST) > PAST_KEPT:
+        _PAST.popitem(last=False)
+    return got

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from projections.changes import Changes
-from projections.coordination.clock import Notice, marks_of, notices, thread_clock
+from projections.coordination.clock import Notice, marks_of, raised_by
 from projections.coordination.handlers import MARK
 from projections.coordination.rules import Rules
 
@@ -76,11 +76,10 @@ async def thread_states(conn: asyncpg.Connection, threads: Sequence[str]) -> dic
 
 def pending(thread_id: str, st: ThreadState, rules: Rules) -> list[Notice]:
     """The thread's notices not raised yet (by id, or by slot under an id it had before),
-    earliest due first."""
-    tc = thread_clock(marks_of(st.marks), rules)
+    earliest due first; each as its clock was known when it fell due (:func:`raised_by`)."""
     return [
         n
-        for n in notices(thread_id, tc, rules)
+        for n in raised_by(thread_id, marks_of(st.marks), rules)
         if n.id not in st.claimed and n.slot not in st.slots
     ]
 
@@ -124,7 +123,9 @@ async def sweep(
     now: datetime | None = None,
     limit: int = 200,
 ) -> list[Notice]:
-    """Raise every notice due by ``now`` not raised before; returns those this call raised."""
+    """Raise every notice due by ``now`` (the wall clock, or the event-time watermark's
+    :func:`~projections.coordination.watermark.sweep_instant`) not raised before, its claim
+    stamped with ``now``; returns those this call raised."""
     now = now or datetime.now(UTC)
     raised: list[Notice] = []
     while True:
@@ -149,15 +150,16 @@ async def sweep(
             new: list[Notice] = []
             if due:
                 got = await conn.fetch(
-                    "INSERT INTO notice_claim (notice_id, thread_id, type, due_at, slot)"
-                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-                    " $4::timestamptz[], $5::text[]) ORDER BY 1 ON CONFLICT DO NOTHING"
-                    " RETURNING notice_id",
+                    "INSERT INTO notice_claim (notice_id, thread_id, type, due_at, slot,"
+                    " swept_at) SELECT *, $6::timestamptz FROM unnest($1::text[], $2::text[],"
+                    " $3::text[], $4::timestamptz[], $5::text[]) ORDER BY 1"
+                    " ON CONFLICT DO NOTHING RETURNING notice_id",
                     [n.id for n in due],
                     [n.case_id for n in due],
                     [n.type for n in due],
                     [n.due for n in due],
                     [n.slot for n in due],
+                    now,
                 )
                 ids = {r[0] for r in got}
                 new = [n for n in due if n.id in ids]

@@ -450,3 +450,51 @@ def test_a_close_without_verification_does_not_stop_the_clock() -> None:
     tc = clock_of([*events, city("city.case.verified", 4, late, passed=True)], shuffle=2)
     assert tc.window is None and tc.closed_at == late and tc.close_recorded_at == closed
     assert sla(tc, RULES, late)["stage"] == "closed"
+
+
+# -- notices as the clock was known when each fell due --------------------------------------
+def test_a_warning_due_before_its_stage_was_done_is_raised_however_late_the_hub_learns() -> None:
+    """Given a garbage case reported at 09:00 (yellow at 10:36, red at 11:00), when it was
+    registered at 10:50 and the hub learns of both at once (behind its intake, or after a
+    restart), then the yellow warning is still raised, due at 10:36, and the red one is not;
+    registered at 10:30, neither."""
+    from projections.coordination.clock import Mark, raised_by
+
+    report = Mark(T0, "e-0", "report", {"agency": "city", "category": "garbage"})
+
+    def register(at: datetime) -> list[tuple[str, str, datetime]]:
+        done = Mark(at, "e-1", "done", {"stage": "register"})
+        return [
+            (n.type, n.data["level"], n.due)
+            for n in raised_by(THREAD, [report, done], RULES)
+            if n.data.get("stage") == "register"
+        ]
+
+    assert register(T0 + timedelta(hours=1, minutes=50)) == [
+        ("hub.case.warned", "yellow", T0 + timedelta(hours=1, minutes=36))
+    ]
+    assert register(T0 + timedelta(hours=1, minutes=30)) == []
+
+
+def test_the_notices_a_history_raises_are_the_simulators_truth() -> None:
+    """Given a simulated city, when each matter's marks are read whole, then the notices
+    they raise (due by the city's end) are exactly the simulator's ground truth."""
+    from hub.sim.city import SimConfig, simulate
+    from hub.sim.notices import mark_of, notice_truth
+    from projections.coordination.clock import raised_by
+
+    city = simulate(SimConfig(seed=5, events=3000))
+    end = city[-1].time
+    marks: dict[str, list[Any]] = {}
+    for e in city:
+        m = mark_of(e.event) if e.truth.get("matter") else None
+        if m is not None:
+            marks.setdefault(e.truth["matter"], []).append(m)
+    got = {
+        (matter, n.type, n.due)
+        for matter, ms in marks.items()
+        for n in raised_by(matter, sorted(ms), RULES)
+        if n.due <= end
+    }
+    want = {(x["matter"], x["type"], x["due"]) for x in notice_truth(city, RULES, end)}
+    assert len(want) > 100 and got == want
