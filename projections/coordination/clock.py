@@ -18,14 +18,11 @@ A case is closed when it was closed after a passed verification (verification be
 closing): a close without one leaves the first stage not done (``verify``, usually) in
 force, so it goes yellow and red like any other, and the case is not closed on time.
 
-A thread without a city case runs the clock of its diverted category when its 110
-incident's category is diverted (rules ``[diversions]``), and no clock otherwise (a police
-matter). Whatever else the thread holds, while a court's mediation of it is open
-(``court.mediation.assigned``, not yet ``court.mediation.concluded``) the mediation's due
-instant is the clock in force: stage ``mediate``, held by the court. Once it concludes,
-settled or not, the thread's own clock is in force again: a settlement does not close the
-city's case, which the city closes after a passed verification.
-Pure: the instant asked about is passed in.
+A thread without a city case runs its diverted category's clock when its 110 incident's
+category is diverted (rules ``[diversions]``), no clock otherwise. While a court's mediation
+is open (assigned, not concluded) its due instant is in force: stage ``mediate``, held by the
+court; once it concludes, the thread's own clock is again (a settlement does not close the
+city's case). Pure: the instant asked about is passed in.
 """
 
 from __future__ import annotations
