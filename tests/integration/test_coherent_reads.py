@@ -20,8 +20,14 @@ from hub.sim import story
 from hub.sim.people import national_id
 from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
 from tests.integration.test_clock_closure import DUE, _through_handling
-from tests.integration.test_coordination import FAR_AHEAD, LONG_AGO, RULES, _city, _reported
-from tests.integration.test_overdue import _thread
+from tests.integration.test_coordination import (
+    FAR_AHEAD,
+    LONG_AGO,
+    RULES,
+    _city,
+    _reported,
+    _thread,
+)
 
 M = timedelta(minutes=1)
 

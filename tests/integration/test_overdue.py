@@ -15,13 +15,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from hub.sim.people import national_id
-from projections.ids import hub_id
 from tests.integration.conftest import CC, Worker, publish, unique, wait_caught_up
-from tests.integration.test_coordination import FAR_AHEAD, LONG_AGO, _city, _reported
-
-
-def _thread(case: str) -> str:
-    return hub_id("C", f"city:case:{case}")
+from tests.integration.test_coordination import FAR_AHEAD, LONG_AGO, _city, _reported, _thread
 
 
 async def test_overdue_is_red_on_the_hubs_clock_in_every_read(
