@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.geo import point_in_grid
 from hub.sim.justice import Justice
 from hub.sim.world import Person, Place
+
+if TYPE_CHECKING:
+    from hub.sim.city import Emitted
 
 CITY_CATEGORIES = {  # category → (time limit in hours, share)
     "garbage": (24, 0.2),
@@ -24,6 +27,13 @@ CITY_CATEGORIES = {  # category → (time limit in hours, share)
     "greening": (96, 0.05),
 }
 INCIDENT_CATEGORIES = ("dispute", "theft", "traffic", "noise", "fraud", "assault")
+# A 110 call the police do not refer, of a category the transfer rules divert to the city
+# (国办发〔2022〕12号) → the city category its case takes. A city case of that category at
+# the caller's own address, reported from 30 min before to 2 h after the call, is the same
+# matter (the grid member was there first, or the citizen called again: 重复件), however
+# independently the city drew it.
+REPEAT_OF = {"dispute": "neighbour-dispute", "noise": "noise"}
+REPEAT_BEFORE, REPEAT_AFTER = timedelta(minutes=30), timedelta(hours=2)
 
 
 def located(place: Place) -> dict[str, float]:
@@ -269,6 +279,7 @@ class Matters(Justice):
                     ],
                 )
         # 110 calls.
+        unreferred: list[Emitted] = []  # the diverted calls the police kept (no referral)
         for k in range(1, n_incidents + 1):
             caller = rng.choice(res)
             assert caller.place is not None
@@ -296,6 +307,7 @@ class Matters(Justice):
                 },
                 noisy,
             )
+            call = self.out[-1]
             if category == "dispute" and rng.random() < 0.6:
                 # A neighbour dispute referred to grid mediation (分流): the city registers it.
                 self._emit(
@@ -337,3 +349,24 @@ class Matters(Justice):
                         [{"agency": "police", "kind": "case", "id": pcase}],
                         criminal=True,
                     )
+            else:
+                unreferred.append(call)
+        self._repeats(unreferred)
+
+    def _repeats(self, calls: list[Emitted]) -> None:
+        """Each diverted call the police kept takes the matter of the city case at its
+        address it repeats (``REPEAT_OF``), the nearest in time if there are two."""
+        reported: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+        for e in self.out:
+            if e.event["type"] == "city.case.reported":
+                key = (e.truth["places"]["address"], e.event["data"]["category"])
+                reported.setdefault(key, []).append((e.time, e.truth["matter"]))
+        for call in calls:
+            category = REPEAT_OF.get(call.event["data"]["category"])
+            near = [
+                (abs(tc - call.time), m)
+                for tc, m in reported.get((call.truth["places"]["address"], category or ""), [])
+                if call.time - REPEAT_BEFORE <= tc <= call.time + REPEAT_AFTER
+            ]
+            if near:
+                call.truth["matter"] = min(near)[1]
