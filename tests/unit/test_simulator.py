@@ -4,10 +4,11 @@ ground truth for every event."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from hub.sim.city import SimConfig, simulate
+from hub.sim.city import Emitted, SimConfig, Simulator, simulate
 from projections.intake import InboundRecord, split
 from schemas import national_id
 from schemas.catalog import load_catalog
@@ -74,3 +75,48 @@ def test_grid_codes_nest_like_the_real_ones() -> None:
             grid = addr["grid"]
             assert len(grid) == 14 and grid.isdigit()  # district 6 + street 3 + community 3 + 2
             assert grid[:6] in {"110105", "110108", "110102", "110106", "110114", "110112"}
+
+
+def test_a_diverted_call_the_police_kept_is_the_matter_of_the_city_case_it_repeats() -> None:
+    t = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+    def ev(kind: str, minutes: int, matter: str, place: str, category: str) -> Emitted:
+        data = {"category": category}
+        return Emitted(
+            t + timedelta(minutes=minutes),
+            {"type": kind, "data": data},
+            {"matter": matter, "places": {"address": place}},
+        )
+
+    def case(minutes: int, matter: str, place: str, category: str) -> Emitted:
+        return ev("city.case.reported", minutes, matter, place, category)
+
+    def call(matter: str, place: str, category: str) -> Emitted:
+        return ev("police.incident.reported", 0, matter, place, category)
+
+    sim = Simulator(SimConfig(seed=1, events=100))
+    noise, dispute, early, alone, theft = (
+        call("M-noise", "P1", "noise"),
+        call("M-dispute", "P2", "dispute"),
+        call("M-early", "P3", "dispute"),
+        call("M-alone", "P4", "noise"),
+        call("M-theft", "P5", "theft"),
+    )
+    sim.out = [
+        case(100, "M-again", "P1", "noise"),  # the caller again, 1 h 40 min later
+        case(110, "M-later", "P1", "noise"),  # further from the call than the first
+        case(5, "M-garbage", "P1", "garbage"),  # another category
+        case(-30, "M-grid", "P2", "neighbour-dispute"),  # the grid member, 30 min before
+        case(-31, "M-before", "P3", "neighbour-dispute"),  # before the window
+        case(121, "M-after", "P4", "noise"),  # after the window
+        case(3, "M-elsewhere", "P4", "garbage"),
+        case(3, "M-theft-case", "P5", "noise"),  # a theft is not diverted
+    ]
+    sim._repeats([noise, dispute, early, alone, theft])
+    assert [c.truth["matter"] for c in (noise, dispute, early, alone, theft)] == [
+        "M-again",
+        "M-grid",
+        "M-early",
+        "M-alone",
+        "M-theft",
+    ]
