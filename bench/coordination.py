@@ -40,8 +40,8 @@ from bench.common import header, stack
 from bench.quality import case_record
 from hub.sim.city import Emitted, SimConfig, simulate
 from hub.sim.notices import notice_truth
-from projections.coordination.clock import Notice
 from projections.coordination.due import sweep
+from projections.coordination.notices import Notice
 from projections.coordination.rules import load_rules
 from projections.db import create_pool, migrate
 from projections.decide import Decision

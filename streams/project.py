@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from projections.coordination import watermark
-from projections.coordination.clock import Notice
-from projections.coordination.due import sweep
+from projections.coordination.due import SETTLE, sweep
+from projections.coordination.notices import Notice
 from projections.db import database_down
 from projections.decide import Decision
 from projections.intake import InboundRecord, RejectedRecord
@@ -180,15 +180,17 @@ class Projector:
         by the wall clock, or by the event-time watermark (``HUB_SWEEP_CLOCK=watermark``)."""
         if self.store.rules is None:
             return 0
-        now = None
+        now, settle = None, SETTLE  # the wall clock: a thread touched just now waits
         if self.store.watermark:
             mark = await watermark.advance(
                 self.store.pool, self.store.consumer, self.store.watermark
             )
             if mark is None:
                 return 0  # not every partition has applied an event yet
-            now = watermark.sweep_instant(mark)
-        return len(await sweep(self.store.pool, self.store.rules, self.send_notices, now))
+            now, settle = watermark.sweep_instant(mark), None
+        return len(
+            await sweep(self.store.pool, self.store.rules, self.send_notices, now, settle=settle)
+        )
 
     async def fold_kpi(self) -> int | None:
         """Fold the archive rows written since the last fold into the KPI summary."""

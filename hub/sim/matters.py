@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.geo import point_in_grid
 from hub.sim.justice import Justice
 from hub.sim.world import Person, Place
-
-if TYPE_CHECKING:
-    from hub.sim.city import Emitted
 
 CITY_CATEGORIES = {  # category → (time limit in hours, share)
     "garbage": (24, 0.2),
@@ -279,7 +276,8 @@ class Matters(Justice):
                     ],
                 )
         # 110 calls.
-        unreferred: list[Emitted] = []  # the diverted calls the police kept (no referral)
+        # the diverted calls the police kept (no referral), as hub.sim.city.Emitted
+        unreferred: list[Any] = []
         for k in range(1, n_incidents + 1):
             caller = rng.choice(res)
             assert caller.place is not None
@@ -353,7 +351,7 @@ class Matters(Justice):
                 unreferred.append(call)
         self._repeats(unreferred)
 
-    def _repeats(self, calls: list[Emitted]) -> None:
+    def _repeats(self, calls: list[Any]) -> None:
         """Each diverted call the police kept takes the matter of the city case at its
         address it repeats (``REPEAT_OF``), the nearest in time if there are two."""
         reported: dict[tuple[str, str], list[tuple[datetime, str]]] = {}

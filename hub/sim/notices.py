@@ -17,7 +17,8 @@ from typing import Any
 
 from hub.sim.city import Emitted
 from hub.sim.story import event
-from projections.coordination.clock import Mark, notices, thread_clock
+from projections.coordination.clock import Mark, thread_clock
+from projections.coordination.notices import notices
 from projections.coordination.rules import Rules
 from schemas.envelope import parse_time
 

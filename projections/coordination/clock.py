@@ -27,11 +27,10 @@ city's case). Pure: the instant asked about is passed in.
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from projections.coordination.rules import Rules
@@ -55,6 +54,7 @@ class Window:
     due: datetime
     holder: str | None = None  # who holds the stage when not the thread's owner (the court)
     round: str | None = None  # the round of its notices when not the thread's epoch
+    since: datetime | None = None  # when it came into force, as its marks say
 
 
 @dataclass
@@ -62,6 +62,8 @@ class ThreadClock:
     category: str | None = None
     agency: str | None = None  # who holds the matter (the owner of its category)
     level: str | None = None  # the level that should solve it
+    raised_to: str | None = None  # the level it is at now, after the ladder raised it
+    bounce_from: str | None = None  # the level it was at when the bounce rule raised it
     started_at: datetime | None = None
     window: Window | None = None  # the stage in force; None: no clock or closed
     closed_at: datetime | None = None  # closed after a passed verification
@@ -146,13 +148,41 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
     def closed() -> bool:
         return last in done and ("verify" not in stages or "verify" in done)
 
+    def window(i: int) -> Window:
+        if extended is not None and extended.stage == stages[i]:
+            return extended
+        lo = max(anchor_i, 0)
+        if i < lo:  # a stage before the anchor left undone: its own limit from the anchor
+            return Window(stages[i], anchor, cal.add(anchor, limits[stages[i]].span(cal)))
+        start = cal.add(anchor, _offset(rules, limits, lo, i))
+        return Window(stages[i], start, cal.add(start, limits[stages[i]].span(cal)))
+
+    def undone() -> int | None:
+        return next((i for i, s in enumerate(stages) if s not in done), None)
+
+    # the stage in force, since when, and the levels the ladder raised the matter to
+    current, since, tc.raised_to, returned = 0, tc.started_at, tc.level, 0
+    raise_after = rules.raised_after.span(cal)  # working time: at least as long in wall time
     for m in marks:
+        if m.kind in ("done", "return", "reopen", "extend") and current is not None:
+            if not closed() and m.at >= since + raise_after:
+                w = dataclasses.replace(window(current), since=since)
+                if m.at >= raised_at(w, rules):  # raised before it was done: a level up
+                    tc.raised_to = rules.level_above(tc.raised_to or rules.levels[0])
         if m.kind == "done":
-            done.add(m.attrs["stage"])
-            if m.attrs["stage"] == last:
+            stage = m.attrs["stage"]
+            # a stage done says those before it were (a dispatch says the case was
+            # registered), all but the verification, which only its own event passes
+            i = stages.index(stage) if stage in stages else 0
+            done.update(x for x in stages[:i] if x != "verify")
+            done.add(stage)
+            if stage == last:
                 tc.close_recorded_at = tc.close_recorded_at or m.at
         elif m.kind == "return":
             done -= {"dispatch", "handle"}
+            returned += 1
+            if returned == rules.bounce_raised_at:  # sent back once too often: to the top
+                tc.bounce_from, tc.raised_to = tc.raised_to, rules.command_center
         elif m.kind == "reopen":
             if m.attrs.get("why") == "feedback" and last not in done:
                 continue  # a follow-up before the case was closed reopens nothing
@@ -165,32 +195,24 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
                 None,
             )
         elif m.kind == "extend":
-            current = next((i for i, s in enumerate(stages) if s not in done), None)
             if current is None:
                 continue
             tc.extensions += 1
             due = parse_time(m.attrs["due_at"])
             extended = Window(stages[current], m.at, due)
             anchor, anchor_i = due, current + 1
+        now = undone()
+        if now != current or m.kind in ("return", "reopen", "extend"):
+            current, since = now, max(since, m.at)
         if tc.closed_at is None and closed():
             tc.closed_at = m.at
-    current = next((i for i, s in enumerate(stages) if s not in done), None)
-
-    def window(i: int) -> Window:
-        if extended is not None and extended.stage == stages[i]:
-            return extended
-        lo = max(anchor_i, 0)
-        if i < lo:  # a stage before the anchor left undone: its own limit from the anchor
-            return Window(stages[i], anchor, cal.add(anchor, limits[stages[i]].span(cal)))
-        start = cal.add(anchor, _offset(rules, limits, lo, i))
-        return Window(stages[i], start, cal.add(start, limits[stages[i]].span(cal)))
 
     if close_due:
         tc.close_due = window(len(stages) - 1).due
     if closed():
         tc.window = None
     elif current is not None:
-        tc.window = window(current)
+        tc.window = dataclasses.replace(window(current), since=since)
     if mediation is not None:
         tc.window = mediation  # the court holds the matter while it mediates
     return tc
@@ -229,172 +251,38 @@ def sla(tc: ThreadClock, rules: Rules, at: datetime) -> dict[str, Any] | None:
     if w is not None:
         return {
             "stage": w.stage,
-            "due_at": w.due,
+            "due_at": w.due.astimezone(UTC),  # one form, whoever wrote it (a mediation's)
             "level": level(tc, rules, at),
             "agency": w.holder or tc.agency,
         }
     if tc.closed_at is not None:
         return {
             "stage": "closed",
-            "due_at": tc.close_due,
+            "due_at": tc.close_due.astimezone(UTC) if tc.close_due else None,
             "level": level(tc, rules, at),
             "agency": tc.agency,
         }
     return None
 
 
-# -- notices ----------------------------------------------------------------------------
-def _yellow_red(w: Window, rules: Rules) -> tuple[datetime, datetime]:
-    """When the stage in force goes yellow and red (its first notices; the rest follow red)."""
+def yellow_red(w: Window, rules: Rules) -> tuple[datetime, datetime]:
+    """When the stage in force goes yellow and red (its first notices; the rest follow red),
+    never before it came into force (``since``): a stage whose time ran out before the one
+    ahead of it was done goes red as it comes into force."""
     if w.due <= w.start:  # overdue from the start (a mediation due before it was assigned)
-        return w.due, w.due
-    cal = rules.calendar
-    span = cal.between(w.start, w.due)
-    # red at 100 % is the due instant itself, even outside working time (a mediation's or
-    # an extension's due_at): never before the deadline
-    red = w.due if rules.red_at == 1 else cal.add(w.start, span * rules.red_at)
-    return cal.add(w.start, span * rules.yellow_at), red
+        yellow, red = w.due, w.due
+    else:
+        cal = rules.calendar
+        span = cal.between(w.start, w.due)
+        # red at 100 % is the due instant itself, even outside working time (a mediation's
+        # or an extension's due_at): never before the deadline
+        red = w.due if rules.red_at == 1 else cal.add(w.start, span * rules.red_at)
+        yellow = cal.add(w.start, span * rules.yellow_at)
+    if w.since is not None:
+        yellow, red = max(yellow, w.since), max(red, w.since)
+    return yellow, red
 
 
-@dataclass(frozen=True)
-class Notice:
-    id: str
-    type: str
-    case_id: str
-    due: datetime  # when it falls due: raised at or after this instant, never before
-    data: dict[str, Any]
-    # which notice of its thread: kind, stage, round, level and rules, not the thread's id
-    # (which changes when an older record joins the thread): raised once per slot
-    slot: str = ""
-
-
-def notice_id(case_id: str, *parts: Any) -> str:
-    """The same notice has the same id, whoever raises it and however often."""
-    key = "\x1f".join(str(p) for p in (case_id, *parts))
-    return "N-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-
-
-def notice_slot(*parts: Any) -> str:
-    """Which notice of a thread ``parts`` name, whatever the thread's id."""
-    return "|".join(str(p) for p in parts)
-
-
-def notices(
-    case_id: str, tc: ThreadClock, rules: Rules, before: datetime | None = None
-) -> list[Notice]:
-    """Every notice the thread's clock raises under ``rules``, with the instant each falls
-    due, in that order. The sweeper raises those due by now that were not raised before.
-    ``before``: the supervision and raising that follow red are left out when red is not
-    before it (they fall due later still; their working days are the costly part)."""
-    rule = rules.cite
-    cal = rules.calendar
-    out: list[Notice] = []
-
-    def add(etype: str, due: datetime, key: tuple[Any, ...], **data: Any) -> None:
-        parts = (etype, *key, rules.id, rules.version)
-        out.append(
-            Notice(
-                notice_id(case_id, *parts),
-                etype,
-                case_id,
-                due,
-                {"case_id": case_id, **data, "rule": rule},
-                notice_slot(*parts),
-            )
-        )
-
-    if tc.diverted:
-        div = tc.diverted["rule"]
-        extra = {"incident_id": tc.diverted["incident_id"]} if tc.diverted["incident_id"] else {}
-        add("hub.referral.routed", tc.diverted["at"], (), to_agency=div.to_agency, **extra)
-    for n, m in enumerate(tc.return_marks, start=1):
-        if n == rules.bounced_at:
-            add("hub.case.bounced", m.at, (n,), returns=n)
-        if n == rules.bounce_raised_at:
-            add(
-                "hub.case.raised",
-                m.at,
-                ("bounce", n),
-                from_level=tc.level or rules.levels[0],
-                to_level=rules.command_center,
-            )
-    w = tc.window
-    if w is not None:
-        yellow, red = _yellow_red(w, rules)
-        due_at = w.due.isoformat()
-        who = w.holder or tc.agency or rules.command_center_agency
-        key = (w.stage, w.round or tc.epoch)
-        add(
-            "hub.case.warned",
-            yellow,
-            (*key, "yellow"),
-            stage=w.stage,
-            level="yellow",
-            due_at=due_at,
-        )
-        add("hub.case.warned", red, (*key, "red"), stage=w.stage, level="red", due_at=due_at)
-        add("hub.case.urged", red, key, to_agency=who, stage=w.stage, due_at=due_at)
-        if before is not None and red >= before:
-            return sorted(out, key=lambda n: (n.due, n.type, n.id))
-        add(
-            "hub.case.supervised",
-            cal.add(red, rules.supervised_after.span(cal)),
-            key,
-            to_agency=rules.command_center_agency,
-            stage=w.stage,
-            due_at=due_at,
-        )
-        lvl = tc.level or rules.levels[0]
-        add(
-            "hub.case.raised",
-            cal.add(red, rules.raised_after.span(cal)),
-            (*key, "overdue"),
-            from_level=lvl,
-            to_level=rules.level_above(lvl),
-        )
-    return sorted(out, key=lambda n: (n.due, n.type, n.id))
-
-
-def raised_by(case_id: str, marks: list[Mark], rules: Rules) -> list[Notice]:
-    """Every notice the thread's history raises, each as its clock was known when it fell
-    due (as the simulator's truth counts them, :mod:`hub.sim.notices`): the clock after each
-    mark raises the notices that fall due before the next mark, the clock of all the marks
-    all of its own. So what is raised does not depend on when the hub looks: a warning that
-    fell due before its stage was done is raised even when the hub learns of both at once
-    (after a restart, or behind its intake). One per slot, the first clock's; earliest due
-    first. ``marks`` in order (:func:`marks_of`)."""
-    out: dict[str, Notice] = {}
-    for k in range(len(marks) - 1):
-        for n in _before_next(case_id, tuple(marks[: k + 1]), marks[k + 1].at, rules):
-            out.setdefault(n.slot, n)
-    for n in notices(case_id, thread_clock(marks, rules), rules):
-        out.setdefault(n.slot, n)
-    return sorted(out.values(), key=lambda n: (n.due, n.type, n.id))
-
-
-# The notices of a clock before the next mark, by (rules, thread, marks, next mark's time):
-# a thread's earlier marks come back with every batch that touches it, so each of its
-# clocks but the newest is computed once (a mark's attributes are those of its event).
-# The rules are kept with each entry: while it is cached their id cannot be reused.
-_PAST: OrderedDict[tuple[Any, ...], tuple[Rules, list[Notice]]] = OrderedDict()
-PAST_KEPT = 50_000
-
-
-def _before_next(
-    case_id: str, marks: tuple[Mark, ...], until: datetime, rules: Rules
-) -> list[Notice]:
-    key = (id(rules), case_id, until, marks)
-    hit = _PAST.get(key)
-    if hit is not None and hit[0] is rules:
-        _PAST.move_to_end(key)
-        return hit[1]
-    tc = thread_clock(list(marks), rules, close_due=False)
-    got: list[Notice] = []
-    # without a stage in force whose ladder starts before the next mark, the clock has only
-    # referral and bounce notices, which the clock of all the marks raises alike
-    if tc.window is not None and min(_yellow_red(tc.window, rules)) < until:
-        got = [n for n in notices(case_id, tc, rules, until) if n.due < until]
-    _PAST[key] = (rules, got)
-    if len(_PAST) > PAST_KEPT:
-        _PAST.popitem(last=False)
-    return got
+def raised_at(w: Window, rules: Rules) -> datetime:
+    """When the stage in force is raised a level (red + ``raised_after``)."""
+    return rules.calendar.add(yellow_red(w, rules)[1], rules.raised_after.span(rules.calendar))

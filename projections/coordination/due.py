@@ -16,17 +16,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from projections.changes import Changes
-from projections.coordination.clock import Notice, marks_of, raised_by
+from projections.coordination.clock import marks_of
 from projections.coordination.handlers import MARK
+from projections.coordination.notices import Notice, raised_by
 from projections.coordination.rules import Rules
 
 NoticeSink = Callable[[Sequence[Notice]], Awaitable[None]]
+# The wall-clock sweep raises nothing of a thread a batch touched in the last few seconds:
+# an agency (or a test) publishing a matter's history in quick batches, in any order, has
+# its events read as one before the clock of a part of them raises a notice that the rest
+# would have said was not due (a report whose registration comes in the next batch). It
+# delays a notice only when its thread's events arrive as it falls due.
+SETTLE = timedelta(seconds=3)
 
 # A thread's marks, and its claims: those under its id and those under each of its nodes'
 # ids (a thread is named by its oldest node, so every id it had is one of its nodes).
@@ -101,9 +108,10 @@ async def refresh_due(
     if not nodes:
         return 0
     rows = await conn.fetch(
-        "INSERT INTO thread_due AS d (thread_id) SELECT DISTINCT thread_id FROM case_thread"
+        "INSERT INTO thread_due AS d (thread_id, touched_at) SELECT DISTINCT thread_id, now()"
+        " FROM case_thread"
         " WHERE case_id = ANY($1::text[]) AND thread_id IS NOT NULL ORDER BY 1"
-        " ON CONFLICT (thread_id) DO UPDATE SET thread_id = excluded.thread_id"
+        " ON CONFLICT (thread_id) DO UPDATE SET touched_at = now()"
         " RETURNING thread_id",
         nodes,
     )
@@ -122,19 +130,24 @@ async def sweep(
     send: NoticeSink,
     now: datetime | None = None,
     limit: int = 200,
+    settle: timedelta | None = None,
 ) -> list[Notice]:
     """Raise every notice due by ``now`` (the wall clock, or the event-time watermark's
     :func:`~projections.coordination.watermark.sweep_instant`) not raised before, its claim
-    stamped with ``now``; returns those this call raised."""
+    stamped with ``now``; returns those this call raised. ``settle`` (the wall-clock sweep):
+    a thread a batch touched less than this long ago waits (:data:`SETTLE`)."""
     now = now or datetime.now(UTC)
+    quiet = now - settle if settle is not None else None
     raised: list[Notice] = []
     while True:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT thread_id FROM thread_due WHERE due_at IS NOT NULL AND due_at <= $1"
+                " AND ($3::timestamptz IS NULL OR touched_at IS NULL OR touched_at <= $3)"
                 " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
                 now,
                 limit,
+                quiet,
             )
             threads = [r[0] for r in rows]
             if not threads:

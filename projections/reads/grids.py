@@ -15,10 +15,14 @@ from projections.reads import sla as sla_reads
 # Each thread with a record in the grid (or in any grid), read as GET /v1/cases/{id} reads
 # it: each field its latest statement across the thread's records; and whether the thread
 # is nothing but police incidents (counted apart, as incidents).
+# Two statements, one for a grid and one for all: one statement with "$1 IS NULL OR …",
+# once PostgreSQL plans it generically (after five runs on one connection of the API's
+# statement cache), read every grid as if it were one (0.2 s became 3.2 s).
+_ONE_GRID = " AND g.value = to_jsonb($3::text)"
 _THREADS = (
     "WITH th AS (SELECT DISTINCT t.thread_id FROM entity_field g JOIN case_thread t"
     " ON t.case_id = g.entity_id WHERE g.entity_kind = 'case' AND g.field = 'grid'"
-    " AND ($1::text IS NULL OR g.value = to_jsonb($1::text))),"
+    "{grid}),"
     " nodes AS (SELECT t.thread_id, t.case_id FROM case_thread t JOIN th USING (thread_id)),"
     " latest AS (SELECT DISTINCT ON (n.thread_id, f.field) n.thread_id, f.field,"
     " f.value #>> '{}' AS v FROM nodes n JOIN entity_field f ON f.entity_kind = 'case'"
@@ -35,9 +39,9 @@ _THREADS = (
     # mediation open; the clock of any other closed thread is read, to be sure
     " settled AS (SELECT thread_id FROM marks GROUP BY thread_id HAVING"
     " bool_or(k = 'report' AND ag = 'city')"
-    " AND max(time) FILTER (WHERE k = 'done' AND st = $2)"
+    " AND max(time) FILTER (WHERE k = 'done' AND st = $1)"
     " > coalesce(max(time) FILTER (WHERE k = 'reopen'), '-infinity')"
-    " AND ($3::text IS NULL OR max(time) FILTER (WHERE k = 'done' AND st = $3)"
+    " AND ($2::text IS NULL OR max(time) FILTER (WHERE k = 'done' AND st = $2)"
     " > coalesce(max(time) FILTER (WHERE k = 'reopen'), '-infinity'))"
     " AND (max(time) FILTER (WHERE k = 'mediate') IS NULL"
     " OR max(time) FILTER (WHERE k = 'mediated') > max(time) FILTER (WHERE k = 'mediate')))"
@@ -56,7 +60,10 @@ async def _threads(
 ) -> list[asyncpg.Record]:
     # a thread belongs to the grid its latest statement names
     last, verify = rules.stages[-1], "verify" if "verify" in rules.stages else None
-    rows = await conn.fetch(_THREADS, grid, last, verify)
+    if grid is None:
+        rows = await conn.fetch(_THREADS.replace("{grid}", ""), last, verify)
+    else:
+        rows = await conn.fetch(_THREADS.replace("{grid}", _ONE_GRID), last, verify, grid)
     return [r for r in rows if grid is None or r["grid"] == grid]
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from projections.coordination.clock import Mark, notices, thread_clock
+from projections.coordination.clock import Mark, thread_clock
 from projections.coordination.rules import Rules
 
 log = structlog.get_logger()
@@ -40,7 +40,8 @@ UNKNOWN = "unknown"
 FORMULAS: dict[str, str] = {
     "received": "city cases whose first city.case.reported falls in [from, to)",
     "responded_on_time": "received cases registered (city.case.registered) by the register"
-    " limit, in working time from the report",
+    " limit, in working time from the case's own first city.case.reported (a 110 call joined"
+    " to its thread earlier is not counted here; the thread's notices run from the call)",
     "solved": "received cases with a passed verification (city.case.verified, passed)",
     "closed": "received cases closed (city.case.closed) before `to` and not reopened since,"
     " as the city recorded it: a close without a passed verification counts here (and never"
@@ -187,11 +188,10 @@ def judge(case_id: str, events: list[Any], rules: Rules) -> tuple[Counts, dict[s
     if c.solved:
         cat = rules.category(tc.category)
         lowest = (cat.level if cat else rules.levels[0]) == rules.levels[0]
-        raised = any(
-            n.type == "hub.case.raised" and n.due <= info["solved_at"]
-            for n in notices(case_id, tc, rules)
-        )
-        c.solved_lowest_level = int(lowest and not raised)
+        # raised by then: a stage done after its raising instant, or the bounce rule (the
+        # clock of the marks up to the solving, as the ladder knew it then)
+        then = thread_clock([m for m in marks if m.at <= info["solved_at"]], rules, False)
+        c.solved_lowest_level = int(lowest and then.raised_to == then.level)
     return c, info
 
 

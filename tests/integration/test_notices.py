@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hub.config import Settings
 from hub.sim import story
-from projections.coordination.clock import Notice
-from projections.coordination.due import sweep
+from projections.coordination.due import SETTLE, sweep
+from projections.coordination.notices import Notice
 from projections.db import create_pool
 from projections.intake import InboundRecord
 from projections.store import Store
@@ -454,5 +454,53 @@ async def test_a_mediation_joined_to_a_city_case_raises_its_ladder_in_either_ord
         assert {n.case_id for n in third} == set(threads.values())
         after = await asyncio.gather(*(sweep(pool, RULES, _keep([]), due) for _ in range(2)))
         assert after == [[], []]
+    finally:
+        await pool.close()
+
+
+async def test_a_matter_published_in_quick_batches_is_read_whole_before_its_notices(
+    hub: Settings,
+) -> None:
+    """Given a case closed on time long ago whose report comes in one batch and the rest of
+    its history in the next (an agency sending its past in batches, an outside probe's
+    finding), when the wall-clock sweep runs between the two, then it leaves the thread
+    alone while it is not quiet for ``SETTLE`` and nothing is raised for the case, not the
+    registration the first batch alone would call late; a report alone, quiet for longer,
+    raises its ladder."""
+    tag = unique("settle")
+    grid = "98" + tag[-8:].encode().hex()[:12]
+    done, alone = f"{tag}-D", f"{tag}-A"
+    history = _closed(tag, done, grid)
+    dsn = await new_database(hub, "notices_" + tag[-8:])
+    pool = await create_pool(dsn)
+
+    def records(events: list[dict[str, Any]], first: int) -> list[InboundRecord]:
+        return [
+            InboundRecord("agency.city", 0, first + i, e["subject"].encode(), orjson.dumps(e))
+            for i, e in enumerate(events)
+        ]
+
+    try:
+        store = Store(pool, "settle-test", hub.agencies, rules=RULES)
+        await store.apply_batch(records(history[:1], 0))
+        tid = await _thread(pool, done)
+        touched = await pool.fetchval("SELECT touched_at FROM thread_due WHERE thread_id = $1", tid)
+        got: list[Notice] = []
+        soon = touched + SETTLE / 3
+        assert await sweep(pool, RULES, _keep(got), soon, settle=SETTLE) == []
+        await store.apply_batch(records(history[1:], 1))
+        quiet = datetime.now(UTC) + 2 * SETTLE
+        assert await sweep(pool, RULES, _keep(got), quiet, settle=SETTLE) == []
+        assert got == []
+
+        await store.apply_batch(records([_reported(tag, alone, LONG_AGO, grid)], len(history)))
+        lone = await _thread(pool, alone)
+        touched = await pool.fetchval(
+            "SELECT touched_at FROM thread_due WHERE thread_id = $1", lone
+        )
+        assert await sweep(pool, RULES, _keep(got), touched + SETTLE / 3, settle=SETTLE) == []
+        raised = await sweep(pool, RULES, _keep(got), touched + 2 * SETTLE, settle=SETTLE)
+        assert Counter(n.type for n in raised) == LADDER
+        assert {n.case_id for n in raised} == {lone}
     finally:
         await pool.close()

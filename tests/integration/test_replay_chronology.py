@@ -33,8 +33,8 @@ from hub.bundle_verify import verify_bundle
 from hub.config import Settings
 from hub.sim import story
 from hub.tokens import Principal
-from projections.coordination.clock import Notice
 from projections.coordination.due import sweep
+from projections.coordination.notices import Notice
 from projections.db import create_pool, snapshot
 from projections.graph import canonical_persons
 from projections.intake import InboundRecord

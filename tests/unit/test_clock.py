@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.sim.story import event
-from projections.coordination.clock import ThreadClock, level, marks_of, notices, sla, thread_clock
+from projections.coordination.clock import ThreadClock, level, marks_of, sla, thread_clock
+from projections.coordination.notices import notices
 from projections.coordination.rules import load_rules
 from projections.ids import hub_id
 from projections.memory import InMemoryReadModel
@@ -458,7 +459,8 @@ def test_a_warning_due_before_its_stage_was_done_is_raised_however_late_the_hub_
     registered at 10:50 and the hub learns of both at once (behind its intake, or after a
     restart), then the yellow warning is still raised, due at 10:36, and the red one is not;
     registered at 10:30, neither."""
-    from projections.coordination.clock import Mark, raised_by
+    from projections.coordination.clock import Mark
+    from projections.coordination.notices import raised_by
 
     report = Mark(T0, "e-0", "report", {"agency": "city", "category": "garbage"})
 
@@ -481,7 +483,7 @@ def test_the_notices_a_history_raises_are_the_simulators_truth() -> None:
     they raise (due by the city's end) are exactly the simulator's ground truth."""
     from hub.sim.city import SimConfig, simulate
     from hub.sim.notices import mark_of, notice_truth
-    from projections.coordination.clock import raised_by
+    from projections.coordination.notices import raised_by
 
     city = simulate(SimConfig(seed=5, events=3000))
     end = city[-1].time
@@ -498,3 +500,72 @@ def test_the_notices_a_history_raises_are_the_simulators_truth() -> None:
     }
     want = {(x["matter"], x["type"], x["due"]) for x in notice_truth(city, RULES, end)}
     assert len(want) > 100 and got == want
+
+
+def _raised(events: list[dict[str, Any]]) -> list[Any]:
+    from projections.coordination.notices import raised_by
+
+    m = InMemoryReadModel()
+    for e in events:
+        m.apply(accepted([e]))
+    members = [
+        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
+        for k, f in m.members.items()
+        if k[:3] == ("case", THREAD, "clock")
+    ]
+    return raised_by(THREAD, marks_of(members), RULES)
+
+
+def test_a_later_stage_done_says_the_earlier_ones_were_but_not_the_verification() -> None:
+    """An outside probe: a garbage case dispatched, handled, verified and closed on time
+    whose registration the hub has not received is no late registration; a close without
+    its verification still leaves the verification open."""
+    due = "2026-03-10T00:00:00+08:00"
+    at = [T0 + timedelta(minutes=m) for m in (40, 120, 300, 330)]
+    events = [
+        reported(),
+        city("city.case.dispatched", 2, at[0], department="环卫所", due_at=due),
+        city("city.case.handled", 3, at[1], result="ok"),
+        city("city.case.verified", 4, at[2], passed=True),
+        city("city.case.closed", 5, at[3], outcome="ok"),
+    ]
+    tc = clock_of(events)
+    assert tc.window is None and tc.closed_at == at[3]
+    assert _raised(events) == []
+    unverified = clock_of([*events[:3], events[4]])
+    assert unverified.window is not None and unverified.window.stage == "verify"
+
+
+def test_a_stage_overdue_before_it_came_into_force_is_warned_when_it_does() -> None:
+    """Handled three weeks late: the verification's share of the report's clock ran out
+    long before, so it goes yellow and red (and is urged) as it comes into force, not at
+    instants before the handling that put it in force; supervision follows 5 working days
+    after that red."""
+    handled = datetime(2026, 3, 24, 10, 0, tzinfo=SH)
+    events = [*_through_dispatch(), city("city.case.handled", 3, handled, result="ok")]
+    tc = clock_of(events)
+    assert tc.window is not None and tc.window.stage == "verify" and tc.window.since == handled
+    assert tc.window.due < handled
+    verify = {
+        (n.type, n.data.get("level")): n.due
+        for n in _raised(events)
+        if n.data.get("stage") == "verify"
+    }
+    assert verify[("hub.case.warned", "yellow")] == handled
+    assert verify[("hub.case.warned", "red")] == handled
+    assert verify[("hub.case.urged", None)] == handled
+    assert verify[("hub.case.supervised", None)] == CAL.add_days(handled, 5)
+    assert all(d >= handled for d in verify.values())
+
+
+def test_each_late_stage_raises_the_case_a_level_further_up() -> None:
+    """Handling overdue by more than 10 working days raises the case grid → community; the
+    verification, overdue as it comes in and left undone, raises it community → street,
+    never grid → community a second time."""
+    handled = datetime(2026, 4, 7, 10, 0, tzinfo=SH)  # handle red 03-04 10:00; +10 d: 03-18
+    events = [*_through_dispatch(), city("city.case.handled", 3, handled, result="ok")]
+    raised = [n for n in _raised(events) if n.type == "hub.case.raised"]
+    levels = [(n.data["from_level"], n.data["to_level"]) for n in raised]
+    assert levels == [("grid", "community"), ("community", "street")]
+    assert raised[0].data["rule"] and raised[0].due < handled <= raised[1].due
+    assert clock_of(events).raised_to == "community"
