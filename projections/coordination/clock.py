@@ -164,11 +164,11 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
     current, since, tc.raised_to, returned = 0, tc.started_at, tc.level, 0
     raise_after = rules.raised_after.span(cal)  # working time: at least as long in wall time
     for m in marks:
-        if m.kind in ("done", "return", "reopen", "extend") and current is not None:
-            if not closed() and m.at >= since + raise_after:
-                w = dataclasses.replace(window(current), since=since)
-                if m.at >= raised_at(w, rules):  # raised before it was done: a level up
-                    tc.raised_to = rules.level_above(tc.raised_to or rules.levels[0])
+        # the stage in force before this mark, when the mark may come after its raising
+        ending = None
+        if current is not None and not closed() and m.at >= since + raise_after:
+            ending = dataclasses.replace(window(current), since=since)
+        bounced = False
         if m.kind == "done":
             stage = m.attrs["stage"]
             # a stage done says those before it were (a dispatch says the case was
@@ -181,8 +181,7 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
         elif m.kind == "return":
             done -= {"dispatch", "handle"}
             returned += 1
-            if returned == rules.bounce_raised_at:  # sent back once too often: to the top
-                tc.bounce_from, tc.raised_to = tc.raised_to, rules.command_center
+            bounced = returned == rules.bounce_raised_at  # sent back once too often
         elif m.kind == "reopen":
             if m.attrs.get("why") == "feedback" and last not in done:
                 continue  # a follow-up before the case was closed reopens nothing
@@ -203,7 +202,12 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
             anchor, anchor_i = due, current + 1
         now = undone()
         if now != current or m.kind in ("return", "reopen", "extend"):
+            # the stage in force ended: raised a level if its ladder got there first
+            if ending is not None and m.at >= raised_at(ending, rules):
+                tc.raised_to = rules.level_above(tc.raised_to or rules.levels[0])
             current, since = now, max(since, m.at)
+        if bounced:  # then to the top (the command center)
+            tc.bounce_from, tc.raised_to = tc.raised_to, rules.command_center
         if tc.closed_at is None and closed():
             tc.closed_at = m.at
 

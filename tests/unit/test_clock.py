@@ -569,3 +569,10 @@ def test_each_late_stage_raises_the_case_a_level_further_up() -> None:
     assert levels == [("grid", "community"), ("community", "street")]
     assert raised[0].data["rule"] and raised[0].due < handled <= raised[1].due
     assert clock_of(events).raised_to == "community"
+    # a follow-up while it was still being handled (after the raising) changes none of it
+    follow = city(
+        "city.feedback.recorded", 9, datetime(2026, 3, 30, 10, tzinfo=SH), satisfied=False
+    )
+    again = [n for n in _raised([*events, follow]) if n.type == "hub.case.raised"]
+    assert [(n.data["from_level"], n.data["to_level"]) for n in again] == levels
+    assert clock_of([*events, follow]).raised_to == "community"
