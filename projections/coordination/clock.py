@@ -160,14 +160,28 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
     def undone() -> int | None:
         return next((i for i, s in enumerate(stages) if s not in done), None)
 
-    # the stage in force, since when, and the levels the ladder raised the matter to
+    def slot() -> tuple[str, str] | None:
+        """The window in force (its notices' stage and round), None when closed."""
+        if med is not None:
+            return ("mediate", "0.0")
+        return (stages[current], tc.epoch) if current is not None and not closed() else None
+
+    # the stage in force, since when, the open mediation, and the levels the ladder raised
+    # the matter to: once per window (slot) that ended after its raising instant, as the
+    # notices of the clock before each mark raise it (:func:`notices.raised_by`)
     current, since, tc.raised_to, returned = 0, tc.started_at, tc.level, 0
+    med: Mark | None = None
+    counted: set[tuple[str, str]] = set()
     raise_after = rules.raised_after.span(cal)  # working time: at least as long in wall time
     for m in marks:
-        # the stage in force before this mark, when the mark may come after its raising
-        ending = None
-        if current is not None and not closed() and m.at >= since + raise_after:
-            ending = dataclasses.replace(window(current), since=since)
+        before, ending = slot(), None
+        start = med.at if med is not None else since
+        if before is not None and before not in counted and m.at > start + raise_after:
+            ending = (
+                Window("mediate", med.at, parse_time(med.attrs["due_at"]), "court", "0.0")
+                if med is not None
+                else dataclasses.replace(window(current), since=since)
+            )
         bounced = False
         if m.kind == "done":
             stage = m.attrs["stage"]
@@ -200,12 +214,14 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
             due = parse_time(m.attrs["due_at"])
             extended = Window(stages[current], m.at, due)
             anchor, anchor_i = due, current + 1
+        elif m.kind in ("mediate", "mediated"):
+            med = m if m.kind == "mediate" else None
         now = undone()
-        if now != current or m.kind in ("return", "reopen", "extend"):
-            # the stage in force ended: raised a level if its ladder got there first
-            if ending is not None and m.at >= raised_at(ending, rules):
-                tc.raised_to = rules.level_above(tc.raised_to or rules.levels[0])
-            current, since = now, max(since, m.at)
+        if now != current or m.kind in ("return", "reopen", "extend", "mediate", "mediated"):
+            current, since = now, max(since, m.at)  # a stage (again) in force from here
+        if ending is not None and before != slot() and raised_at(ending, rules) < m.at:
+            counted.add(before)  # the window ended after its raising: a level up
+            tc.raised_to = rules.level_above(tc.raised_to or rules.levels[0])
         if bounced:  # then to the top (the command center)
             tc.bounce_from, tc.raised_to = tc.raised_to, rules.command_center
         if tc.closed_at is None and closed():

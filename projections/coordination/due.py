@@ -108,10 +108,11 @@ async def refresh_due(
     if not nodes:
         return 0
     rows = await conn.fetch(
-        "INSERT INTO thread_due AS d (thread_id, touched_at) SELECT DISTINCT thread_id, now()"
+        "INSERT INTO thread_due AS d (thread_id, touched_at)"
+        " SELECT DISTINCT thread_id, clock_timestamp()"
         " FROM case_thread"
         " WHERE case_id = ANY($1::text[]) AND thread_id IS NOT NULL ORDER BY 1"
-        " ON CONFLICT (thread_id) DO UPDATE SET touched_at = now()"
+        " ON CONFLICT (thread_id) DO UPDATE SET touched_at = clock_timestamp()"
         " RETURNING thread_id",
         nodes,
     )
@@ -135,19 +136,20 @@ async def sweep(
     """Raise every notice due by ``now`` (the wall clock, or the event-time watermark's
     :func:`~projections.coordination.watermark.sweep_instant`) not raised before, its claim
     stamped with ``now``; returns those this call raised. ``settle`` (the wall-clock sweep):
-    a thread a batch touched less than this long ago waits (:data:`SETTLE`)."""
+    a thread a batch touched less than this long ago waits (:data:`SETTLE`), both instants
+    by the database's clock."""
     now = now or datetime.now(UTC)
-    quiet = now - settle if settle is not None else None
     raised: list[Notice] = []
     while True:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT thread_id FROM thread_due WHERE due_at IS NOT NULL AND due_at <= $1"
-                " AND ($3::timestamptz IS NULL OR touched_at IS NULL OR touched_at <= $3)"
+                " AND ($3::interval IS NULL OR touched_at IS NULL"
+                " OR touched_at <= clock_timestamp() - $3::interval)"
                 " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
                 now,
                 limit,
-                quiet,
+                settle,
             )
             threads = [r[0] for r in rows]
             if not threads:

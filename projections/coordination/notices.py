@@ -67,7 +67,7 @@ def notices(
     for n, m in enumerate(tc.return_marks, start=1):
         if n == rules.bounced_at:
             add("hub.case.bounced", m.at, (n,), returns=n)
-        if n == rules.bounce_raised_at:
+        if n == rules.bounce_raised_at and tc.bounce_from != rules.command_center:
             add(
                 "hub.case.raised",
                 m.at,

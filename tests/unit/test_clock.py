@@ -3,6 +3,7 @@ pure projection, read as the thread's clock under the default rules."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -576,3 +577,60 @@ def test_each_late_stage_raises_the_case_a_level_further_up() -> None:
     again = [n for n in _raised([*events, follow]) if n.type == "hub.case.raised"]
     assert [(n.data["from_level"], n.data["to_level"]) for n in again] == levels
     assert clock_of([*events, follow]).raised_to == "community"
+
+
+def _chain(marks: list[Any]) -> list[tuple[str, str]]:
+    from projections.coordination.notices import raised_by
+
+    raised = [n for n in raised_by(THREAD, marks, RULES) if n.type == "hub.case.raised"]
+    return [(n.data["from_level"], n.data["to_level"]) for n in raised]
+
+
+def _mark(at: datetime, kind: str, **attrs: Any) -> Any:
+    from projections.coordination.clock import Mark
+
+    return Mark(at, f"m-{at.isoformat()}-{kind}", kind, attrs)
+
+
+def _day(month: int, day: int, hour: int = 10) -> datetime:
+    return datetime(2026, month, day, hour, 0, tzinfo=SH)
+
+
+def test_the_levels_raised_form_one_chain_through_returns_mediation_and_bounces() -> None:
+    """A review's cases: each raise starts where the last one ended, whatever ends a late
+    stage (a return that brings the same stage back, a mediation that holds the matter), and
+    nothing is raised from the top to the top; a stage done exactly at its raising instant
+    was not raised (as the notices say: due strictly before the next mark)."""
+    start = [
+        _mark(T0, "report", agency="city", category="garbage"),
+        _mark(T0 + timedelta(minutes=20), "done", stage="register"),
+        _mark(T0 + timedelta(minutes=40), "done", stage="dispatch"),
+    ]
+    returned = [
+        *start,
+        _mark(_day(3, 20), "return", by_department="物业"),
+        _mark(_day(3, 20, 11), "done", stage="dispatch"),
+        _mark(_day(4, 24), "done", stage="handle"),
+    ]
+    assert _chain(returned) == [("grid", "community"), ("community", "street")]
+    mediated = [
+        *start,
+        _mark(T0 + timedelta(hours=1), "mediate", due_at="2026-03-05T10:00:00+08:00", mediator="x"),
+        _mark(_day(3, 25), "mediated"),
+        _mark(_day(4, 24), "done", stage="handle"),
+    ]
+    chain = _chain(mediated)
+    assert chain[:2] == [("grid", "community"), ("community", "street")]
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chain))
+    bounced = [
+        *returned[:-1],
+        _mark(_day(4, 24), "return", by_department="物业"),
+        _mark(_day(4, 24, 11), "done", stage="dispatch"),
+        _mark(_day(6, 24), "return", by_department="物业"),
+    ]
+    chain = _chain(bounced)
+    assert chain[-1][1] == "district" and ("district", "district") not in chain
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chain))
+    exact = [*start, _mark(_day(3, 18), "done", stage="handle")]  # handle's raising instant
+    assert _chain(exact)[0] == ("grid", "community")  # the verify stage's, the first raise
+    assert thread_clock(exact, RULES).raised_to == "grid"
