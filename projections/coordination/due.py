@@ -108,10 +108,11 @@ async def refresh_due(
     if not nodes:
         return 0
     rows = await conn.fetch(
+        # clock_timestamp() per row after the DISTINCT: a volatile column inside it would
+        # keep a thread twice (and ON CONFLICT cannot touch a row twice)
         "INSERT INTO thread_due AS d (thread_id, touched_at)"
-        " SELECT DISTINCT thread_id, clock_timestamp()"
-        " FROM case_thread"
-        " WHERE case_id = ANY($1::text[]) AND thread_id IS NOT NULL ORDER BY 1"
+        " SELECT t, clock_timestamp() FROM (SELECT DISTINCT thread_id AS t FROM case_thread"
+        " WHERE case_id = ANY($1::text[]) AND thread_id IS NOT NULL) x ORDER BY 1"
         " ON CONFLICT (thread_id) DO UPDATE SET touched_at = clock_timestamp()"
         " RETURNING thread_id",
         nodes,

@@ -501,3 +501,46 @@ async def test_a_matter_published_in_quick_batches_is_read_whole_before_its_noti
         assert SETTLE > quiet
     finally:
         await pool.close()
+
+
+async def test_one_batch_with_two_records_of_a_thread_keeps_one_due_row(hub: Settings) -> None:
+    """Given a city case and a police case citing it in one batch (two nodes, one thread),
+    when the batch is applied, then it is accepted whole and the thread has one due row
+    (each touched thread once in the statement that stamps when it was touched)."""
+    tag = unique("twonodes")
+    grid = "98" + tag[-8:].encode().hex()[:12]
+    case, police = f"{tag}-C", f"{tag}-P"
+    opened = story.event(
+        "police",
+        "police.case.opened",
+        f"{tag}-p0",
+        LONG_AGO + timedelta(hours=3),
+        police,
+        {
+            "case_id": police,
+            "offence": "寻衅滋事",
+            "refs": [{"agency": "city", "kind": "case", "id": case}],
+        },
+    )
+    dsn = await new_database(hub, "notices_" + tag[-8:])
+    pool = await create_pool(dsn)
+    try:
+        store = Store(pool, "two-nodes-test", hub.agencies, rules=RULES)
+        res = await store.apply_batch(
+            [
+                InboundRecord(
+                    "agency.city",
+                    0,
+                    0,
+                    case.encode(),
+                    orjson.dumps(_reported(tag, case, LONG_AGO, grid)),
+                ),
+                InboundRecord("agency.police", 0, 0, police.encode(), orjson.dumps(opened)),
+            ]
+        )
+        assert (res.accepted, res.rejected) == (2, 0)
+        tid = await _thread(pool, case)
+        rows = await pool.fetch("SELECT thread_id, touched_at FROM thread_due")
+        assert [r["thread_id"] for r in rows] == [tid] and rows[0]["touched_at"] is not None
+    finally:
+        await pool.close()
