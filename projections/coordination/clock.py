@@ -178,7 +178,7 @@ def thread_clock(marks: list[Mark], rules: Rules, close_due: bool = True) -> Thr
         start = med.at if med is not None else since
         if before is not None and before not in counted and m.at > start + raise_after:
             ending = (
-                Window("mediate", med.at, parse_time(med.attrs["due_at"]), "court", "0.0")
+                _mediation_window(med)
                 if med is not None
                 else dataclasses.replace(window(current), since=since)
             )
@@ -246,10 +246,13 @@ def _mediation(marks: list[Mark]) -> Window | None:
             open_ = m
         elif m.kind == "mediated":
             open_ = None
-    if open_ is None:
-        return None
-    # its own round: the city's reopenings and extensions do not make its notices new
-    return Window("mediate", open_.at, parse_time(open_.attrs["due_at"]), "court", "0.0")
+    return None if open_ is None else _mediation_window(open_)
+
+
+def _mediation_window(m: Mark) -> Window:
+    """The window of a mediation assigned by ``m``, held by the court; its own round: the
+    city's reopenings and extensions do not make its notices new."""
+    return Window("mediate", m.at, parse_time(m.attrs["due_at"]), "court", "0.0")
 
 
 def level(tc: ThreadClock, rules: Rules, at: datetime) -> str:

@@ -42,19 +42,25 @@ def reported(category: str = "garbage", at: datetime = T0) -> dict[str, Any]:
     )
 
 
-def clock_of(events: list[dict[str, Any]], shuffle: int | None = None) -> ThreadClock:
-    if shuffle is not None:
-        events = list(events)
-        random.Random(shuffle).shuffle(events)
+def _marks(events: list[dict[str, Any]], nodes: tuple[str, ...] = (THREAD,)) -> list[Any]:
+    """The clock marks on ``nodes`` (one thread), as the projection keeps them from
+    ``events`` applied in order."""
     m = InMemoryReadModel()
     for e in events:
         m.apply(accepted([e]))
     members = [
         {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
         for k, f in m.members.items()
-        if k[:3] == ("case", THREAD, "clock")
+        if k[0] == "case" and k[1] in nodes and k[2] == "clock"
     ]
-    return thread_clock(marks_of(members), RULES)
+    return marks_of(members)
+
+
+def clock_of(events: list[dict[str, Any]], shuffle: int | None = None) -> ThreadClock:
+    if shuffle is not None:
+        events = list(events)
+        random.Random(shuffle).shuffle(events)
+    return thread_clock(_marks(events), RULES)
 
 
 def test_given_a_garbage_report_then_registration_is_due_two_working_hours_later() -> None:
@@ -245,15 +251,8 @@ def test_a_110_dispute_is_diverted_to_the_city_and_runs_its_clock() -> None:
         "J1",
         {"incident_id": "J1", "category": "dispute", "summary": "s", "address": ADDRESS},
     )
-    m = InMemoryReadModel()
-    m.apply(accepted([inc]))
     cid = hub_id("C", "police:incident:J1")
-    members = [
-        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
-        for k, f in m.members.items()
-        if k[:3] == ("case", cid, "clock")
-    ]
-    tc = thread_clock(marks_of(members), RULES)
+    tc = thread_clock(_marks([inc], (cid,)), RULES)
     assert tc.category == "neighbour-dispute" and tc.window is not None
     assert tc.window.stage == "register"
     routed = [n for n in notices(cid, tc, RULES) if n.type == "hub.referral.routed"]
@@ -271,15 +270,8 @@ def test_a_theft_stays_with_the_police_without_a_clock() -> None:
         "J2",
         {"incident_id": "J2", "category": "theft", "summary": "s", "address": ADDRESS},
     )
-    m = InMemoryReadModel()
-    m.apply(accepted([inc]))
     cid = hub_id("C", "police:incident:J2")
-    members = [
-        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
-        for k, f in m.members.items()
-        if k[:3] == ("case", cid, "clock")
-    ]
-    tc = thread_clock(marks_of(members), RULES)
+    tc = thread_clock(_marks([inc], (cid,)), RULES)
     assert tc.window is None and sla(tc, RULES, T0) is None and notices(cid, tc, RULES) == []
 
 
@@ -300,15 +292,8 @@ def test_every_notice_the_ladder_raises_has_its_contract_shape() -> None:
         {"incident_id": "J3", "category": "dispute", "summary": "s", "address": ADDRESS},
     )
     raised = notices(THREAD, clock_of(events), RULES)
-    m = InMemoryReadModel()
-    m.apply(accepted([inc]))
     cid = hub_id("C", "police:incident:J3")
-    members = [
-        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
-        for k, f in m.members.items()
-        if k[:3] == ("case", cid, "clock")
-    ]
-    raised += notices(cid, thread_clock(marks_of(members), RULES), RULES)
+    raised += notices(cid, thread_clock(_marks([inc], (cid,)), RULES), RULES)
     assert {n.type for n in raised} == set(NOTICES)
     for n in raised:
         check_notice(n.type, n.data)
@@ -333,15 +318,7 @@ def mediation(at: datetime, due: datetime, refs: bool = True) -> dict[str, Any]:
 
 def thread_of(events: list[dict[str, Any]], nodes: tuple[str, ...]) -> ThreadClock:
     """The clock of the marks on all of ``nodes`` (one thread), events applied in order."""
-    m = InMemoryReadModel()
-    for e in events:
-        m.apply(accepted([e]))
-    members = [
-        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
-        for k, f in m.members.items()
-        if k[0] == "case" and k[1] in nodes and k[2] == "clock"
-    ]
-    return thread_clock(marks_of(members), RULES)
+    return thread_clock(_marks(events, nodes), RULES)
 
 
 def test_a_mediation_joined_to_a_city_case_carries_its_deadline_in_either_order() -> None:
@@ -506,15 +483,7 @@ def test_the_notices_a_history_raises_are_the_simulators_truth() -> None:
 def _raised(events: list[dict[str, Any]]) -> list[Any]:
     from projections.coordination.notices import raised_by
 
-    m = InMemoryReadModel()
-    for e in events:
-        m.apply(accepted([e]))
-    members = [
-        {"attrs": f.attrs, "time": f.stamp[0], "event_id": f.stamp[2]}
-        for k, f in m.members.items()
-        if k[:3] == ("case", THREAD, "clock")
-    ]
-    return raised_by(THREAD, marks_of(members), RULES)
+    return raised_by(THREAD, _marks(events), RULES)
 
 
 def test_a_later_stage_done_says_the_earlier_ones_were_but_not_the_verification() -> None:
